@@ -1,0 +1,54 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "Spool",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Spool", targets: ["Spool"]),
+        .library(name: "SpoolRing", targets: ["SpoolRing"]),
+        .executable(name: "spool", targets: ["spool"]),
+    ],
+    dependencies: [
+        // Errno, FileDescriptor, FilePath: the ecosystem's own vocabulary for system errors and descriptors.
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // Subcommands and flags of the `spool` tool.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .target(name: "CSpoolURing"),
+        .target(
+            name: "SpoolRing",
+            dependencies: [
+                "CSpoolURing",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .target(
+            name: "Spool",
+            dependencies: [
+                "SpoolRing",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .executableTarget(
+            name: "spool",
+            dependencies: [
+                "Spool",
+                "SpoolRing",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .testTarget(name: "CSpoolURingTests", dependencies: ["CSpoolURing"]),
+        .testTarget(
+            name: "SpoolRingTests",
+            dependencies: [
+                "SpoolRing",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,52 @@
+/*
+ * CSpoolURing: the kernel boundary of Spool.
+ *
+ * The io_uring ABI (spool_uring_abi.h), the three io_uring system calls and
+ * eventfd as plain functions returning a result or -errno (so Swift never reads
+ * the thread-local errno), and acquire/release accessors for the indices the
+ * kernel shares with us. No logic lives here.
+ */
+#ifndef SPOOL_CSPOOLURING_H
+#define SPOOL_CSPOOLURING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "spool_uring_abi.h"
+
+/* io_uring_setup(2): the ring's descriptor, or -errno. */
+int spool_io_uring_setup(uint32_t entries, struct io_uring_params *params);
+
+/* io_uring_enter2(2): SQEs consumed, or -errno. `arg` may be NULL; with
+ * IORING_ENTER_EXT_ARG it points at a struct io_uring_getevents_arg. */
+int spool_io_uring_enter(int fd, uint32_t to_submit, uint32_t min_complete,
+                         uint32_t flags, const void *arg, size_t arg_size);
+
+/* io_uring_register(2): the opcode's result (often 0), or -errno. */
+int spool_io_uring_register(int fd, uint32_t opcode, const void *arg, uint32_t nr_args);
+
+/* eventfd(2): a descriptor, or -errno. */
+int spool_eventfd(uint32_t initial_value, int flags);
+
+/* The kernel version string of uname(2) ("6.18.4-…") copied into `buffer`;
+ * 0 or -errno. */
+int spool_kernel_release(char *buffer, size_t size);
+
+/* Shared-index accessors. The ring's head and tail words are written by one
+ * side and read by the other; these are the only orderings Spool needs. */
+static inline uint32_t spool_load_acquire_u32(const uint32_t *p) {
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline uint32_t spool_load_relaxed_u32(const uint32_t *p) {
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+static inline void spool_store_release_u32(uint32_t *p, uint32_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline void spool_store_release_u16(uint16_t *p, uint16_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline void spool_fence_seq_cst(void) {
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+#endif /* SPOOL_CSPOOLURING_H */

@@ -1,0 +1,53 @@
+/*
+ * The io_uring system calls and eventfd, each returning -errno on failure.
+ */
+#define _GNU_SOURCE
+#include "CSpoolURing.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+/* The io_uring syscall numbers are shared by every architecture but alpha. */
+#ifndef __NR_io_uring_setup
+#define __NR_io_uring_setup 425
+#endif
+#ifndef __NR_io_uring_enter
+#define __NR_io_uring_enter 426
+#endif
+#ifndef __NR_io_uring_register
+#define __NR_io_uring_register 427
+#endif
+
+int spool_io_uring_setup(uint32_t entries, struct io_uring_params *params) {
+    long r = syscall(__NR_io_uring_setup, entries, params);
+    return r < 0 ? -errno : (int)r;
+}
+
+int spool_io_uring_enter(int fd, uint32_t to_submit, uint32_t min_complete,
+                         uint32_t flags, const void *arg, size_t arg_size) {
+    long r = syscall(__NR_io_uring_enter, fd, to_submit, min_complete, flags, arg, arg_size);
+    return r < 0 ? -errno : (int)r;
+}
+
+int spool_io_uring_register(int fd, uint32_t opcode, const void *arg, uint32_t nr_args) {
+    long r = syscall(__NR_io_uring_register, fd, opcode, arg, nr_args);
+    return r < 0 ? -errno : (int)r;
+}
+
+int spool_eventfd(uint32_t initial_value, int flags) {
+    int r = eventfd(initial_value, flags);
+    return r < 0 ? -errno : r;
+}
+
+int spool_kernel_release(char *buffer, size_t size) {
+    struct utsname u;
+    if (size == 0) return -EINVAL;
+    if (uname(&u) != 0) return -errno;
+    strncpy(buffer, u.release, size - 1);
+    buffer[size - 1] = '\0';
+    return 0;
+}
