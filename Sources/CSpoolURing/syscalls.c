@@ -22,7 +22,7 @@
 #define __NR_io_uring_register 427
 #endif
 
-int spool_io_uring_setup(uint32_t entries, struct io_uring_params *params) {
+int spool_io_uring_setup(uint32_t entries, struct spool_uring_params *params) {
     long r = syscall(__NR_io_uring_setup, entries, params);
     return r < 0 ? -errno : (int)r;
 }

@@ -14,15 +14,19 @@
 #include "spool_uring_abi.h"
 
 /* io_uring_setup(2): the ring's descriptor, or -errno. */
-int spool_io_uring_setup(uint32_t entries, struct io_uring_params *params);
+int spool_io_uring_setup(uint32_t entries, struct spool_uring_params *params);
 
 /* io_uring_enter2(2): SQEs consumed, or -errno. `arg` may be NULL; with
- * IORING_ENTER_EXT_ARG it points at a struct io_uring_getevents_arg. */
+ * IORING_ENTER_EXT_ARG it points at a struct spool_uring_getevents_arg. */
 int spool_io_uring_enter(int fd, uint32_t to_submit, uint32_t min_complete,
                          uint32_t flags, const void *arg, size_t arg_size);
 
 /* io_uring_register(2): the opcode's result (often 0), or -errno. */
 int spool_io_uring_register(int fd, uint32_t opcode, const void *arg, uint32_t nr_args);
+
+/* eventfd(2) flags (the values of O_CLOEXEC and O_NONBLOCK, as eventfd defines them). */
+#define SPOOL_EFD_CLOEXEC  02000000
+#define SPOOL_EFD_NONBLOCK 00004000
 
 /* eventfd(2): a descriptor, or -errno. */
 int spool_eventfd(uint32_t initial_value, int flags);

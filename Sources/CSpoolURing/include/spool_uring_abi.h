@@ -9,6 +9,11 @@
  * argument's `pad` became `min_wait_usec`), and enumerators cannot be
  * back-filled with #ifndef. Every struct carries a static size check.
  *
+ * Struct names carry a `spool_` prefix (`struct spool_uring_sqe` is the
+ * kernel's `struct io_uring_sqe`): swift-system's C module includes the host's
+ * <linux/io_uring.h>, and Clang rejects two different definitions of one struct
+ * name in modules imported together. The constants keep the kernel's names.
+ *
  * This header holds data definitions only: no logic.
  */
 #ifndef SPOOL_URING_ABI_H
@@ -16,15 +21,12 @@
 
 #include <stdint.h>
 
-#ifdef LINUX_IO_URING_H
-#error "spool_uring_abi.h replaces <linux/io_uring.h>; include only one of them"
-#endif
 
 /* ------------------------------------------------------------------------ */
 /* Submission queue entry: 64 bytes.                                         */
 /* ------------------------------------------------------------------------ */
 
-struct io_uring_sqe {
+struct spool_uring_sqe {
     uint8_t  opcode;       /* IORING_OP_* */
     uint8_t  flags;        /* IOSQE_* */
     uint16_t ioprio;       /* request priority, or per-opcode flags (accept, recv, send_zc) */
@@ -104,7 +106,7 @@ struct io_uring_sqe {
         uint64_t optval;
     };
 };
-_Static_assert(sizeof(struct io_uring_sqe) == 64, "io_uring_sqe is 64 bytes");
+_Static_assert(sizeof(struct spool_uring_sqe) == 64, "spool_uring_sqe is 64 bytes");
 
 /* sqe->flags */
 #define IOSQE_FIXED_FILE        (1U << 0)
@@ -269,12 +271,12 @@ _Static_assert(sizeof(struct io_uring_sqe) == 64, "io_uring_sqe is 64 bytes");
 /* Completion queue entry: 16 bytes (CQE32 rings are not used by Spool).     */
 /* ------------------------------------------------------------------------ */
 
-struct io_uring_cqe {
+struct spool_uring_cqe {
     uint64_t user_data;
     int32_t  res;      /* result, or -errno */
     uint32_t flags;    /* IORING_CQE_F_* */
 };
-_Static_assert(sizeof(struct io_uring_cqe) == 16, "io_uring_cqe is 16 bytes");
+_Static_assert(sizeof(struct spool_uring_cqe) == 16, "spool_uring_cqe is 16 bytes");
 
 #define IORING_CQE_F_BUFFER         (1U << 0)   /* upper 16 bits hold the buffer id */
 #define IORING_CQE_F_MORE           (1U << 1)   /* the request will post more completions */
@@ -293,7 +295,7 @@ _Static_assert(sizeof(struct io_uring_cqe) == 16, "io_uring_cqe is 16 bytes");
 #define IORING_OFF_PBUF_RING    0x80000000ULL
 #define IORING_OFF_PBUF_SHIFT   16
 
-struct io_sqring_offsets {
+struct spool_sqring_offsets {
     uint32_t head;
     uint32_t tail;
     uint32_t ring_mask;
@@ -304,14 +306,14 @@ struct io_sqring_offsets {
     uint32_t resv1;
     uint64_t user_addr;
 };
-_Static_assert(sizeof(struct io_sqring_offsets) == 40, "io_sqring_offsets is 40 bytes");
+_Static_assert(sizeof(struct spool_sqring_offsets) == 40, "spool_sqring_offsets is 40 bytes");
 
 /* sq_ring->flags */
 #define IORING_SQ_NEED_WAKEUP   (1U << 0)
 #define IORING_SQ_CQ_OVERFLOW   (1U << 1)
 #define IORING_SQ_TASKRUN       (1U << 2)
 
-struct io_cqring_offsets {
+struct spool_cqring_offsets {
     uint32_t head;
     uint32_t tail;
     uint32_t ring_mask;
@@ -322,7 +324,7 @@ struct io_cqring_offsets {
     uint32_t resv1;
     uint64_t user_addr;
 };
-_Static_assert(sizeof(struct io_cqring_offsets) == 40, "io_cqring_offsets is 40 bytes");
+_Static_assert(sizeof(struct spool_cqring_offsets) == 40, "spool_cqring_offsets is 40 bytes");
 
 /* cq_ring->flags */
 #define IORING_CQ_EVENTFD_DISABLED  (1U << 0)
@@ -337,7 +339,7 @@ _Static_assert(sizeof(struct io_cqring_offsets) == 40, "io_cqring_offsets is 40 
 #define IORING_ENTER_EXT_ARG_REG      (1U << 6)
 #define IORING_ENTER_NO_IOWAIT        (1U << 7)
 
-struct io_uring_params {
+struct spool_uring_params {
     uint32_t sq_entries;
     uint32_t cq_entries;
     uint32_t flags;
@@ -346,12 +348,12 @@ struct io_uring_params {
     uint32_t features;
     uint32_t wq_fd;
     uint32_t resv[3];
-    struct io_sqring_offsets sq_off;
-    struct io_cqring_offsets cq_off;
+    struct spool_sqring_offsets sq_off;
+    struct spool_cqring_offsets cq_off;
 };
-_Static_assert(sizeof(struct io_uring_params) == 120, "io_uring_params is 120 bytes");
+_Static_assert(sizeof(struct spool_uring_params) == 120, "spool_uring_params is 120 bytes");
 
-/* io_uring_params->features */
+/* spool_uring_params->features */
 #define IORING_FEAT_SINGLE_MMAP       (1U << 0)
 #define IORING_FEAT_NODROP            (1U << 1)
 #define IORING_FEAT_SUBMIT_STABLE     (1U << 2)
@@ -416,25 +418,32 @@ _Static_assert(sizeof(struct io_uring_params) == 120, "io_uring_params is 120 by
 /* Skip updating a file-table slot set to this value. */
 #define IORING_REGISTER_FILES_SKIP  (-2)
 
-/* io_uring_rsrc_register->flags */
+/* spool_uring_rsrc_register->flags */
 #define IORING_RSRC_REGISTER_SPARSE (1U << 0)
 
-struct io_uring_files_update {
+struct spool_uring_files_update {
     uint32_t offset;
     uint32_t resv;
     uint64_t fds;        /* int32_t * */
 };
 
-struct io_uring_rsrc_register {
+struct spool_uring_rsrc_register {
     uint32_t nr;
     uint32_t flags;
     uint64_t resv2;
     uint64_t data;
     uint64_t tags;
 };
-_Static_assert(sizeof(struct io_uring_rsrc_register) == 32, "io_uring_rsrc_register is 32 bytes");
+_Static_assert(sizeof(struct spool_uring_rsrc_register) == 32, "spool_uring_rsrc_register is 32 bytes");
 
-struct io_uring_rsrc_update2 {
+struct spool_uring_rsrc_update {
+    uint32_t offset;
+    uint32_t resv;
+    uint64_t data;
+};
+_Static_assert(sizeof(struct spool_uring_rsrc_update) == 16, "spool_uring_rsrc_update is 16 bytes");
+
+struct spool_uring_rsrc_update2 {
     uint32_t offset;
     uint32_t resv;
     uint64_t data;
@@ -442,52 +451,52 @@ struct io_uring_rsrc_update2 {
     uint32_t nr;
     uint32_t resv2;
 };
-_Static_assert(sizeof(struct io_uring_rsrc_update2) == 32, "io_uring_rsrc_update2 is 32 bytes");
+_Static_assert(sizeof(struct spool_uring_rsrc_update2) == 32, "spool_uring_rsrc_update2 is 32 bytes");
 
 #define IO_URING_OP_SUPPORTED   (1U << 0)
 
-struct io_uring_probe_op {
+struct spool_uring_probe_op {
     uint8_t  op;
     uint8_t  resv;
     uint16_t flags;      /* IO_URING_OP_SUPPORTED */
     uint32_t resv2;
 };
 
-struct io_uring_probe {
+struct spool_uring_probe {
     uint8_t  last_op;
     uint8_t  ops_len;
     uint16_t resv;
     uint32_t resv2[3];
-    struct io_uring_probe_op ops[];
+    struct spool_uring_probe_op ops[];
 };
-_Static_assert(sizeof(struct io_uring_probe) == 16, "io_uring_probe header is 16 bytes");
+_Static_assert(sizeof(struct spool_uring_probe) == 16, "spool_uring_probe header is 16 bytes");
 
 /* One provided buffer in a buffer ring. */
-struct io_uring_buf {
+struct spool_uring_buf {
     uint64_t addr;
     uint32_t len;
     uint16_t bid;
     uint16_t resv;
 };
-_Static_assert(sizeof(struct io_uring_buf) == 16, "io_uring_buf is 16 bytes");
+_Static_assert(sizeof(struct spool_uring_buf) == 16, "spool_uring_buf is 16 bytes");
 
 /* The ring's tail shares the first entry's `resv` field: byte offset 14. */
 #define SPOOL_BUF_RING_TAIL_OFFSET 14
 
-/* io_uring_buf_reg->flags */
+/* spool_uring_buf_reg->flags */
 #define IOU_PBUF_RING_MMAP  (1U << 0)
 #define IOU_PBUF_RING_INC   (1U << 1)
 
-struct io_uring_buf_reg {
+struct spool_uring_buf_reg {
     uint64_t ring_addr;
     uint32_t ring_entries;
     uint16_t bgid;
     uint16_t flags;
     uint64_t resv[3];
 };
-_Static_assert(sizeof(struct io_uring_buf_reg) == 40, "io_uring_buf_reg is 40 bytes");
+_Static_assert(sizeof(struct spool_uring_buf_reg) == 40, "spool_uring_buf_reg is 40 bytes");
 
-struct io_uring_buf_status {
+struct spool_uring_buf_status {
     uint32_t buf_group;
     uint32_t head;
     uint32_t resv[8];
@@ -499,12 +508,12 @@ struct spool_kernel_timespec {
 };
 
 /* The argument of io_uring_enter with IORING_ENTER_EXT_ARG. */
-struct io_uring_getevents_arg {
+struct spool_uring_getevents_arg {
     uint64_t sigmask;
     uint32_t sigmask_sz;
     uint32_t min_wait_usec;   /* 6.12; `pad` before */
     uint64_t ts;              /* struct spool_kernel_timespec * */
 };
-_Static_assert(sizeof(struct io_uring_getevents_arg) == 24, "io_uring_getevents_arg is 24 bytes");
+_Static_assert(sizeof(struct spool_uring_getevents_arg) == 24, "spool_uring_getevents_arg is 24 bytes");
 
 #endif /* SPOOL_URING_ABI_H */

@@ -1,0 +1,70 @@
+import Glibc
+import SpoolRing
+import SystemPackage
+import Testing
+
+/// Submits everything pending and reaps until `count` completions have arrived.
+func collect(_ ring: Ring, count: Int) throws -> [Completion] {
+    var out: [Completion] = []
+    out.reserveCapacity(count)
+    var idleRounds = 0
+    while out.count < count {
+        let before = out.count
+        try ring.submit(waitingFor: 1, timeout: .seconds(2))
+        ring.reapCompletions { out.append($0) }
+        if out.count == before {
+            idleRounds += 1
+            if idleRounds > 5 { break }  // 10 s without progress: give up and let the test report it
+        } else {
+            idleRounds = 0
+        }
+    }
+    return out
+}
+
+/// A temporary directory removed when the value is dropped.
+final class TemporaryDirectory {
+    let path: String
+    init() {
+        var template = Array("/tmp/spool-test-XXXXXX".utf8CString)
+        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        path = String(cString: p!)
+    }
+    func file(_ name: String) -> String { path + "/" + name }
+    deinit {
+        _ = try? FileManagerLite.removeTree(path)
+    }
+}
+
+enum FileManagerLite {
+    static func removeTree(_ path: String) throws {
+        guard let dir = opendir(path) else { unlink(path); return }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name == "." || name == ".." { continue }
+            let child = path + "/" + name
+            if entry.pointee.d_type == UInt8(DT_DIR) { try removeTree(child) } else { unlink(child) }
+        }
+        closedir(dir)
+        rmdir(path)
+    }
+}
+
+/// A connected pair of stream sockets.
+func socketPair() throws -> (FileDescriptor, FileDescriptor) {
+    var fds: [Int32] = [0, 0]
+    let r = socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds)
+    if r != 0 { throw Errno(rawValue: errno) }
+    return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
+}
+
+/// Number of open descriptors of this process.
+func openDescriptorCount() -> Int {
+    guard let dir = opendir("/proc/self/fd") else { return -1 }
+    defer { closedir(dir) }
+    var n = 0
+    while readdir(dir) != nil { n += 1 }
+    return n - 3  // ".", "..", and the directory stream's own descriptor
+}
