@@ -311,7 +311,7 @@ public final class Ring {
 
             let result = enterOnce(toSubmit: toSubmit, minComplete: minComplete, flags: flags, timeout: waitLimit)
             let errno = result < 0 ? Errno(rawValue: -result) : nil
-            if result >= 0 || errno == .timedOut {
+            if result >= 0 || errno == Errno(rawValue: ETIME) {
                 if waitingOutStall {
                     // The wait for room is over: go back to what the caller asked for.
                     waitingOutStall = false
