@@ -516,4 +516,59 @@ struct spool_uring_getevents_arg {
 };
 _Static_assert(sizeof(struct spool_uring_getevents_arg) == 24, "spool_uring_getevents_arg is 24 bytes");
 
+/* ------------------------------------------------------------------------ */
+/* statx(2) result, as IORING_OP_STATX fills it (<linux/stat.h>): 256 bytes. */
+/* glibc's Swift module does not export struct statx, so Spool carries it.  */
+/* ------------------------------------------------------------------------ */
+
+struct spool_statx_timestamp {
+    int64_t  tv_sec;
+    uint32_t tv_nsec;
+    int32_t  __reserved;
+};
+
+struct spool_statx {
+    uint32_t stx_mask;
+    uint32_t stx_blksize;
+    uint64_t stx_attributes;
+    uint32_t stx_nlink;
+    uint32_t stx_uid;
+    uint32_t stx_gid;
+    uint16_t stx_mode;
+    uint16_t __spare0[1];
+    uint64_t stx_ino;
+    uint64_t stx_size;
+    uint64_t stx_blocks;
+    uint64_t stx_attributes_mask;
+    struct spool_statx_timestamp stx_atime;
+    struct spool_statx_timestamp stx_btime;
+    struct spool_statx_timestamp stx_ctime;
+    struct spool_statx_timestamp stx_mtime;
+    uint32_t stx_rdev_major;
+    uint32_t stx_rdev_minor;
+    uint32_t stx_dev_major;
+    uint32_t stx_dev_minor;
+    uint64_t stx_mnt_id;
+    uint32_t stx_dio_mem_align;
+    uint32_t stx_dio_offset_align;
+    uint64_t __spare3[12];
+};
+_Static_assert(sizeof(struct spool_statx) == 256, "statx is 256 bytes");
+
+#define STATX_TYPE          0x00000001U
+#define STATX_MODE          0x00000002U
+#define STATX_NLINK         0x00000004U
+#define STATX_UID           0x00000008U
+#define STATX_GID           0x00000010U
+#define STATX_ATIME         0x00000020U
+#define STATX_MTIME         0x00000040U
+#define STATX_CTIME         0x00000080U
+#define STATX_INO           0x00000100U
+#define STATX_SIZE          0x00000200U
+#define STATX_BLOCKS        0x00000400U
+#define STATX_BASIC_STATS   0x000007ffU
+#define STATX_BTIME         0x00000800U
+#define STATX_MNT_ID        0x00001000U
+#define STATX_DIOALIGN      0x00002000U
+
 #endif /* SPOOL_URING_ABI_H */
