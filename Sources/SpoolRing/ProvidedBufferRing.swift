@@ -64,13 +64,8 @@ public final class ProvidedBufferRing {
         reg.ring_addr = UInt64(UInt(bitPattern: memory))
         reg.ring_entries = UInt32(count)
         reg.bgid = group
-        do {
-            try ring.register(IORING_REGISTER_PBUF_RING, "REGISTER_PBUF_RING", &reg, count: 1)
-        } catch {
-            free(memory)
-            storage.deallocate()
-            throw error
-        }
+        // Every stored property is set: if registration throws, deinit frees the memory.
+        try ring.register(IORING_REGISTER_PBUF_RING, "REGISTER_PBUF_RING", &reg, count: 1)
         registered = true
         for id in 0..<count { add(UInt16(id)) }
         publish()
