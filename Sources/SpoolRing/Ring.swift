@@ -213,6 +213,13 @@ public final class Ring {
     }
 
     deinit {
+        if let index = registeredRingIndex {
+            // Registrations are per thread: this succeeds on the owner thread (the contract);
+            // elsewhere the kernel drops the registration when the owner thread exits.
+            var update = spool_uring_rsrc_update()
+            update.offset = index
+            _ = systemCalls.register(descriptor.rawValue, UInt32(IORING_UNREGISTER_RING_FDS), &update, 1)
+        }
         spill.deallocate()
         for (p, len) in mappings { munmap(p, len) }
         close(descriptor.rawValue)

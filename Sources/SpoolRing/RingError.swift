@@ -75,7 +75,7 @@ public enum RingError: Error, Equatable, Sendable, CustomStringConvertible {
         default:
             return .unavailable(
                 errno,
-                advice: "io_uring is blocked by a seccomp profile or security policy (Docker's default profile does this); allow io_uring_setup, io_uring_enter and io_uring_register, e.g. `docker run --security-opt seccomp=unconfined`.")
+                advice: "io_uring is blocked by a seccomp profile or security policy (Docker's default profile does this); allow io_uring_setup, io_uring_enter and io_uring_register (for example `docker run --security-opt seccomp=unconfined`).")
         }
     }
 

@@ -12,6 +12,12 @@ public struct RingOptions: Sendable, Hashable {
     public var submissionPollIdle: Duration
     /// Register the ring's own descriptor so that every `io_uring_enter` skips the
     /// descriptor lookup (`IORING_REGISTER_RING_FDS`). Ignored where unsupported.
+    ///
+    /// The kernel keeps registered ring descriptors per *thread*, at most 16 of them, and the
+    /// registration holds the ring open: only the creating thread can then enter the ring, and
+    /// the ring must be dropped on that thread (its `deinit` unregisters it) or its memory stays
+    /// pinned until the thread exits. Off by default; a runtime that owns a thread per ring
+    /// turns it on.
     public var registerRingDescriptor: Bool
 
     /// Creates options; the defaults suit a ring owned by one thread.
@@ -20,7 +26,7 @@ public struct RingOptions: Sendable, Hashable {
         completionEntries: UInt32? = nil,
         flags: RingSetupFlags = .recommended,
         submissionPollIdle: Duration = .milliseconds(100),
-        registerRingDescriptor: Bool = true
+        registerRingDescriptor: Bool = false
     ) {
         self.submissionEntries = submissionEntries
         self.completionEntries = completionEntries

@@ -13,8 +13,22 @@ struct SetupTests {
         #expect(ring.features.contains(.extendedArgument))
         #expect(ring.submissionQueueCapacity == 256)
         #expect(ring.completionQueueCapacity == 512)
-        #expect(ring.registeredRingIndex != nil)
+        #expect(ring.registeredRingIndex == nil, "registering the ring descriptor is opt-in")
         #expect(ring.activeFlags.description.contains("DEFER_TASKRUN"))
+    }
+
+    @Test("a registered ring descriptor is used for enter and released on drop: 100 rings on one thread")
+    func registeredRingDescriptor() throws {
+        // The kernel allows 16 registered rings per thread; without unregistering in deinit
+        // the 17th registration would fail.
+        for round in 0..<100 {
+            let ring = try Ring(options: RingOptions(submissionEntries: 4, registerRingDescriptor: true))
+            try #require(ring.registeredRingIndex != nil, "round \(round)")
+            let sqe = try #require(ring.nextSubmission())
+            sqe.prepareNop()
+            sqe.userData = UInt64(round)
+            #expect(try collect(ring, count: 1).first?.userData == UInt64(round))
+        }
     }
 
     @Test("a flag combination the kernel rejects is thinned out and retried (SQPOLL with DEFER_TASKRUN)")
