@@ -71,7 +71,7 @@ extension Ring {
         guard !buffers.isEmpty else { throw .invalidArgument("registerBuffers needs at least one buffer") }
         let iovecs = buffers.map { iovec(iov_base: $0.baseAddress, iov_len: $0.count) }
         do {
-            try iovecs.withUnsafeBufferPointer { (p) throws(RingError) in
+            _ = try iovecs.withUnsafeBufferPointer { (p) throws(RingError) in
                 try register(IORING_REGISTER_BUFFERS, "REGISTER_BUFFERS", p.baseAddress, count: UInt32(p.count))
             }
         }

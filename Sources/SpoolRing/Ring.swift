@@ -30,7 +30,7 @@ public final class Ring {
     @usableFromInline let sqEntryCount: UInt32
     @usableFromInline let sqes: UnsafeMutablePointer<spool_uring_sqe>
     /// The next entry ``nextSubmission()`` hands out; published to the kernel at submit.
-    @usableFromInline var localSQTail: UInt32
+    @exclusivity(unchecked) @usableFromInline var localSQTail: UInt32
 
     // MARK: Completion queue (kernel memory)
     @usableFromInline let cqHead: UnsafeMutablePointer<UInt32>
@@ -40,11 +40,11 @@ public final class Ring {
     @usableFromInline let cqes: UnsafeMutablePointer<spool_uring_cqe>
     let cqOverflow: UnsafeMutablePointer<UInt32>
     /// Our copy of the CQ head: advanced per completion, published once per batch.
-    @usableFromInline var localCQHead: UInt32
+    @exclusivity(unchecked) @usableFromInline var localCQHead: UInt32
 
     /// Completions taken out of the CQ by the submit path while it recovered from
     /// `EBUSY`/`EAGAIN`, waiting to be delivered by the next reap. Capacity: the CQ size.
-    @usableFromInline var spill: Spill
+    @exclusivity(unchecked) @usableFromInline var spill: Spill
 
     // MARK: Setup facts
     /// The ring's descriptor.
@@ -67,7 +67,7 @@ public final class Ring {
     public private(set) var registeredRingIndex: UInt32?
 
     /// Health: a ring that failed fatally in `io_uring_enter` stays broken.
-    public private(set) var state: State = .healthy
+    @exclusivity(unchecked) public private(set) var state: State = .healthy
 
     /// A ring's health.
     public enum State: Equatable, Sendable {
@@ -85,7 +85,7 @@ public final class Ring {
     public static let stallWait: Duration = .milliseconds(1)
 
     /// Counts, for diagnostics and tests.
-    public private(set) var statistics = Statistics()
+    @exclusivity(unchecked) public private(set) var statistics = Statistics()
 
     /// Counters kept by the ring. A plain value.
     public struct Statistics: Sendable, Equatable {

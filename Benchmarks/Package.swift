@@ -1,0 +1,43 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Spool's benchmarks: a separate package so that users of the library never build
+// benchmark dependencies. Run from this folder:
+//   swift package --disable-sandbox benchmark            (package-benchmark suites)
+//   swift run -c release ring-nop-compare                (side-by-side ratio, quick)
+let package = Package(
+    name: "SpoolBenchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: ".."),
+        // The machine's copy has no swift-runtime-interposer, so only the malloc trait is enabled.
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // The peer: the same NOP loop hand-written in C on raw io_uring_enter.
+        .target(name: "CNopPeer", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(
+            name: "NopLoops",
+            dependencies: [
+                "CNopPeer",
+                .product(name: "SpoolRing", package: "main"),
+            ],
+            path: "Sources/NopLoops"
+        ),
+        .executableTarget(
+            name: "ring-nop-compare",
+            dependencies: ["NopLoops"],
+            path: "Sources/RingNopCompare"
+        ),
+        .executableTarget(
+            name: "RingBenchmarks",
+            dependencies: [
+                "NopLoops",
+                .product(name: "Benchmark", package: "package-benchmark"),
+            ],
+            path: "Benchmarks/RingBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
