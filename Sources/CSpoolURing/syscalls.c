@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -50,4 +51,8 @@ int spool_kernel_release(char *buffer, size_t size) {
     strncpy(buffer, u.release, size - 1);
     buffer[size - 1] = '\0';
     return 0;
+}
+
+int spool_set_thread_name(const char *name) {
+    return prctl(PR_SET_NAME, name, 0, 0, 0) != 0 ? -errno : 0;
 }

@@ -86,6 +86,14 @@ public struct SubmissionQueueEntry {
         sqe.pointee.cancel_flags = IORING_ASYNC_CANCEL_FD | (all ? IORING_ASYNC_CANCEL_ALL : 0)
     }
 
+    /// `IORING_OP_ASYNC_CANCEL` with `IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL`: cancels
+    /// every request of the ring. Completes with the number cancelled.
+    @inlinable
+    public func prepareAsyncCancelEverything() {
+        prepare(IORING_OP_ASYNC_CANCEL, fd: -1, address: 0, length: 0, offset: 0)
+        sqe.pointee.cancel_flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL
+    }
+
     /// `IORING_OP_TIMEOUT`: completes with `-ETIME` after `timespec`, or with 0 once
     /// `count` other completions have arrived (0: time only).
     @inlinable

@@ -1,0 +1,67 @@
+import SystemPackage
+
+/// A failed I/O operation, with the context to debug it: which operation, on which
+/// descriptor or path, at which offset, and the kernel's errno.
+///
+/// A plain value: `Sendable`. Thrown by file (and later socket) operations alongside
+/// `CancellationError` (the task was cancelled before the operation completed) and
+/// ``RuntimeError`` (the runtime shut down or its ring broke).
+public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What was being done.
+    public var operation: Operation
+    /// The kernel's error.
+    public var errno: Errno
+    /// The path involved, if any.
+    public var path: FilePath?
+    /// The descriptor involved, if any.
+    public var descriptor: FileDescriptor?
+    /// The file offset, for positioned reads and writes.
+    public var offset: UInt64?
+
+    /// Creates an error value.
+    public init(_ operation: Operation, errno: Errno, path: FilePath? = nil, descriptor: FileDescriptor? = nil, offset: UInt64? = nil) {
+        self.operation = operation
+        self.errno = errno
+        self.path = path
+        self.descriptor = descriptor
+        self.offset = offset
+    }
+
+    /// The operation that failed.
+    public enum Operation: String, Sendable, Equatable {
+        case open, close, read, write, readVector = "readv", writeVector = "writev"
+        case sync = "fsync", dataSync = "fdatasync", allocate = "fallocate", status = "statx"
+        case remove = "unlink", removeDirectory = "rmdir", rename, createDirectory = "mkdir"
+    }
+
+    public var description: String {
+        var parts = ["\(operation.rawValue) failed: \(errno) (errno \(errno.rawValue))"]
+        if let path { parts.append("path \(path)") }
+        if let descriptor { parts.append("fd \(descriptor.rawValue)") }
+        if let offset { parts.append("offset \(offset)") }
+        return parts.joined(separator: ", ")
+    }
+}
+
+/// The runtime could not run an operation at all.
+///
+/// A plain value: `Sendable`.
+public enum RuntimeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The runtime is shutting down or has shut down; the operation was not run, or was cancelled.
+    case shutdown
+    /// The ring failed fatally with this errno; it accepts no more work.
+    case broken(Errno)
+    /// io_uring cannot be used on this machine; `reason` says what to change.
+    case unavailable(Errno?, reason: String)
+    /// An argument was rejected before reaching the kernel (for example a buffer too large).
+    case invalidArgument(String)
+
+    public var description: String {
+        switch self {
+        case .shutdown: return "the Spool runtime has shut down"
+        case .broken(let e): return "the Spool runtime's ring is broken (\(e))"
+        case .unavailable(let e, let reason): return "io_uring is unavailable\(e.map { " (\($0))" } ?? ""): \(reason)"
+        case .invalidArgument(let what): return "invalid argument: \(what)"
+        }
+    }
+}

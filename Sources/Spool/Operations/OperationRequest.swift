@@ -1,0 +1,76 @@
+import CSpoolURing
+import SpoolRing
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one operation asks the kernel to do: everything needed to prepare its SQE, held
+/// in the operation's slot until it is admitted (so waiting costs no closure allocation).
+///
+/// The pointers belong to the caller, who is suspended until the operation's final
+/// completion; they stay valid for that whole time (DESIGN.md contract 1).
+enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspended caller owns
+    case nop
+    case read(fd: Int32, buffer: UnsafeMutableRawPointer, count: UInt32, offset: UInt64)
+    case write(fd: Int32, buffer: UnsafeRawPointer, count: UInt32, offset: UInt64)
+    case readVector(fd: Int32, iovecs: UnsafePointer<iovec>, count: Int, offset: UInt64)
+    case writeVector(fd: Int32, iovecs: UnsafePointer<iovec>, count: Int, offset: UInt64)
+    case fsync(fd: Int32, dataOnly: Bool)
+    case fallocate(fd: Int32, mode: Int32, offset: UInt64, length: UInt64)
+    case openAt(directory: Int32, path: UnsafePointer<CChar>, flags: Int32, mode: mode_t)
+    case close(fd: Int32)
+    case statx(directory: Int32, path: UnsafePointer<CChar>, flags: Int32, mask: UInt32, buffer: UnsafeMutableRawPointer)
+    case unlinkAt(directory: Int32, path: UnsafePointer<CChar>, flags: Int32)
+    case renameAt(from: UnsafePointer<CChar>, to: UnsafePointer<CChar>)
+    case mkdirAt(directory: Int32, path: UnsafePointer<CChar>, mode: mode_t)
+    /// The parent of a batch: never submitted itself; it collects its parts' results.
+    case batch
+
+    /// Fills `sqe` for this request (one `prepare…` call per opcode, in the ring layer).
+    func prepare(_ sqe: SubmissionQueueEntry) {
+        switch self {
+        case .nop:
+            sqe.prepareNop()
+        case .read(let fd, let buffer, let count, let offset):
+            sqe.prepareRead(FileDescriptor(rawValue: fd), into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(count)), offset: offset)
+        case .write(let fd, let buffer, let count, let offset):
+            sqe.prepareWrite(FileDescriptor(rawValue: fd), from: UnsafeRawBufferPointer(start: buffer, count: Int(count)), offset: offset)
+        case .readVector(let fd, let iovecs, let count, let offset):
+            sqe.prepareReadVector(FileDescriptor(rawValue: fd), iovecs: iovecs, count: count, offset: offset)
+        case .writeVector(let fd, let iovecs, let count, let offset):
+            sqe.prepareWriteVector(FileDescriptor(rawValue: fd), iovecs: iovecs, count: count, offset: offset)
+        case .fsync(let fd, let dataOnly):
+            sqe.prepareFsync(FileDescriptor(rawValue: fd), dataOnly: dataOnly)
+        case .fallocate(let fd, let mode, let offset, let length):
+            sqe.prepareFallocate(FileDescriptor(rawValue: fd), mode: mode, offset: offset, length: length)
+        case .openAt(let directory, let path, let flags, let mode):
+            sqe.prepareOpenAt(FileDescriptor(rawValue: directory), path: path, flags: flags, mode: mode)
+        case .close(let fd):
+            sqe.prepareClose(FileDescriptor(rawValue: fd))
+        case .statx(let directory, let path, let flags, let mask, let buffer):
+            sqe.prepareStatx(FileDescriptor(rawValue: directory), path: path, flags: flags, mask: mask, into: buffer)
+        case .unlinkAt(let directory, let path, let flags):
+            sqe.prepareUnlinkAt(FileDescriptor(rawValue: directory), path: path, flags: flags)
+        case .renameAt(let from, let to):
+            sqe.prepareRenameAt(FileDescriptor(rawValue: AT_FDCWD), oldPath: from, FileDescriptor(rawValue: AT_FDCWD), newPath: to)
+        case .mkdirAt(let directory, let path, let mode):
+            sqe.prepareMkdirAt(FileDescriptor(rawValue: directory), path: path, mode: mode)
+        case .batch:
+            sqe.prepareNop()  // never submitted: a batch's parent only collects its parts
+        }
+    }
+}
+
+/// How an operation ended, as the ring thread reports it to the suspended caller.
+enum OperationOutcome: Sendable, Equatable {
+    /// The kernel's result (`res` of the final CQE): a count, a descriptor, 0, or `-errno`.
+    case completed(Int32)
+    /// The caller's task was cancelled before the operation completed.
+    case cancelled
+    /// The runtime shut down before the operation completed.
+    case shutdown
+    /// The ring failed fatally.
+    case broken(Errno)
+}
