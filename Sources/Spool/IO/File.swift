@@ -1,0 +1,369 @@
+import CSpoolURing
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An open file whose I/O runs on a Spool ring.
+///
+/// ```swift
+/// let file = try await File.open("data.bin", .readWrite, options: [.create])
+/// var buffer = IOBuffer(capacity: 4096)
+/// let n = try await file.read(into: &buffer, at: 0)
+/// try await file.close()
+/// ```
+///
+/// Every call returns only after the kernel has finished with the memory it was given, also
+/// when the calling task is cancelled (the call then throws `CancellationError`, unless the
+/// operation completed first). Errors are ``IOError`` (naming the operation, path, descriptor
+/// and offset), `CancellationError`, or ``RuntimeError``.
+///
+/// **Ownership:** `~Copyable`: one owner, so a closed file cannot be used by accident.
+/// ``close()`` consumes it and reports errors; a file dropped without `close()` has its
+/// descriptor closed synchronously by `deinit`, on whatever thread drops it.
+/// **Thread-safety:** `Sendable`; calls may come from any task. They run fastest from a task
+/// on a ring of the file's runtime (see ``Runtime``).
+public struct File: ~Copyable, Sendable {
+    /// The descriptor. Valid until the file is closed or dropped.
+    public let descriptor: FileDescriptor
+    /// The path the file was opened with, if any (used in error messages).
+    public let path: FilePath?
+    /// The runtime whose rings run this file's I/O.
+    public let runtime: Runtime
+    private var closed = false
+
+    /// Wraps an open descriptor; the file takes ownership of it.
+    public init(adopting descriptor: FileDescriptor, path: FilePath? = nil, runtime: Runtime) {
+        self.descriptor = descriptor
+        self.path = path
+        self.runtime = runtime
+    }
+
+    deinit {
+        if !closed { _ = Glibc.close(descriptor.rawValue) }
+    }
+
+    /// The largest transfer one read or write asks for (the kernel's `MAX_RW_COUNT`);
+    /// larger buffers are served by short transfers (see ``readFully(into:at:)``).
+    public static let maximumTransfer = Int(Int32.max) & ~4095
+
+    /// How to open a file. A plain value: `Sendable`.
+    public struct Options: OptionSet, Sendable, Hashable {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        /// Create the file if it does not exist (`O_CREAT`).
+        public static let create = Options(rawValue: O_CREAT)
+        /// With ``create``: fail with `EEXIST` if it exists (`O_EXCL`).
+        public static let exclusive = Options(rawValue: O_EXCL)
+        /// Truncate to zero length (`O_TRUNC`).
+        public static let truncate = Options(rawValue: O_TRUNC)
+        /// Writes at the current position go to the end (`O_APPEND`).
+        public static let append = Options(rawValue: O_APPEND)
+        /// Bypass the page cache (`O_DIRECT`): buffers, offsets and lengths must be aligned
+        /// to the device's logical block size (use `IOBuffer(capacity:alignment: 4096)`).
+        public static let direct = Options(rawValue: 0o40000)
+        /// Each write reaches stable storage before it completes (`O_DSYNC`).
+        public static let dataSync = Options(rawValue: O_DSYNC)
+        /// Do not follow a symbolic link in the last component (`O_NOFOLLOW`).
+        public static let noFollow = Options(rawValue: O_NOFOLLOW)
+        /// Keep the descriptor across `exec` (by default Spool opens with `O_CLOEXEC`).
+        public static let inheritable = Options(rawValue: 1 << 30)
+    }
+
+    // MARK: Opening and closing
+
+    /// Opens `path` through the ring (`IORING_OP_OPENAT`), with `O_CLOEXEC` unless
+    /// ``Options/inheritable`` is given.
+    ///
+    /// - Parameters:
+    ///   - runtime: the runtime to use; by default the one running the calling task.
+    ///   - permissions: the mode for a created file (default `0o644`).
+    public static func open(
+        _ path: FilePath, _ mode: FileDescriptor.AccessMode = .readOnly, options: Options = [],
+        permissions: FilePermissions? = nil, runtime: Runtime? = nil
+    ) async throws -> File {
+        let runtime = try runtime ?? Runtime.requireCurrent()
+        var flags = mode.rawValue | (options.rawValue & ~Options.inheritable.rawValue)
+        if !options.contains(.inheritable) { flags |= O_CLOEXEC }
+        let mode = permissions?.rawValue ?? 0o644
+        let cPath = CPath(path)
+        defer { cPath.free() }
+        let fd = try await runtime.perform(.openAt(directory: AT_FDCWD, path: cPath.pointer, flags: flags, mode: mode))
+            .value(IOErrorContext(operation: .open, path: path))
+        return File(adopting: FileDescriptor(rawValue: fd), path: path, runtime: runtime)
+    }
+
+    /// Closes the file through the ring (`IORING_OP_CLOSE`) and reports the kernel's answer.
+    /// The descriptor is released even when this throws.
+    public consuming func close() async throws {
+        closed = true
+        let fd = descriptor
+        _ = try await runtime.perform(.close(fd: fd.rawValue)).value(IOErrorContext(operation: .close, path: path, descriptor: fd))
+    }
+
+    // MARK: Reading
+
+    /// Reads up to `buffer.capacity` bytes at `offset` into `buffer`; sets and returns
+    /// `buffer.count` (0 at end of file). Does not move the file position.
+    @discardableResult
+    public func read(into buffer: inout IOBuffer, at offset: UInt64) async throws -> Int {
+        let n = try await readRaw(buffer.base, count: buffer.capacity, offset: offset)
+        buffer.count = n
+        return n
+    }
+
+    /// Reads up to `buffer.capacity` bytes at the current file position, advancing it;
+    /// sets and returns `buffer.count` (0 at end of file). For pipes and other streams too.
+    @discardableResult
+    public func readAtCurrentPosition(into buffer: inout IOBuffer) async throws -> Int {
+        let n = try await readRaw(buffer.base, count: buffer.capacity, offset: nil)
+        buffer.count = n
+        return n
+    }
+
+    /// Reads until `buffer` is full or the file ends, retrying short reads; sets and returns
+    /// `buffer.count`.
+    @discardableResult
+    public func readFully(into buffer: inout IOBuffer, at offset: UInt64) async throws -> Int {
+        var done = 0
+        while done < buffer.capacity {
+            let n = try await readRaw(buffer.base + done, count: buffer.capacity - done, offset: offset + UInt64(done))
+            if n == 0 { break }
+            done += n
+        }
+        buffer.count = done
+        return done
+    }
+
+    /// Reads up to `count` bytes at `offset` into a new array (shorter at end of file).
+    public func read(upToCount count: Int, at offset: UInt64) async throws -> [UInt8] {
+        guard count >= 0 else { throw RuntimeError.invalidArgument("read count must not be negative (got \(count))") }
+        var buffer = IOBuffer(capacity: count)
+        try await readFully(into: &buffer, at: offset)
+        return buffer.bytes
+    }
+
+    /// Reads the whole file from offset 0 into a new array.
+    public func readAll() async throws -> [UInt8] {
+        let size = try await status().size
+        var out = try await read(upToCount: Int(clamping: size), at: 0)
+        // The file may have grown since statx: read on until end of file.
+        while true {
+            let more = try await read(upToCount: 64 * 1024, at: UInt64(out.count))
+            if more.isEmpty { return out }
+            out += more
+        }
+    }
+
+    func readRaw(_ base: UnsafeMutableRawPointer, count: Int, offset: UInt64?) async throws -> Int {
+        let length = UInt32(min(count, File.maximumTransfer))
+        let position = offset ?? SubmissionQueueEntryOffset.currentPosition
+        return Int(try await runtime.perform(.read(fd: descriptor.rawValue, buffer: base, count: length, offset: position))
+            .value(IOErrorContext(operation: .read, path: path, descriptor: descriptor, offset: offset)))
+    }
+
+    // MARK: Writing
+
+    /// Writes `buffer`'s valid bytes (`0..<count`) at `offset`; returns how many were written
+    /// (possibly fewer: see ``writeAll(_:at:)``). Does not move the file position.
+    @discardableResult
+    public func write(_ buffer: borrowing IOBuffer, at offset: UInt64) async throws -> Int {
+        try await writeRaw(UnsafeRawPointer(buffer.base), count: buffer.count, offset: offset)
+    }
+
+    /// Writes `buffer`'s valid bytes at the current file position (or the end, with
+    /// ``Options/append``), advancing it. For pipes and other streams too.
+    @discardableResult
+    public func writeAtCurrentPosition(_ buffer: borrowing IOBuffer) async throws -> Int {
+        try await writeRaw(UnsafeRawPointer(buffer.base), count: buffer.count, offset: nil)
+    }
+
+    /// Writes all of `buffer`'s valid bytes at `offset`, retrying short writes.
+    public func writeAll(_ buffer: borrowing IOBuffer, at offset: UInt64) async throws {
+        var done = 0
+        while done < buffer.count {
+            let n = try await writeRaw(UnsafeRawPointer(buffer.base + done), count: buffer.count - done, offset: offset + UInt64(done))
+            if n == 0 { throw IOError(.write, errno: .ioError, path: path, descriptor: descriptor, offset: offset + UInt64(done)) }
+            done += n
+        }
+    }
+
+    /// Writes all of `bytes` at `offset` (copied into an ``IOBuffer`` first).
+    public func writeAll(_ bytes: some Collection<UInt8>, at offset: UInt64) async throws {
+        let buffer = IOBuffer(bytes)
+        try await writeAll(buffer, at: offset)
+    }
+
+    /// Writes all of `buffer`'s valid bytes at the current position, retrying short writes.
+    public func writeAllAtCurrentPosition(_ buffer: borrowing IOBuffer) async throws {
+        var done = 0
+        while done < buffer.count {
+            let n = try await writeRaw(UnsafeRawPointer(buffer.base + done), count: buffer.count - done, offset: nil)
+            if n == 0 { throw IOError(.write, errno: .ioError, path: path, descriptor: descriptor) }
+            done += n
+        }
+    }
+
+    func writeRaw(_ base: UnsafeRawPointer, count: Int, offset: UInt64?) async throws -> Int {
+        let length = UInt32(min(count, File.maximumTransfer))
+        let position = offset ?? SubmissionQueueEntryOffset.currentPosition
+        return Int(try await runtime.perform(.write(fd: descriptor.rawValue, buffer: base, count: length, offset: position))
+            .value(IOErrorContext(operation: .write, path: path, descriptor: descriptor, offset: offset)))
+    }
+
+    // MARK: Vectored
+
+    /// Scatters one read at `offset` over `segments` of `buffer` (`IORING_OP_READV`), in order.
+    /// Returns the bytes read; `buffer.count` becomes the end of the last byte written.
+    @discardableResult
+    public func read(into buffer: inout IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
+        try buffer.validate(segments)
+        let iovecs = IOVecArray(base: buffer.base, segments: segments)
+        defer { iovecs.free() }
+        let n = Int(try await runtime.perform(.readVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
+            .value(IOErrorContext(operation: .readVector, path: path, descriptor: descriptor, offset: offset)))
+        buffer.count = IOVecArray.end(of: n, in: segments)
+        return n
+    }
+
+    /// Gathers `segments` of `buffer` into one write at `offset` (`IORING_OP_WRITEV`).
+    @discardableResult
+    public func write(_ buffer: borrowing IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
+        try buffer.validate(segments)
+        let iovecs = IOVecArray(base: buffer.base, segments: segments)
+        defer { iovecs.free() }
+        return Int(try await runtime.perform(.writeVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
+            .value(IOErrorContext(operation: .writeVector, path: path, descriptor: descriptor, offset: offset)))
+    }
+
+    // MARK: Batches
+
+    /// One part of a batch: a range of the buffer and the file offset it maps to.
+    public struct BatchPart: Sendable, Hashable {
+        public var range: Range<Int>
+        public var offset: UInt64
+        public init(range: Range<Int>, offset: UInt64) { self.range = range; self.offset = offset }
+    }
+
+    /// Submits one read per part together and resumes the caller once, when all are done:
+    /// the per-suspension cost is paid once per batch. Returns each part's byte count.
+    ///
+    /// Parts wait FIFO past the ring's in-flight limit like any other operation. If the task is
+    /// cancelled, unfinished parts are cancelled and this throws `CancellationError`.
+    public func read(into buffer: inout IOBuffer, batch parts: [BatchPart]) async throws -> [Int] {
+        try buffer.validate(parts.map(\.range))
+        let base = buffer.base
+        let requests = parts.map { OperationRequest.read(fd: descriptor.rawValue, buffer: base + $0.range.lowerBound, count: UInt32(min($0.range.count, File.maximumTransfer)), offset: $0.offset) }
+        let counts = try await runBatch(requests, operation: .read, parts: parts)
+        buffer.count = parts.map(\.range.upperBound).max() ?? 0
+        return counts
+    }
+
+    /// Submits one write per part together and resumes the caller once; returns each
+    /// part's byte count.
+    public func write(_ buffer: borrowing IOBuffer, batch parts: [BatchPart]) async throws -> [Int] {
+        try buffer.validate(parts.map(\.range))
+        let base = buffer.base
+        let requests = parts.map { OperationRequest.write(fd: descriptor.rawValue, buffer: base + $0.range.lowerBound, count: UInt32(min($0.range.count, File.maximumTransfer)), offset: $0.offset) }
+        return try await runBatch(requests, operation: .write, parts: parts)
+    }
+
+    private func runBatch(_ requests: [OperationRequest], operation: IOError.Operation, parts: [BatchPart]) async throws -> [Int] {
+        let results = UnsafeMutablePointer<Int32>.allocate(capacity: max(requests.count, 1))
+        results.initialize(repeating: 0, count: max(requests.count, 1))
+        defer { results.deallocate() }
+        _ = try await runtime.performBatch(requests, results: results).value(IOErrorContext(operation: operation, path: path, descriptor: descriptor))
+        var counts: [Int] = []
+        counts.reserveCapacity(requests.count)
+        for i in 0..<requests.count {
+            let r = results[i]
+            if r < 0 { throw IOError(operation, errno: Errno(rawValue: -r), path: path, descriptor: descriptor, offset: parts[i].offset) }
+            counts.append(Int(r))
+        }
+        return counts
+    }
+
+    // MARK: Metadata and durability
+
+    /// Flushes data and metadata to stable storage (`fsync`).
+    public func sync() async throws {
+        _ = try await runtime.perform(.fsync(fd: descriptor.rawValue, dataOnly: false)).value(IOErrorContext(operation: .sync, path: path, descriptor: descriptor))
+    }
+
+    /// Flushes data (and the metadata needed to read it) to stable storage (`fdatasync`).
+    public func dataSync() async throws {
+        _ = try await runtime.perform(.fsync(fd: descriptor.rawValue, dataOnly: true)).value(IOErrorContext(operation: .dataSync, path: path, descriptor: descriptor))
+    }
+
+    /// Reserves disk space for `length` bytes at `offset` (`fallocate`, mode 0: the file grows).
+    public func allocate(at offset: UInt64, length: UInt64) async throws {
+        _ = try await runtime.perform(.fallocate(fd: descriptor.rawValue, mode: 0, offset: offset, length: length))
+            .value(IOErrorContext(operation: .allocate, path: path, descriptor: descriptor, offset: offset))
+    }
+
+    /// The file's metadata (`statx` on the descriptor).
+    public func status() async throws -> FileStatus {
+        let empty = CPath(FilePath(""))
+        defer { empty.free() }
+        return try await FileStatus.load(runtime: runtime, directory: descriptor.rawValue, path: empty.pointer,
+                                         flags: SPOOL_AT_EMPTY_PATH, context: IOErrorContext(operation: .status, path: path, descriptor: descriptor))
+    }
+}
+
+/// `-1` as an offset: "the current file position".
+enum SubmissionQueueEntryOffset {
+    static let currentPosition: UInt64 = .max
+}
+
+extension Runtime {
+    /// The runtime running the calling task, or an error that says how to pass one.
+    static func requireCurrent() throws -> Runtime {
+        guard let r = Runtime.current else {
+            throw RuntimeError.invalidArgument("not running on a Spool ring: pass `runtime:`, or call from a task started by Runtime.run/spawn")
+        }
+        return r
+    }
+}
+
+extension IOBuffer {
+    /// Checks that every range lies inside the buffer.
+    func validate(_ ranges: [Range<Int>]) throws {
+        for r in ranges where r.lowerBound < 0 || r.upperBound > capacity {
+            throw RuntimeError.invalidArgument("range \(r) is outside the buffer of \(capacity) bytes")
+        }
+    }
+}
+
+/// A path copied to the C heap for the life of one operation.
+struct CPath {
+    let pointer: UnsafeMutablePointer<CChar>
+    init(_ path: FilePath) {
+        pointer = path.withPlatformString { strdup($0)! }
+    }
+    func free() { Glibc.free(pointer) }
+}
+
+/// iovecs on the heap for the life of one vectored operation.
+struct IOVecArray {
+    let pointer: UnsafeMutablePointer<iovec>
+    init(base: UnsafeMutableRawPointer, segments: [Range<Int>]) {
+        pointer = .allocate(capacity: max(segments.count, 1))
+        for (i, s) in segments.enumerated() {
+            pointer[i] = iovec(iov_base: base + s.lowerBound, iov_len: s.count)
+        }
+    }
+    func free() { pointer.deallocate() }
+
+    /// Where, in the buffer, the `n`-th transferred byte ends.
+    static func end(of n: Int, in segments: [Range<Int>]) -> Int {
+        var left = n
+        var end = 0
+        for s in segments where left > 0 {
+            let take = min(left, s.count)
+            end = s.lowerBound + take
+            left -= take
+        }
+        return end
+    }
+}
