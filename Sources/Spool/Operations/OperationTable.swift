@@ -45,7 +45,11 @@ final class OperationTable {
     private(set) var capacity: Int
     private var freeHead: Int32 = -1
     /// Operations whose SQE is in the kernel's hands.
-    var inFlight = 0
+    var inFlight = 0 {
+        didSet { if inFlight > peakInFlight { peakInFlight = inFlight } }
+    }
+    /// The most operations ever in the kernel's hands at once (diagnostics).
+    private(set) var peakInFlight = 0
     /// Slots waiting for admission, in arrival order.
     var admission = JobQueue<Int32>()
     /// How many slots are in use (any state but free).

@@ -72,6 +72,7 @@ final class RingExecutor: @unchecked Sendable {
     @exclusivity(unchecked) private var wakeBuffer: UInt64 = 0
     @exclusivity(unchecked) private var internalInFlight = 0
     @exclusivity(unchecked) private var brokenErrno: Errno?
+
     private var thread = pthread_t()
 
     static let wakeUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 1
@@ -82,7 +83,7 @@ final class RingExecutor: @unchecked Sendable {
         self.index = index
         self.options = options
         self.inFlightLimitSetting = inFlightLimit
-        let efd = spool_eventfd(0, SPOOL_EFD_CLOEXEC | SPOOL_EFD_NONBLOCK)
+        let efd = spool_eventfd(0, SPOOL_EFD_CLOEXEC)  // blocking: io_uring answers EAGAIN at once for O_NONBLOCK files
         if efd < 0 { throw .unavailable(Errno(rawValue: -efd), reason: "could not create the ring's wake-up eventfd") }
         eventFD = efd
         taskExecutor = RingTaskExecutor()

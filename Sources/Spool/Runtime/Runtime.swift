@@ -165,6 +165,32 @@ public final class Runtime: Sendable {
         for r in rings { await r.stopped() }
     }
 
+    // MARK: Diagnostics
+
+    /// A snapshot of one ring's operation table, read on the ring's thread.
+    struct RingSnapshot: Sendable {
+        var slotsInUse: Int
+        var slotCapacity: Int
+        var inFlight: Int
+        var peakInFlight: Int
+        var waiting: Int
+    }
+
+    /// Snapshots of every ring's operation table (for tests and diagnostics).
+    func snapshots() async -> [RingSnapshot] {
+        var out: [RingSnapshot] = []
+        for ring in rings {
+            let snap: RingSnapshot? = await withTaskExecutorPreference(ring.taskExecutor) {
+                guard let here = RingExecutor.current else { return nil }
+                let t = here.table
+                return RingSnapshot(slotsInUse: t.used, slotCapacity: t.capacity, inFlight: t.inFlight,
+                                    peakInFlight: t.peakInFlight, waiting: t.admission.count)
+            }
+            if let snap { out.append(snap) }
+        }
+        return out
+    }
+
     // MARK: Operations
 
     /// Runs `request` on the calling thread's ring, or hops onto one of this runtime's rings.
