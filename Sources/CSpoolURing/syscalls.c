@@ -56,3 +56,7 @@ int spool_kernel_release(char *buffer, size_t size) {
 int spool_set_thread_name(const char *name) {
     return prctl(PR_SET_NAME, name, 0, 0, 0) != 0 ? -errno : 0;
 }
+
+int spool_thread_id(void) {
+    return (int)syscall(SYS_gettid);
+}

@@ -38,6 +38,9 @@ int spool_kernel_release(char *buffer, size_t size);
 /* prctl(PR_SET_NAME): names the calling thread (15 bytes kept); 0 or -errno. */
 int spool_set_thread_name(const char *name);
 
+/* gettid(2): the calling thread's kernel id. */
+int spool_thread_id(void);
+
 /* Shared-index accessors. The ring's head and tail words are written by one
  * side and read by the other; these are the only orderings Spool needs. */
 static inline uint32_t spool_load_acquire_u32(const uint32_t *p) {

@@ -74,6 +74,8 @@ final class RingExecutor: @unchecked Sendable {
     @exclusivity(unchecked) private var brokenErrno: Errno?
 
     private var thread = pthread_t()
+    /// The ring thread's kernel thread id (for diagnostics: `/proc/self/task/<id>`).
+    let threadID = Atomic<Int32>(0)
 
     static let wakeUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 1
     static let cancelUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 2
@@ -127,6 +129,7 @@ final class RingExecutor: @unchecked Sendable {
 
     private func threadMain() {
         pthread_setspecific(ringThreadKey, Unmanaged.passUnretained(self).toOpaque())
+        threadID.store(spool_thread_id(), ordering: .releasing)
         _ = spool_set_thread_name("spool-ring-\(index)")
         do {
             var ringOptions = options

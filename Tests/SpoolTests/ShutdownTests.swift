@@ -1,0 +1,132 @@
+import CSpoolURing
+import Glibc
+@testable import Spool
+import SystemPackage
+import Testing
+
+/// CPU time (user + system, in clock ticks) a thread of this process has used.
+func threadCPUTicks(_ tid: Int32) -> Int? {
+    guard let fd = Optional(open("/proc/self/task/\(tid)/stat", O_RDONLY)), fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes = [UInt8](repeating: 0, count: 1024)
+    let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard n > 0 else { return nil }
+    let text = String(decoding: bytes[0..<n], as: UTF8.self)
+    // Fields after the ")" that ends the command name: state is field 3; utime 14, stime 15.
+    guard let close = text.lastIndex(of: ")") else { return nil }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let u = Int(fields[11]), let s = Int(fields[12]) else { return nil }
+    return u + s
+}
+
+@Suite("Shutdown and runtime lifecycle")
+struct ShutdownTests {
+    @Test("shutdown with a read in flight: the caller resumes with RuntimeError.shutdown and its buffer is never written")
+    func shutdownCancelsInFlight() async throws {
+        let runtime = try Runtime()
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+        let writer = pipe.writeEnd
+        let reader = dupReader(pipe.readEnd)
+        let task = runtime.spawn { () -> (String, [UInt8]) in
+            let file = File(adopting: reader, runtime: runtime)
+            var buffer = IOBuffer(capacity: 8)
+            var what = "returned"
+            do { try await file.readAtCurrentPosition(into: &buffer) } catch let e as RuntimeError { what = "\(e)" } catch { what = "other: \(error)" }
+            _ = try? writer.writeAll(Array("after".utf8))
+            let after = buffer.withUnsafeMutableBytes { Array($0) }
+            return (what, after)
+        }
+        #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
+        let start = ContinuousClock.now
+        await runtime.shutdownAndWait()
+        #expect(ContinuousClock.now - start < .seconds(5), "shutdown ends in bounded time")
+        let (what, after) = try await task.value
+        #expect(what == "\(RuntimeError.shutdown)")
+        #expect(after == [UInt8](repeating: 0, count: 8))
+        #expect(drainAvailable(pipe.readEnd) == 5, "the late data stayed in the pipe")
+    }
+
+    @Test("callers waiting for admission resume with RuntimeError.shutdown")
+    func shutdownFailsWaiters() async throws {
+        let runtime = try Runtime(configuration: Runtime.Configuration(submissionEntries: 4, inFlightLimit: 1))
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+        let tasks = (0..<3).map { _ in runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) } }
+        #expect(await eventually {
+            let s = await runtime.snapshots().first
+            return s?.inFlight == 1 && s?.waiting == 2
+        })
+        runtime.shutdown()  // the blocking variant, from a non-ring thread
+        for t in tasks { #expect(try await t.value == .runtime(.shutdown)) }
+    }
+
+    @Test("after shutdown, I/O fails fast with RuntimeError.shutdown; shutdown is idempotent")
+    func afterShutdown() async throws {
+        let runtime = try Runtime()
+        try await runtime.nop()
+        runtime.shutdown()
+        runtime.shutdown()
+        await #expect(throws: RuntimeError.shutdown) { try await runtime.nop() }
+        // A task spawned after shutdown still runs (on the global executor) and gets the error.
+        let late = runtime.spawn { () -> Bool in
+            do { try await runtime.nop(); return false } catch RuntimeError.shutdown { return true }
+        }
+        #expect(try await late.value)
+    }
+
+    @Test("shutdown requested from a ring thread does not wait for itself")
+    func shutdownFromRing() async throws {
+        let runtime = try Runtime()
+        let t = runtime.spawn { runtime.shutdown() }
+        try await t.value
+        await runtime.shutdownAndWait()
+        await #expect(throws: RuntimeError.shutdown) { try await runtime.nop() }
+    }
+
+    @Test("Runtime.run returns, and a task it left blocked resumes with the shutdown error")
+    func runLeavesNoHang() async throws {
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+        let left = try await withCheckedThrowingContinuation { (c: CheckedContinuation<Task<ReadOutcome, any Error>, any Error>) in
+            onForeignThread {
+                do {
+                    let task = try Runtime.run { runtime in
+                        let t = runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
+                        _ = await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 }
+                        return t
+                    }
+                    c.resume(returning: task)
+                } catch { c.resume(throwing: error) }
+            }
+        }
+        #expect(try await left.value == .runtime(.shutdown))
+    }
+
+    @Test("a bad configuration is a clear error, not a crash", arguments: [
+        Runtime.Configuration(ringCount: 0),
+        Runtime.Configuration(submissionEntries: 0),
+        Runtime.Configuration(submissionEntries: 1 << 20),
+        Runtime.Configuration(inFlightLimit: 0),
+    ])
+    func badConfiguration(_ configuration: Runtime.Configuration) {
+        #expect {
+            _ = try Runtime(configuration: configuration)
+        } throws: { error in
+            guard let e = error as? RuntimeError, case .invalidArgument(let what) = e else { return false }
+            return !what.isEmpty
+        }
+    }
+
+    @Test("an idle ring blocks in the kernel: no CPU used while parked")
+    func idleCostsNothing() async throws {
+        let runtime = try Runtime()
+        try await runtime.nop()
+        let tid = runtime.rings[0].threadID.load(ordering: .acquiring)
+        let before = try #require(threadCPUTicks(tid))
+        try await Task.sleep(for: .milliseconds(500))
+        let after = try #require(threadCPUTicks(tid))
+        #expect(after - before <= 2, "the ring thread used \(after - before) ticks while idle")
+        await runtime.shutdownAndWait()
+    }
+}
