@@ -85,7 +85,7 @@ final class RingExecutor: @unchecked Sendable {
         self.index = index
         self.options = options
         self.inFlightLimitSetting = inFlightLimit
-        let efd = spool_eventfd(0, SPOOL_EFD_CLOEXEC)  // blocking: io_uring answers EAGAIN at once for O_NONBLOCK files
+        let efd = spool_eventfd(0, SPOOL_EFD_CLOEXEC)  // the ring reads it asynchronously; writers never block on an eventfd
         if efd < 0 { throw .unavailable(Errno(rawValue: -efd), reason: "could not create the ring's wake-up eventfd") }
         eventFD = efd
         taskExecutor = RingTaskExecutor()
