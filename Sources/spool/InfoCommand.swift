@@ -58,6 +58,11 @@ func printError(_ message: String) {
     print(message, to: &stderr)
 }
 
+func writeStandardError(_ text: String) {
+    var stderr = StandardError()
+    stderr.write(text)
+}
+
 struct StandardError: TextOutputStream {
     mutating func write(_ string: String) {
         var s = string

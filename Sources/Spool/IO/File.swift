@@ -24,7 +24,7 @@ import Glibc
 /// descriptor closed synchronously by `deinit`, on whatever thread drops it.
 /// **Thread-safety:** `Sendable`; calls may come from any task. They run fastest from a task
 /// on a ring of the file's runtime (see ``Runtime``).
-public struct File: ~Copyable, Sendable {
+public struct File: ~Copyable, FileIO {
     /// The descriptor. Valid until the file is closed or dropped.
     public let descriptor: FileDescriptor
     /// The path the file was opened with, if any (used in error messages).
@@ -94,6 +94,15 @@ public struct File: ~Copyable, Sendable {
         return File(adopting: FileDescriptor(rawValue: fd), path: path, runtime: runtime)
     }
 
+    /// A ``File`` is open until it is consumed: nothing to check.
+    public func checkOpen(_ operation: IOError.Operation) throws {}
+
+    /// Turns this file into a ``SharedFile`` that many tasks can use at once.
+    public consuming func shared() -> SharedFile {
+        closed = true  // the shared handle owns the descriptor from now on
+        return SharedFile(descriptor: descriptor, path: path, runtime: runtime)
+    }
+
     /// Closes the file through the ring (`IORING_OP_CLOSE`) and reports the kernel's answer.
     /// The descriptor is released even when this throws.
     public consuming func close() async throws {
@@ -102,6 +111,25 @@ public struct File: ~Copyable, Sendable {
         _ = try await runtime.perform(.close(fd: fd.rawValue)).value(IOErrorContext(operation: .close, path: path, descriptor: fd))
     }
 
+}
+
+/// The I/O every Spool file handle offers: ``File`` (one owner) and ``SharedFile`` (many tasks).
+///
+/// Every call returns only after the kernel has finished with the memory it was given, also
+/// when the calling task is cancelled. Errors are ``IOError`` (naming the operation, path,
+/// descriptor and offset), `CancellationError`, or ``RuntimeError``.
+public protocol FileIO: ~Copyable, Sendable {
+    /// The descriptor.
+    var descriptor: FileDescriptor { get }
+    /// The path the file was opened with, if any (used in error messages).
+    var path: FilePath? { get }
+    /// The runtime whose rings run this file's I/O.
+    var runtime: Runtime { get }
+    /// Throws if the handle may no longer be used (a closed ``SharedFile``).
+    func checkOpen(_ operation: IOError.Operation) throws
+}
+
+extension FileIO where Self: ~Copyable {
     // MARK: Reading
 
     /// Reads up to `buffer.capacity` bytes at `offset` into `buffer`; sets and returns
@@ -157,6 +185,7 @@ public struct File: ~Copyable, Sendable {
     }
 
     func readRaw(_ base: UnsafeMutableRawPointer, count: Int, offset: UInt64?) async throws -> Int {
+        try checkOpen(.read)
         let length = UInt32(min(count, File.maximumTransfer))
         let position = offset ?? SubmissionQueueEntryOffset.currentPosition
         return Int(try await runtime.perform(.read(fd: descriptor.rawValue, buffer: base, count: length, offset: position))
@@ -206,6 +235,7 @@ public struct File: ~Copyable, Sendable {
     }
 
     func writeRaw(_ base: UnsafeRawPointer, count: Int, offset: UInt64?) async throws -> Int {
+        try checkOpen(.write)
         let length = UInt32(min(count, File.maximumTransfer))
         let position = offset ?? SubmissionQueueEntryOffset.currentPosition
         return Int(try await runtime.perform(.write(fd: descriptor.rawValue, buffer: base, count: length, offset: position))
@@ -239,13 +269,6 @@ public struct File: ~Copyable, Sendable {
 
     // MARK: Batches
 
-    /// One part of a batch: a range of the buffer and the file offset it maps to.
-    public struct BatchPart: Sendable, Hashable {
-        public var range: Range<Int>
-        public var offset: UInt64
-        public init(range: Range<Int>, offset: UInt64) { self.range = range; self.offset = offset }
-    }
-
     /// Submits one read per part together and resumes the caller once, when all are done:
     /// the per-suspension cost is paid once per batch. Returns each part's byte count.
     ///
@@ -269,7 +292,7 @@ public struct File: ~Copyable, Sendable {
         return try await runBatch(requests, operation: .write, parts: parts)
     }
 
-    private func runBatch(_ requests: [OperationRequest], operation: IOError.Operation, parts: [BatchPart]) async throws -> [Int] {
+    func runBatch(_ requests: [OperationRequest], operation: IOError.Operation, parts: [BatchPart]) async throws -> [Int] {
         let results = UnsafeMutablePointer<Int32>.allocate(capacity: max(requests.count, 1))
         results.initialize(repeating: 0, count: max(requests.count, 1))
         defer { results.deallocate() }
@@ -309,6 +332,18 @@ public struct File: ~Copyable, Sendable {
         return try await FileStatus.load(runtime: runtime, directory: descriptor.rawValue, path: empty.pointer,
                                          flags: SPOOL_AT_EMPTY_PATH, context: IOErrorContext(operation: .status, path: path, descriptor: descriptor))
     }
+}
+
+/// One part of a batch: a range of the buffer and the file offset it maps to.
+public struct BatchPart: Sendable, Hashable {
+    public var range: Range<Int>
+    public var offset: UInt64
+    public init(range: Range<Int>, offset: UInt64) { self.range = range; self.offset = offset }
+}
+
+extension File {
+    /// One part of a batch (see ``Spool/BatchPart``).
+    public typealias BatchPart = Spool.BatchPart
 }
 
 /// `-1` as an offset: "the current file position".
