@@ -10,12 +10,21 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(path: ".."),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         // The machine's copy has no swift-runtime-interposer, so only the malloc trait is enabled.
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
     targets: [
         // The peer: the same NOP loop hand-written in C on raw io_uring_enter.
         .target(name: "CNopPeer", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "CReadPeer", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "BenchSupport", path: "Sources/BenchSupport"),
+        .executableTarget(
+            name: "read-compare",
+            dependencies: ["CReadPeer", "BenchSupport", .product(name: "Spool", package: "main"),
+                           .product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/ReadCompare"
+        ),
         .target(
             name: "NopLoops",
             dependencies: [
@@ -26,7 +35,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ring-nop-compare",
-            dependencies: ["NopLoops"],
+            dependencies: ["NopLoops", "BenchSupport", .product(name: "Spool", package: "main")],
             path: "Sources/RingNopCompare"
         ),
         .executableTarget(

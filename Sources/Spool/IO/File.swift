@@ -105,7 +105,7 @@ public struct File: ~Copyable, FileIO {
 
     /// Closes the file through the ring (`IORING_OP_CLOSE`) and reports the kernel's answer.
     /// The descriptor is released even when this throws.
-    public consuming func close() async throws {
+    public nonisolated(nonsending) consuming func close() async throws {
         closed = true
         let fd = descriptor
         _ = try await runtime.perform(.close(fd: fd.rawValue)).value(IOErrorContext(operation: .close, path: path, descriptor: fd))
@@ -135,7 +135,7 @@ extension FileIO where Self: ~Copyable {
     /// Reads up to `buffer.capacity` bytes at `offset` into `buffer`; sets and returns
     /// `buffer.count` (0 at end of file). Does not move the file position.
     @discardableResult
-    public func read(into buffer: inout IOBuffer, at offset: UInt64) async throws -> Int {
+    public nonisolated(nonsending) func read(into buffer: inout IOBuffer, at offset: UInt64) async throws -> Int {
         let n = try await readRaw(buffer.base, count: buffer.capacity, offset: offset)
         buffer.count = n
         return n
@@ -144,7 +144,7 @@ extension FileIO where Self: ~Copyable {
     /// Reads up to `buffer.capacity` bytes at the current file position, advancing it;
     /// sets and returns `buffer.count` (0 at end of file). For pipes and other streams too.
     @discardableResult
-    public func readAtCurrentPosition(into buffer: inout IOBuffer) async throws -> Int {
+    public nonisolated(nonsending) func readAtCurrentPosition(into buffer: inout IOBuffer) async throws -> Int {
         let n = try await readRaw(buffer.base, count: buffer.capacity, offset: nil)
         buffer.count = n
         return n
@@ -153,7 +153,7 @@ extension FileIO where Self: ~Copyable {
     /// Reads until `buffer` is full or the file ends, retrying short reads; sets and returns
     /// `buffer.count`.
     @discardableResult
-    public func readFully(into buffer: inout IOBuffer, at offset: UInt64) async throws -> Int {
+    public nonisolated(nonsending) func readFully(into buffer: inout IOBuffer, at offset: UInt64) async throws -> Int {
         var done = 0
         while done < buffer.capacity {
             let n = try await readRaw(buffer.base + done, count: buffer.capacity - done, offset: offset + UInt64(done))
@@ -165,7 +165,7 @@ extension FileIO where Self: ~Copyable {
     }
 
     /// Reads up to `count` bytes at `offset` into a new array (shorter at end of file).
-    public func read(upToCount count: Int, at offset: UInt64) async throws -> [UInt8] {
+    public nonisolated(nonsending) func read(upToCount count: Int, at offset: UInt64) async throws -> [UInt8] {
         guard count >= 0 else { throw RuntimeError.invalidArgument("read count must not be negative (got \(count))") }
         var buffer = IOBuffer(capacity: count)
         try await readFully(into: &buffer, at: offset)
@@ -173,7 +173,7 @@ extension FileIO where Self: ~Copyable {
     }
 
     /// Reads the whole file from offset 0 into a new array.
-    public func readAll() async throws -> [UInt8] {
+    public nonisolated(nonsending) func readAll() async throws -> [UInt8] {
         let size = try await status().size
         var out = try await read(upToCount: Int(clamping: size), at: 0)
         // The file may have grown since statx: read on until end of file.
@@ -184,7 +184,7 @@ extension FileIO where Self: ~Copyable {
         }
     }
 
-    func readRaw(_ base: UnsafeMutableRawPointer, count: Int, offset: UInt64?) async throws -> Int {
+    nonisolated(nonsending) func readRaw(_ base: UnsafeMutableRawPointer, count: Int, offset: UInt64?) async throws -> Int {
         try checkOpen(.read)
         let length = UInt32(min(count, File.maximumTransfer))
         let position = offset ?? SubmissionQueueEntryOffset.currentPosition
@@ -197,19 +197,19 @@ extension FileIO where Self: ~Copyable {
     /// Writes `buffer`'s valid bytes (`0..<count`) at `offset`; returns how many were written
     /// (possibly fewer: see ``writeAll(_:at:)``). Does not move the file position.
     @discardableResult
-    public func write(_ buffer: borrowing IOBuffer, at offset: UInt64) async throws -> Int {
+    public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, at offset: UInt64) async throws -> Int {
         try await writeRaw(UnsafeRawPointer(buffer.base), count: buffer.count, offset: offset)
     }
 
     /// Writes `buffer`'s valid bytes at the current file position (or the end, with
     /// ``Options/append``), advancing it. For pipes and other streams too.
     @discardableResult
-    public func writeAtCurrentPosition(_ buffer: borrowing IOBuffer) async throws -> Int {
+    public nonisolated(nonsending) func writeAtCurrentPosition(_ buffer: borrowing IOBuffer) async throws -> Int {
         try await writeRaw(UnsafeRawPointer(buffer.base), count: buffer.count, offset: nil)
     }
 
     /// Writes all of `buffer`'s valid bytes at `offset`, retrying short writes.
-    public func writeAll(_ buffer: borrowing IOBuffer, at offset: UInt64) async throws {
+    public nonisolated(nonsending) func writeAll(_ buffer: borrowing IOBuffer, at offset: UInt64) async throws {
         var done = 0
         while done < buffer.count {
             let n = try await writeRaw(UnsafeRawPointer(buffer.base + done), count: buffer.count - done, offset: offset + UInt64(done))
@@ -219,13 +219,13 @@ extension FileIO where Self: ~Copyable {
     }
 
     /// Writes all of `bytes` at `offset` (copied into an ``IOBuffer`` first).
-    public func writeAll(_ bytes: some Collection<UInt8>, at offset: UInt64) async throws {
+    public nonisolated(nonsending) func writeAll(_ bytes: some Collection<UInt8>, at offset: UInt64) async throws {
         let buffer = IOBuffer(bytes)
         try await writeAll(buffer, at: offset)
     }
 
     /// Writes all of `buffer`'s valid bytes at the current position, retrying short writes.
-    public func writeAllAtCurrentPosition(_ buffer: borrowing IOBuffer) async throws {
+    public nonisolated(nonsending) func writeAllAtCurrentPosition(_ buffer: borrowing IOBuffer) async throws {
         var done = 0
         while done < buffer.count {
             let n = try await writeRaw(UnsafeRawPointer(buffer.base + done), count: buffer.count - done, offset: nil)
@@ -234,7 +234,7 @@ extension FileIO where Self: ~Copyable {
         }
     }
 
-    func writeRaw(_ base: UnsafeRawPointer, count: Int, offset: UInt64?) async throws -> Int {
+    nonisolated(nonsending) func writeRaw(_ base: UnsafeRawPointer, count: Int, offset: UInt64?) async throws -> Int {
         try checkOpen(.write)
         let length = UInt32(min(count, File.maximumTransfer))
         let position = offset ?? SubmissionQueueEntryOffset.currentPosition
@@ -247,7 +247,7 @@ extension FileIO where Self: ~Copyable {
     /// Scatters one read at `offset` over `segments` of `buffer` (`IORING_OP_READV`), in order.
     /// Returns the bytes read; `buffer.count` becomes the end of the last byte written.
     @discardableResult
-    public func read(into buffer: inout IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
+    public nonisolated(nonsending) func read(into buffer: inout IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
         try buffer.validate(segments)
         let iovecs = IOVecArray(base: buffer.base, segments: segments)
         defer { iovecs.free() }
@@ -259,7 +259,7 @@ extension FileIO where Self: ~Copyable {
 
     /// Gathers `segments` of `buffer` into one write at `offset` (`IORING_OP_WRITEV`).
     @discardableResult
-    public func write(_ buffer: borrowing IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
+    public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
         try buffer.validate(segments)
         let iovecs = IOVecArray(base: buffer.base, segments: segments)
         defer { iovecs.free() }
@@ -274,7 +274,7 @@ extension FileIO where Self: ~Copyable {
     ///
     /// Parts wait FIFO past the ring's in-flight limit like any other operation. If the task is
     /// cancelled, unfinished parts are cancelled and this throws `CancellationError`.
-    public func read(into buffer: inout IOBuffer, batch parts: [BatchPart]) async throws -> [Int] {
+    public nonisolated(nonsending) func read(into buffer: inout IOBuffer, batch parts: [BatchPart]) async throws -> [Int] {
         try buffer.validate(parts.map(\.range))
         let base = buffer.base
         let requests = parts.map { OperationRequest.read(fd: descriptor.rawValue, buffer: base + $0.range.lowerBound, count: UInt32(min($0.range.count, File.maximumTransfer)), offset: $0.offset) }
@@ -285,14 +285,14 @@ extension FileIO where Self: ~Copyable {
 
     /// Submits one write per part together and resumes the caller once; returns each
     /// part's byte count.
-    public func write(_ buffer: borrowing IOBuffer, batch parts: [BatchPart]) async throws -> [Int] {
+    public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, batch parts: [BatchPart]) async throws -> [Int] {
         try buffer.validate(parts.map(\.range))
         let base = buffer.base
         let requests = parts.map { OperationRequest.write(fd: descriptor.rawValue, buffer: base + $0.range.lowerBound, count: UInt32(min($0.range.count, File.maximumTransfer)), offset: $0.offset) }
         return try await runBatch(requests, operation: .write, parts: parts)
     }
 
-    func runBatch(_ requests: [OperationRequest], operation: IOError.Operation, parts: [BatchPart]) async throws -> [Int] {
+    nonisolated(nonsending) func runBatch(_ requests: [OperationRequest], operation: IOError.Operation, parts: [BatchPart]) async throws -> [Int] {
         let results = UnsafeMutablePointer<Int32>.allocate(capacity: max(requests.count, 1))
         results.initialize(repeating: 0, count: max(requests.count, 1))
         defer { results.deallocate() }
@@ -310,23 +310,23 @@ extension FileIO where Self: ~Copyable {
     // MARK: Metadata and durability
 
     /// Flushes data and metadata to stable storage (`fsync`).
-    public func sync() async throws {
+    public nonisolated(nonsending) func sync() async throws {
         _ = try await runtime.perform(.fsync(fd: descriptor.rawValue, dataOnly: false)).value(IOErrorContext(operation: .sync, path: path, descriptor: descriptor))
     }
 
     /// Flushes data (and the metadata needed to read it) to stable storage (`fdatasync`).
-    public func dataSync() async throws {
+    public nonisolated(nonsending) func dataSync() async throws {
         _ = try await runtime.perform(.fsync(fd: descriptor.rawValue, dataOnly: true)).value(IOErrorContext(operation: .dataSync, path: path, descriptor: descriptor))
     }
 
     /// Reserves disk space for `length` bytes at `offset` (`fallocate`, mode 0: the file grows).
-    public func allocate(at offset: UInt64, length: UInt64) async throws {
+    public nonisolated(nonsending) func allocate(at offset: UInt64, length: UInt64) async throws {
         _ = try await runtime.perform(.fallocate(fd: descriptor.rawValue, mode: 0, offset: offset, length: length))
             .value(IOErrorContext(operation: .allocate, path: path, descriptor: descriptor, offset: offset))
     }
 
     /// The file's metadata (`statx` on the descriptor).
-    public func status() async throws -> FileStatus {
+    public nonisolated(nonsending) func status() async throws -> FileStatus {
         let empty = CPath(FilePath(""))
         defer { empty.free() }
         return try await FileStatus.load(runtime: runtime, directory: descriptor.rawValue, path: empty.pointer,

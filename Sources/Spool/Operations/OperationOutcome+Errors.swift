@@ -27,7 +27,7 @@ struct IOErrorContext {
 extension Runtime {
     /// One no-op round trip through the kernel (`IORING_OP_NOP`): what an I/O call costs
     /// beyond the I/O itself. For benchmarks and health checks.
-    public func nop() async throws {
+    public nonisolated(nonsending) func nop() async throws {
         _ = try await perform(.nop).value(IOErrorContext(operation: .read))
     }
 }

@@ -9,13 +9,20 @@ import Glibc
 
 /// Messages to a ring thread from other threads.
 enum InboxItem: @unchecked Sendable {  // UnownedJob is safe to hand to the ring thread
-    /// A job to run on the ring (a task or actor scheduled from another thread).
-    case job(UnownedJob)
+    /// A job to run on the ring (a task or actor scheduled from another thread); `serial`
+    /// when it came through the ``RingSerialExecutor`` face (actor isolation).
+    case job(UnownedJob, serial: Bool)
     /// Cancel the operation with this `user_data` (from `onCancel`, which runs on the
     /// cancelling thread).
     case cancel(UInt64)
     /// Begin shutting down.
     case shutdown
+}
+
+/// A job waiting in a ring's local queue.
+struct RingJob {
+    var job: UnownedJob
+    var serial: Bool
 }
 
 /// The thread-specific key under which a ring thread stores its executor.
@@ -64,7 +71,7 @@ final class RingExecutor: @unchecked Sendable {
 
     // Ring-thread state.
     @exclusivity(unchecked) private var ring: Ring?
-    @exclusivity(unchecked) private var jobs = JobQueue<UnownedJob>(capacity: 256)
+    @exclusivity(unchecked) private var jobs = JobQueue<RingJob>(capacity: 256)
     @exclusivity(unchecked) var table = OperationTable()
     @exclusivity(unchecked) private var inFlightLimit = 0
     @exclusivity(unchecked) private var pendingCancels = JobQueue<UInt64>()
@@ -172,13 +179,15 @@ final class RingExecutor: @unchecked Sendable {
 
     // MARK: Enqueueing (any thread)
 
-    /// Schedules a job on this ring.
-    func enqueue(_ job: UnownedJob) {
+    /// Schedules a job on this ring. `serial`: it came through the serial-executor face and
+    /// must run with the ring's serial isolation; otherwise it runs on the task-executor face
+    /// alone, so nonisolated code needs no executor switch.
+    func enqueue(_ job: UnownedJob, serial: Bool) {
         if isCurrent && lifecycle != .stopped {
-            jobs.append(job)
+            jobs.append(RingJob(job: job, serial: serial))
             return
         }
-        post(.job(job))
+        post(.job(job, serial: serial))
     }
 
     /// Sends an item to the ring thread, waking it if it is parked.
@@ -201,7 +210,7 @@ final class RingExecutor: @unchecked Sendable {
 
     private func handleAfterStop(_ item: InboxItem) {
         switch item {
-        case .job(let job):
+        case .job(let job, _):
             globalConcurrentExecutor.enqueue(ExecutorJob(job))
         case .cancel, .shutdown:
             break  // nothing is in flight any more
@@ -234,7 +243,7 @@ final class RingExecutor: @unchecked Sendable {
         while true {
             inbox.takeAll { item in
                 switch item {
-                case .job(let job): jobs.append(job)
+                case .job(let job, let serial): jobs.append(RingJob(job: job, serial: serial))
                 case .cancel(let userData): processCancel(userData)
                 case .shutdown: shutdownRequested = true
                 }
@@ -243,10 +252,14 @@ final class RingExecutor: @unchecked Sendable {
 
             // Run every ready job; jobs enqueued meanwhile run in this pass too.
             var ran = 0
-            while let job = jobs.popFirst() {
-                job.runSynchronously(
-                    isolatedTo: serialExecutor.asUnownedSerialExecutor(),
-                    taskExecutor: taskExecutor.asUnownedTaskExecutor())
+            while let next = jobs.popFirst() {
+                if next.serial {
+                    next.job.runSynchronously(
+                        isolatedTo: serialExecutor.asUnownedSerialExecutor(),
+                        taskExecutor: taskExecutor.asUnownedTaskExecutor())
+                } else {
+                    next.job.runSynchronously(on: taskExecutor.asUnownedTaskExecutor())
+                }
                 ran += 1
                 if ran & 63 == 0 { flushPendingCancels() }
             }
@@ -291,7 +304,7 @@ final class RingExecutor: @unchecked Sendable {
 
     /// Runs one operation on this ring and suspends until its final completion.
     /// Must be called on the ring thread, from a task whose executor is this ring.
-    func perform(_ request: OperationRequest) async -> OperationOutcome {
+    nonisolated(nonsending) func perform(_ request: OperationRequest) async -> OperationOutcome {
         if lifecycle != .running { return brokenErrno.map { .broken($0) } ?? .shutdown }
         if let brokenErrno { return .broken(brokenErrno) }
         if Task.isCancelled { return .cancelled }
@@ -308,7 +321,7 @@ final class RingExecutor: @unchecked Sendable {
 
     /// Runs many reads or writes as one batch: the caller resumes once, when every part has
     /// its final completion. `results[i]` receives part `i`'s result.
-    func performBatch(_ parts: [OperationRequest], results: UnsafeMutablePointer<Int32>) async -> OperationOutcome {
+    nonisolated(nonsending) func performBatch(_ parts: [OperationRequest], results: UnsafeMutablePointer<Int32>) async -> OperationOutcome {
         if lifecycle != .running { return brokenErrno.map { .broken($0) } ?? .shutdown }
         if let brokenErrno { return .broken(brokenErrno) }
         if Task.isCancelled { return .cancelled }
@@ -590,7 +603,7 @@ final class RingExecutor: @unchecked Sendable {
         close(eventFD)
         lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
         // Jobs that arrived meanwhile run elsewhere from now on.
-        while let job = jobs.popFirst() { globalConcurrentExecutor.enqueue(ExecutorJob(job)) }
+        while let next = jobs.popFirst() { globalConcurrentExecutor.enqueue(ExecutorJob(next.job)) }
         drainAfterStop()
         let waiters = stoppedWaiters.withLock { w -> [UnsafeContinuation<Void, Never>] in
             let all = w
@@ -608,7 +621,7 @@ final class RingExecutor: @unchecked Sendable {
     }
 
     /// Suspends until the ring thread has exited.
-    func stopped() async {
+    nonisolated(nonsending) func stopped() async {
         await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
             let already = stoppedWaiters.withLock { w -> Bool in
                 if lifecycle == .stopped { return true }

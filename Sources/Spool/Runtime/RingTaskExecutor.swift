@@ -12,7 +12,7 @@ public final class RingTaskExecutor: TaskExecutor, @unchecked Sendable {
     init() {}
 
     public func enqueue(_ job: consuming ExecutorJob) {
-        loop.enqueue(UnownedJob(job))
+        loop.enqueue(UnownedJob(job), serial: false)
     }
 
     public func asUnownedTaskExecutor() -> UnownedTaskExecutor {
@@ -30,7 +30,7 @@ final class RingSerialExecutor: SerialExecutor, @unchecked Sendable {
     init() {}
 
     func enqueue(_ job: consuming ExecutorJob) {
-        loop.enqueue(UnownedJob(job))
+        loop.enqueue(UnownedJob(job), serial: true)
     }
 
     func asUnownedSerialExecutor() -> UnownedSerialExecutor {

@@ -160,7 +160,7 @@ public final class Runtime: Sendable {
     }
 
     /// Shuts the runtime down and suspends until every ring thread has exited.
-    public func shutdownAndWait() async {
+    public nonisolated(nonsending) func shutdownAndWait() async {
         for r in rings { r.requestShutdown() }
         for r in rings { await r.stopped() }
     }
@@ -177,7 +177,7 @@ public final class Runtime: Sendable {
     }
 
     /// Snapshots of every ring's operation table (for tests and diagnostics).
-    func snapshots() async -> [RingSnapshot] {
+    nonisolated(nonsending) func snapshots() async -> [RingSnapshot] {
         var out: [RingSnapshot] = []
         for ring in rings {
             let snap: RingSnapshot? = await withTaskExecutorPreference(ring.taskExecutor) {
@@ -194,7 +194,7 @@ public final class Runtime: Sendable {
     // MARK: Operations
 
     /// Runs `request` on the calling thread's ring, or hops onto one of this runtime's rings.
-    func perform(_ request: OperationRequest) async -> OperationOutcome {
+    nonisolated(nonsending) func perform(_ request: OperationRequest) async -> OperationOutcome {
         if let ring = RingExecutor.current { return await ring.perform(request) }
         let ring = rings[nextRing.wrappingAdd(1, ordering: .relaxed).oldValue % rings.count]
         return await withTaskExecutorPreference(ring.taskExecutor) {
@@ -203,7 +203,7 @@ public final class Runtime: Sendable {
     }
 
     /// Runs a batch; see ``RingExecutor/performBatch(_:results:)``.
-    func performBatch(_ parts: [OperationRequest], results: UnsafeMutablePointer<Int32>) async -> OperationOutcome {
+    nonisolated(nonsending) func performBatch(_ parts: [OperationRequest], results: UnsafeMutablePointer<Int32>) async -> OperationOutcome {
         if let ring = RingExecutor.current { return await ring.performBatch(parts, results: results) }
         let ring = rings[nextRing.wrappingAdd(1, ordering: .relaxed).oldValue % rings.count]
         nonisolated(unsafe) let results = results
