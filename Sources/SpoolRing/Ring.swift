@@ -61,6 +61,8 @@ public final class Ring {
     @usableFromInline let alwaysGetEvents: Bool
     @usableFromInline let usesSQPoll: Bool
     let systemCalls: RingSystemCalls
+    /// `io_uring_enter` is the kernel's own: call it without the indirection.
+    private let directEnter: Bool
     private let mappings: [(UnsafeMutableRawPointer, Int)]
     private var supportedOpcodes: [Bool]
     /// The registered index of the ring descriptor, when registered.
@@ -113,6 +115,7 @@ public final class Ring {
         try options.validate()
         self.requestedOptions = options
         self.systemCalls = systemCalls
+        self.directEnter = systemCalls.enterIsKernel
 
         var flags = options.flags
         if options.completionEntries != nil { flags.insert(.completionQueueSize) }
@@ -353,6 +356,7 @@ public final class Ring {
     private func enterOnce(toSubmit: UInt32, minComplete: UInt32, flags: UInt32, timeout: Duration?) -> Int32 {
         statistics.enterCalls += 1
         guard let timeout, features.contains(.extendedArgument) else {
+            if directEnter { return spool_io_uring_enter(enterDescriptor, toSubmit, minComplete, flags, nil, 0) }
             return systemCalls.enter(enterDescriptor, toSubmit, minComplete, flags, nil, 0)
         }
         let (seconds, attoseconds) = timeout.components

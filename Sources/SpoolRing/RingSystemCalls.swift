@@ -13,9 +13,13 @@ public struct RingSystemCalls: Sendable {
     /// `io_uring_setup(entries, params)`.
     public var setup: @Sendable (UInt32, UnsafeMutablePointer<spool_uring_params>) -> Int32
     /// `io_uring_enter(fd, toSubmit, minComplete, flags, arg, argSize)`.
-    public var enter: @Sendable (Int32, UInt32, UInt32, UInt32, UnsafeRawPointer?, Int) -> Int32
+    public var enter: @Sendable (Int32, UInt32, UInt32, UInt32, UnsafeRawPointer?, Int) -> Int32 {
+        didSet { enterIsKernel = false }
+    }
     /// `io_uring_register(fd, opcode, arg, count)`.
     public var register: @Sendable (Int32, UInt32, UnsafeRawPointer?, UInt32) -> Int32
+    /// `enter` is the kernel's, untouched: the ring may call it directly (no indirect call).
+    var enterIsKernel = false
 
     /// Creates a system-call table from three functions.
     public init(
@@ -29,18 +33,23 @@ public struct RingSystemCalls: Sendable {
     }
 
     /// The real kernel.
-    public static let kernel = RingSystemCalls(
-        setup: { entries, params in spool_io_uring_setup(entries, params) },
-        enter: { fd, toSubmit, minComplete, flags, arg, size in
-            spool_io_uring_enter(fd, toSubmit, minComplete, flags, arg, size)
-        },
-        register: { fd, opcode, arg, count in spool_io_uring_register(fd, opcode, arg, count) }
-    )
+    public static let kernel: RingSystemCalls = {
+        var calls = RingSystemCalls(
+            setup: { entries, params in spool_io_uring_setup(entries, params) },
+            enter: { fd, toSubmit, minComplete, flags, arg, size in
+                spool_io_uring_enter(fd, toSubmit, minComplete, flags, arg, size)
+            },
+            register: { fd, opcode, arg, count in spool_io_uring_register(fd, opcode, arg, count) }
+        )
+        calls.enterIsKernel = true
+        return calls
+    }()
 
     /// The real kernel, except that `io_uring_enter` first consults `injector`: while it
     /// holds scripted failures, each call consumes one and fails with it instead.
     public static func kernel(injecting injector: EnterFaultInjector) -> RingSystemCalls {
         var calls = RingSystemCalls.kernel
+        calls.enterIsKernel = false
         let real = calls.enter
         calls.enter = { fd, toSubmit, minComplete, flags, arg, size in
             if let errno = injector.takeNext() { return -errno }

@@ -13,6 +13,8 @@ let opsPerTrial = option("ops", 200_000)
 let trials = option("trials", 5)
 let path = option("path", "/var/tmp/spool-bench-\(sizeMiB)m.data")
 let directOps = option("direct-ops", 20_000)
+let modes = Set(option("modes", "c,perop,batch").split(separator: ",").map(String.init))
+let depths = option("depths", "1,32").split(separator: ",").compactMap { Int($0) }
 let clock = ContinuousClock()
 
 /// Creates the data file (real bytes, so O_DIRECT reads touch the disk) unless it exists.
@@ -97,21 +99,25 @@ func run() throws {
     defer { runtime.shutdown() }
     print("4 KiB random reads of a \(sizeMiB) MiB file, one ring, median of \(trials) alternating trials (kIOPS)")
     print("mode      QD   C loop   Spool per-op  ratio   Spool batch  ratio")
-    for direct in [false, true] {
-        for depth in [1, 32] {
+    for direct in (option("direct", 1) == 1 ? [false, true] : [false]) {
+        for depth in depths {
             let total = direct ? directOps : opsPerTrial
             var c: [Double] = [], perOp: [Double] = [], batch: [Double] = []
             for trial in 0..<trials {
                 let seed = UInt64(1000 + trial)
                 var t0 = clock.now
-                let r = c_random_reads(path, direct ? 1 : 0, UInt32(depth), UInt64(total), seed)
-                precondition(r == Int64(total), "C peer failed: \(r)")
-                c.append(Double(total) / (nanoseconds(clock.now - t0) / 1e9))
+                if modes.contains("c") {
+                    let r = c_random_reads(path, direct ? 1 : 0, UInt32(depth), UInt64(total), seed)
+                    precondition(r == Int64(total), "C peer failed: \(r)")
+                    c.append(Double(total) / (nanoseconds(clock.now - t0) / 1e9))
+                }
                 t0 = clock.now
+                if modes.contains("perop") {
                 let n1 = try blockingRun(runtime) { try await spoolPerOp(runtime, direct: direct, depth: depth, total: total, seed: seed) }
                 precondition(n1 == total)
                 perOp.append(Double(total) / (nanoseconds(clock.now - t0) / 1e9))
-                if depth > 1 {
+                }
+                if depth > 1 && modes.contains("batch") {
                     t0 = clock.now
                     let n2 = try blockingRun(runtime) { try await spoolBatch(runtime, direct: direct, depth: depth, total: total, seed: seed) }
                     precondition(n2 == total)

@@ -3,7 +3,10 @@
 // the ratio Swift/C.
 //
 //   swift run -c release ring-nop-compare [ops-per-trial] [trials]
+import BenchSupport
+import Glibc
 import NopLoops
+import Spool
 import SpoolRing
 
 let args = CommandLine.arguments
@@ -11,24 +14,7 @@ let opsPerTrial = args.count > 1 ? Int(args[1]) ?? 2_000_000 : 2_000_000
 let trials = args.count > 2 ? Int(args[2]) ?? 11 : 11
 let clock = ContinuousClock()
 
-func fixed(_ x: Double, _ digits: Int) -> String {
-    var scale = 1.0
-    for _ in 0..<digits { scale *= 10 }
-    let v = (x * scale).rounded() / scale
-    var text = "\(v)"
-    let dot = text.firstIndex(of: ".") ?? text.endIndex
-    let have = text.distance(from: dot, to: text.endIndex) - 1
-    if have < digits { text += String(repeating: "0", count: digits - max(have, 0)) }
-    return text
-}
-func pad(_ x: some CustomStringConvertible, _ width: Int) -> String {
-    let s = x.description
-    return String(repeating: " ", count: max(0, width - s.count)) + s
-}
-func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
-func nanos(_ d: Duration) -> Double {
-    Double(d.components.seconds) * 1e9 + Double(d.components.attoseconds) / 1e9
-}
+func nanos(_ d: Duration) -> Double { nanoseconds(d) }
 
 print("NOP submit+reap, \(opsPerTrial) ops per trial, \(trials) alternating trials, ring of 32")
 print("batch  swift ns/op   C ns/op   swift/C")
@@ -51,4 +37,44 @@ for batch in [1, 8, 32] {
     }
     let sw = median(swiftTimes), cc = median(cTimes)
     print("\(pad(batch, 5))  \(pad(fixed(sw, 1), 11))  \(pad(fixed(cc, 1), 8))   \(pad(fixed(sw / cc, 3), 6))")
+}
+
+// The same NOP as an `async` call from a task on a Spool ring (suspend, submit at park,
+// reap, resume on the ring thread), against the raw ring's batch-1 loop.
+print("")
+print("async NOP from a task on the ring vs the raw ring (batch 1), \(opsPerTrial / 4) ops per trial")
+let runtime = try Runtime(configuration: Runtime.Configuration(submissionEntries: 32))
+let asyncOps = opsPerTrial / 4
+var rawTimes: [Double] = [], asyncTimes: [Double] = []
+let rawRing = try Ring(options: RingOptions(submissionEntries: 32))
+for _ in 0..<trials {
+    var sum: UInt64 = 0
+    let r = try clock.measure { sum = try swiftNopLoop(rawRing, total: asyncOps, batch: 1) }
+    precondition(sum == expectedNopSum(asyncOps))
+    rawTimes.append(nanos(r) / Double(asyncOps))
+    let done = DoneFlag()
+    let start = clock.now
+    Task(executorPreference: runtime.executor) {
+        for _ in 0..<asyncOps { try await runtime.nop() }
+        done.signal()
+    }
+    done.wait()
+    asyncTimes.append(nanos(clock.now - start) / Double(asyncOps))
+}
+let raw = median(rawTimes), asyncNop = median(asyncTimes)
+print("raw ring \(fixed(raw, 1)) ns/op, async NOP \(fixed(asyncNop, 1)) ns/op: overhead \(fixed(asyncNop - raw, 1)) ns/op (\(fixed(asyncNop / raw, 2))x)")
+runtime.shutdown()
+
+final class DoneFlag: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var done = false
+    init() { pthread_mutex_init(&mutex, nil); pthread_cond_init(&condition, nil) }
+    func signal() { pthread_mutex_lock(&mutex); done = true; pthread_cond_signal(&condition); pthread_mutex_unlock(&mutex) }
+    func wait() {
+        pthread_mutex_lock(&mutex)
+        while !done { pthread_cond_wait(&condition, &mutex) }
+        done = false
+        pthread_mutex_unlock(&mutex)
+    }
 }

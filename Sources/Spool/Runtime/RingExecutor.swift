@@ -76,7 +76,8 @@ final class RingExecutor: @unchecked Sendable {
     @exclusivity(unchecked) private var inFlightLimit = 0
     @exclusivity(unchecked) private var pendingCancels = JobQueue<UInt64>()
     @exclusivity(unchecked) private var wakeReadArmed = false
-    @exclusivity(unchecked) private var wakeBuffer: UInt64 = 0
+    /// Where the wake-up read lands: heap memory with a stable address for the kernel.
+    private let wakeBuffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
     @exclusivity(unchecked) private var internalInFlight = 0
     @exclusivity(unchecked) private var brokenErrno: Errno?
 
@@ -533,9 +534,8 @@ final class RingExecutor: @unchecked Sendable {
 
     private func armWakeRead() {
         guard lifecycle != .stopped, !wakeReadArmed, let sqe = ring?.nextSubmission() else { return }
-        withUnsafeMutableBytes(of: &wakeBuffer) { raw in
-            sqe.prepareRead(FileDescriptor(rawValue: eventFD), into: raw, offset: SubmissionQueueEntry.currentPosition)
-        }
+        sqe.prepareRead(FileDescriptor(rawValue: eventFD), into: UnsafeMutableRawBufferPointer(start: wakeBuffer, count: 8),
+                        offset: SubmissionQueueEntry.currentPosition)
         sqe.userData = Self.wakeUserData
         wakeReadArmed = true
         internalInFlight += 1
