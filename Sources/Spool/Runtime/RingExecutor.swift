@@ -19,6 +19,10 @@ enum InboxItem: @unchecked Sendable {  // UnownedJob is safe to hand to the ring
     case shutdown
 }
 
+/// Every ring executor ever made: tasks may hold unowned references to one for as long as
+/// they live, so executors are never freed (their rings and tables are, at shutdown).
+let retiredExecutors = Mutex<[RingExecutor]>([])
+
 /// A job waiting in a ring's local queue.
 struct RingJob {
     var job: UnownedJob
@@ -100,8 +104,9 @@ final class RingExecutor: @unchecked Sendable {
         serialExecutor = RingSerialExecutor()
         taskExecutor.loop = self
         serialExecutor.loop = self
-        // Immortal: tasks keep unowned references to their preferred executor.
-        _ = Unmanaged.passRetained(self)
+        // Immortal: tasks keep unowned references to their preferred executor, so executors
+        // are kept (a few hundred bytes each once stopped) in a process-wide list.
+        retiredExecutors.withLock { $0.append(self) }
         try startThread()
     }
 
@@ -118,6 +123,9 @@ final class RingExecutor: @unchecked Sendable {
             return nil
         }, box)
         pthread_attr_destroy(&attributes)
+        // Detached: `waitUntilStopped` and `stopped()` wait on the exit latch instead of a join,
+        // so any number of callers may wait, and no thread is left unjoined.
+        if r == 0 { pthread_detach(thread) }
         if r != 0 {
             Unmanaged<RingExecutor>.fromOpaque(box).release()
             throw .unavailable(Errno(rawValue: r), reason: "could not start the ring thread")
@@ -130,7 +138,6 @@ final class RingExecutor: @unchecked Sendable {
             exitLatch.waitForStart()
         }
         if case .failure(let e) = outcome! {
-            pthread_join(thread, nil)
             throw e
         }
     }
@@ -600,10 +607,16 @@ final class RingExecutor: @unchecked Sendable {
     private func finish() {
         // Close the ring: nothing is in flight (or the ring is broken).
         ring = nil
+        // A broken ring may have left the wake-up read in the kernel: keep its 8 bytes then.
+        if brokenErrno == nil { wakeBuffer.deallocate() }
+        // Nothing touches the operation table once stopped: give its memory back.
+        table = OperationTable(initialCapacity: 1)
         close(eventFD)
         lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
         // Jobs that arrived meanwhile run elsewhere from now on.
         while let next = jobs.popFirst() { globalConcurrentExecutor.enqueue(ExecutorJob(next.job)) }
+        jobs.destroy()
+        jobs = JobQueue(capacity: 2)
         drainAfterStop()
         let waiters = stoppedWaiters.withLock { w -> [UnsafeContinuation<Void, Never>] in
             let all = w
@@ -614,10 +627,9 @@ final class RingExecutor: @unchecked Sendable {
         for w in waiters { w.resume() }
     }
 
-    /// Blocks the calling thread until the ring thread has exited.
+    /// Blocks the calling thread until the ring thread has finished (any number of callers).
     func waitUntilStopped() {
         exitLatch.waitForExit()
-        pthread_join(thread, nil)
     }
 
     /// Suspends until the ring thread has exited.
