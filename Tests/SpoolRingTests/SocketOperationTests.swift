@@ -10,17 +10,8 @@ struct SocketOperationTests {
     func tcpLoopback() throws {
         let ring = try Ring(options: RingOptions(submissionEntries: 16))
         // A listener on an ephemeral loopback port (set up with plain calls).
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | SOCK_CLOEXEC_VALUE, 0)
-        try #require(listener >= 0)
+        var (listener, addr) = try loopbackListener()
         defer { close(listener) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        try #require(withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) } } == 0)
-        try #require(listen(listener, 16) == 0)
-        try #require(withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } } == 0)
 
         // SOCKET
         var sqe = try #require(ring.nextSubmission())

@@ -50,16 +50,9 @@ struct SubmissionFlagTests {
     @Test("multishot accept posts one completion per connection while F_MORE is set")
     func multishotAccept() throws {
         let ring = try Ring(options: RingOptions(submissionEntries: 8))
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | SOCK_CLOEXEC_VALUE, 0)
-        try #require(listener >= 0)
+        var (listener, addr) = try loopbackListener()
         defer { close(listener) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) } }
-        try #require(listen(listener, 16) == 0)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
+        let len = socklen_t(MemoryLayout<sockaddr_in>.size)
 
         let sqe = try #require(ring.nextSubmission())
         sqe.prepareAccept(FileDescriptor(rawValue: listener), multishot: true)

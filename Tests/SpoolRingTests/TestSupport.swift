@@ -68,3 +68,17 @@ func openDescriptorCount() -> Int {
     while readdir(dir) != nil { n += 1 }
     return n - 3  // ".", "..", and the directory stream's own descriptor
 }
+
+/// A TCP listener on an ephemeral loopback port; returns its descriptor and address.
+func loopbackListener() throws -> (Int32, sockaddr_in) {
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | SOCK_CLOEXEC_VALUE, 0)
+    guard listener >= 0 else { throw Errno(rawValue: errno) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) } }
+    guard bound == 0, listen(listener, 16) == 0 else { close(listener); throw Errno(rawValue: errno) }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) } }
+    return (listener, addr)
+}

@@ -188,6 +188,34 @@ struct FileTests {
         }
     }
 
+    @Test("offsets beyond Int64.max, empty segment lists and oversize copies are typed errors")
+    func badArguments() async throws {
+        let dir = TemporaryDirectory()
+        try writeFile(dir.file("f"), Array("data".utf8))
+        try await withTestRuntime { _ in
+            let file = try await File.open(dir.file("f"), .readWrite)
+            var buffer = IOBuffer(capacity: 8)
+            for offset in [UInt64.max, UInt64(Int64.max) + 1] {
+                do {
+                    try await file.read(into: &buffer, at: offset)
+                    Issue.record("offset \(offset) should be rejected")
+                } catch let e as RuntimeError {
+                    #expect("\(e)".contains("offset"))
+                }
+            }
+            do {
+                try await file.read(into: &buffer, segments: [], at: 0)
+                Issue.record("an empty segment list should be rejected")
+            } catch is RuntimeError {}
+            #expect(throws: RuntimeError.self) { try buffer.set([UInt8](repeating: 1, count: 9)) }
+            try buffer.set([1, 2, 3])
+            #expect(buffer.count == 3)
+            // A read past the end of the file is not an error: 0 bytes.
+            #expect(try await file.read(into: &buffer, at: UInt64(Int64.max) - 10) == 0)
+            try await file.close()
+        }
+    }
+
     @Test("a file dropped without close on a non-ring thread closes its descriptor")
     func dropClosesOnAnyThread() async throws {
         let dir = TemporaryDirectory()

@@ -20,7 +20,8 @@ public struct IOBuffer: ~Copyable, @unchecked Sendable {
     public var count: Int
 
     /// Allocates `capacity` bytes (zero-filled) aligned to `alignment` (a power of two).
-    /// `count` starts at 0.
+    /// `count` starts at 0. A negative capacity or an alignment that is not a power of two is
+    /// a programming error and traps, like `Array(repeating:count:)` with a negative count.
     public init(capacity: Int, alignment: Int = 16) {
         precondition(capacity >= 0, "IOBuffer capacity must not be negative")
         precondition(alignment > 0 && alignment & (alignment - 1) == 0, "IOBuffer alignment must be a power of two")
@@ -56,9 +57,10 @@ public struct IOBuffer: ~Copyable, @unchecked Sendable {
         try body(UnsafeMutableRawBufferPointer(start: base, count: capacity))
     }
 
-    /// Copies `bytes` into the start of the buffer and sets ``count``; traps if they do not fit.
-    public mutating func set(_ bytes: some Collection<UInt8>) {
-        precondition(bytes.count <= capacity, "\(bytes.count) bytes do not fit an IOBuffer of \(capacity)")
+    /// Copies `bytes` into the start of the buffer and sets ``count``.
+    /// - Throws: ``RuntimeError/invalidArgument(_:)`` if they do not fit.
+    public mutating func set(_ bytes: some Collection<UInt8>) throws(RuntimeError) {
+        guard bytes.count <= capacity else { throw .invalidArgument("\(bytes.count) bytes do not fit an IOBuffer of \(capacity)") }
         _ = UnsafeMutableRawBufferPointer(start: base, count: capacity).initializeMemory(as: UInt8.self, from: bytes)
         count = bytes.count
     }

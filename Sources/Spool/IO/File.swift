@@ -186,6 +186,7 @@ extension FileIO where Self: ~Copyable {
 
     nonisolated(nonsending) func readRaw(_ base: UnsafeMutableRawPointer, count: Int, offset: UInt64?) async throws -> Int {
         try checkOpen(.read)
+        try validateOffset(offset)
         let length = UInt32(min(count, File.maximumTransfer))
         let position = offset ?? SubmissionQueueEntryOffset.currentPosition
         return Int(try await runtime.perform(.read(fd: descriptor.rawValue, buffer: base, count: length, offset: position))
@@ -236,10 +237,19 @@ extension FileIO where Self: ~Copyable {
 
     nonisolated(nonsending) func writeRaw(_ base: UnsafeRawPointer, count: Int, offset: UInt64?) async throws -> Int {
         try checkOpen(.write)
+        try validateOffset(offset)
         let length = UInt32(min(count, File.maximumTransfer))
         let position = offset ?? SubmissionQueueEntryOffset.currentPosition
         return Int(try await runtime.perform(.write(fd: descriptor.rawValue, buffer: base, count: length, offset: position))
             .value(IOErrorContext(operation: .write, path: path, descriptor: descriptor, offset: offset)))
+    }
+
+    /// Offsets above `Int64.max` are not file offsets (and `UInt64.max` would mean "the
+    /// current position" to the kernel): reject them before they reach it.
+    func validateOffset(_ offset: UInt64?) throws {
+        if let offset, offset > UInt64(Int64.max) {
+            throw RuntimeError.invalidArgument("file offset \(offset) is larger than Int64.max")
+        }
     }
 
     // MARK: Vectored
@@ -249,6 +259,7 @@ extension FileIO where Self: ~Copyable {
     @discardableResult
     public nonisolated(nonsending) func read(into buffer: inout IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
         try buffer.validate(segments)
+        try validateOffset(offset)
         let iovecs = IOVecArray(base: buffer.base, segments: segments)
         defer { iovecs.free() }
         let n = Int(try await runtime.perform(.readVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
@@ -261,6 +272,7 @@ extension FileIO where Self: ~Copyable {
     @discardableResult
     public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
         try buffer.validate(segments)
+        try validateOffset(offset)
         let iovecs = IOVecArray(base: buffer.base, segments: segments)
         defer { iovecs.free() }
         return Int(try await runtime.perform(.writeVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
@@ -276,6 +288,7 @@ extension FileIO where Self: ~Copyable {
     /// cancelled, unfinished parts are cancelled and this throws `CancellationError`.
     public nonisolated(nonsending) func read(into buffer: inout IOBuffer, batch parts: [BatchPart]) async throws -> [Int] {
         try buffer.validate(parts.map(\.range))
+        for part in parts { try validateOffset(part.offset) }
         let base = buffer.base
         let requests = parts.map { OperationRequest.read(fd: descriptor.rawValue, buffer: base + $0.range.lowerBound, count: UInt32(min($0.range.count, File.maximumTransfer)), offset: $0.offset) }
         let counts = try await runBatch(requests, operation: .read, parts: parts)
@@ -287,6 +300,7 @@ extension FileIO where Self: ~Copyable {
     /// part's byte count.
     public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, batch parts: [BatchPart]) async throws -> [Int] {
         try buffer.validate(parts.map(\.range))
+        for part in parts { try validateOffset(part.offset) }
         let base = buffer.base
         let requests = parts.map { OperationRequest.write(fd: descriptor.rawValue, buffer: base + $0.range.lowerBound, count: UInt32(min($0.range.count, File.maximumTransfer)), offset: $0.offset) }
         return try await runBatch(requests, operation: .write, parts: parts)
@@ -364,6 +378,7 @@ extension Runtime {
 extension IOBuffer {
     /// Checks that every range lies inside the buffer.
     func validate(_ ranges: [Range<Int>]) throws {
+        if ranges.isEmpty { throw RuntimeError.invalidArgument("no segments given") }
         for r in ranges where r.lowerBound < 0 || r.upperBound > capacity {
             throw RuntimeError.invalidArgument("range \(r) is outside the buffer of \(capacity) bytes")
         }
