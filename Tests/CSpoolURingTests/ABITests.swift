@@ -82,7 +82,8 @@ struct ABITests {
         #expect(spool_eventfd(0, -1) == -EINVAL)
         var release = [CChar](repeating: 0, count: 65)
         #expect(spool_kernel_release(&release, 65) == 0)
-        #expect(String(cString: release).first?.isNumber == true)
+        let text = String(decoding: release.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        #expect(text.first?.isNumber == true)
         #expect(spool_kernel_release(&release, 0) == -EINVAL)
     }
 }
