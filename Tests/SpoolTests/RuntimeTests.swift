@@ -21,4 +21,22 @@ struct RuntimeTests {
             for _ in 0..<10_000 { try await runtime.nop() }
         }
     }
+
+    @Test("several rings: spawned tasks run on their own ring thread and do I/O there")
+    func severalRings() async throws {
+        let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 3, submissionEntries: 16))
+        let tasks = (0..<6).map { _ in
+            runtime.spawn { () -> Int in
+                guard let ring = RingExecutor.current else { return -1 }
+                for _ in 0..<100 { try await runtime.nop() }
+                #expect(RingExecutor.current === ring, "resumed on the same ring thread")
+                return ring.index
+            }
+        }
+        var used = Set<Int>()
+        for t in tasks { used.insert(try await t.value) }
+        #expect(used == [0, 1, 2], "round robin over the rings")
+        #expect(await runtime.snapshots().count == 3)
+        await runtime.shutdownAndWait()
+    }
 }
