@@ -312,14 +312,32 @@ final class RingExecutor: @unchecked Sendable {
 
     /// Runs one operation on this ring and suspends until its final completion.
     /// Must be called on the ring thread, from a task whose executor is this ring.
-    nonisolated(nonsending) func perform(_ request: OperationRequest) async -> OperationOutcome {
+    ///
+    /// `isolation` is the caller's: the cancellation handler's operation closure must inherit
+    /// it, or (for an actor on the ring whose task prefers no executor) it would run on the
+    /// global executor and touch ring state from another thread.
+    func perform(_ request: OperationRequest, isolation: isolated (any Actor)? = #isolation) async -> OperationOutcome {
         if lifecycle != .running { return brokenErrno.map { .broken($0) } ?? .shutdown }
         if let brokenErrno { return .broken(brokenErrno) }
         if Task.isCancelled { return .cancelled }
         let slot = table.allocate(request)
         let userData = table.userData(slot)
+        if isolation == nil {
+            // A nonisolated caller on this ring thread is a task that prefers the ring, so the
+            // nonisolated closure below runs here too, with no executor check.
+            return await withTaskCancellationHandler {
+                await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
+                    self.start(slot, continuation)
+                }
+            } onCancel: {
+                self.requestCancel(userData)
+            }
+        }
         return await withTaskCancellationHandler {
-            await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
+            // An actor on the ring (whose task may prefer no executor): capturing `isolation`
+            // keeps the closure on the actor's executor, the ring, instead of the global one.
+            _ = isolation
+            return await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
                 self.start(slot, continuation)
             }
         } onCancel: {
@@ -329,7 +347,9 @@ final class RingExecutor: @unchecked Sendable {
 
     /// Runs many reads or writes as one batch: the caller resumes once, when every part has
     /// its final completion. `results[i]` receives part `i`'s result.
-    nonisolated(nonsending) func performBatch(_ parts: [OperationRequest], results: UnsafeMutablePointer<Int32>) async -> OperationOutcome {
+    func performBatch(
+        _ parts: [OperationRequest], results: UnsafeMutablePointer<Int32>, isolation: isolated (any Actor)? = #isolation
+    ) async -> OperationOutcome {
         if lifecycle != .running { return brokenErrno.map { .broken($0) } ?? .shutdown }
         if let brokenErrno { return .broken(brokenErrno) }
         if Task.isCancelled { return .cancelled }
@@ -337,7 +357,8 @@ final class RingExecutor: @unchecked Sendable {
         let parent = table.allocate(.batch)
         let userData = table.userData(parent)
         return await withTaskCancellationHandler {
-            await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
+            _ = isolation  // run on the caller's executor (see `perform`)
+            return await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
                 self.startBatch(parent, parts, results, continuation)
             }
         } onCancel: {
