@@ -68,6 +68,8 @@ final class RingExecutor: @unchecked Sendable {
     private let wakeArmed = Atomic<Bool>(false)
     private let lifecycleState = Atomic<UInt8>(Lifecycle.starting.rawValue)
     private let drainer = Atomic<Bool>(false)
+    /// Producers between deciding to write the eventfd and writing it.
+    private let wakers = Atomic<Int>(0)
     private let eventFD: Int32
     private let started = Mutex<Result<Void, RuntimeError>?>(nil)
     private let stoppedWaiters = Mutex<[UnsafeContinuation<Void, Never>]>([])
@@ -210,10 +212,13 @@ final class RingExecutor: @unchecked Sendable {
             drainAfterStop()
             return
         }
-        if wakeArmed.exchange(false, ordering: .sequentiallyConsistent) {
+        // `wakers` keeps the eventfd open while a producer may still write it (see `finish`).
+        wakers.add(1, ordering: .sequentiallyConsistent)
+        if lifecycle != .stopped && wakeArmed.exchange(false, ordering: .sequentiallyConsistent) {
             var one: UInt64 = 1
             _ = write(eventFD, &one, 8)
         }
+        wakers.subtract(1, ordering: .sequentiallyConsistent)
     }
 
     private func handleAfterStop(_ item: InboxItem) {
@@ -630,10 +635,13 @@ final class RingExecutor: @unchecked Sendable {
         ring = nil
         // A broken ring may have left the wake-up read in the kernel: keep its 8 bytes then.
         if brokenErrno == nil { wakeBuffer.deallocate() }
+        // No producer may write the eventfd once it is closed (its number could be reused):
+        // stop new wakers, then wait out any that already decided to write.
+        lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
+        while wakers.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
         // Nothing touches the operation table once stopped: give its memory back.
         table = OperationTable(initialCapacity: 1)
         close(eventFD)
-        lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
         // Jobs that arrived meanwhile run elsewhere from now on.
         while let next = jobs.popFirst() { globalConcurrentExecutor.enqueue(ExecutorJob(next.job)) }
         jobs.destroy()
