@@ -22,6 +22,25 @@ struct RuntimeTests {
         }
     }
 
+    @Test("wakes are coalesced: 1,000 jobs posted from another thread at a parked ring cost far fewer eventfd writes")
+    func wakeCoalescing() async throws {
+        let runtime = try Runtime()
+        try await runtime.nop()
+        let ring = runtime.rings[0]
+        let before = ring.wakeWrites.load(ordering: .relaxed)
+        let counter = Counter()
+        onForeignThread {
+            for _ in 0..<1000 {
+                Task(executorPreference: runtime.executor) { counter.increment() }
+            }
+        }
+        #expect(await eventually { counter.value == 1000 })
+        let writes = ring.wakeWrites.load(ordering: .relaxed) - before
+        #expect(writes >= 1, "the parked ring was woken")
+        #expect(writes < 500, "\(writes) eventfd writes for 1,000 posted jobs")
+        await runtime.shutdownAndWait()
+    }
+
     @Test("several rings: spawned tasks run on their own ring thread and do I/O there")
     func severalRings() async throws {
         let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 3, submissionEntries: 16))

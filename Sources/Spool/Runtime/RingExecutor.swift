@@ -70,6 +70,8 @@ final class RingExecutor: @unchecked Sendable {
     private let drainer = Atomic<Bool>(false)
     /// Producers between deciding to write the eventfd and writing it.
     private let wakers = Atomic<Int>(0)
+    /// Eventfd writes made to wake this ring (diagnostics: wakes are coalesced).
+    let wakeWrites = Atomic<Int>(0)
     private let eventFD: Int32
     private let started = Mutex<Result<Void, RuntimeError>?>(nil)
     private let stoppedWaiters = Mutex<[UnsafeContinuation<Void, Never>]>([])
@@ -217,6 +219,7 @@ final class RingExecutor: @unchecked Sendable {
         if lifecycle != .stopped && wakeArmed.exchange(false, ordering: .sequentiallyConsistent) {
             var one: UInt64 = 1
             _ = write(eventFD, &one, 8)
+            wakeWrites.add(1, ordering: .relaxed)
         }
         wakers.subtract(1, ordering: .sequentiallyConsistent)
     }
