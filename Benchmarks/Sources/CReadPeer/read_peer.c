@@ -21,6 +21,18 @@ static uint64_t next_random(uint64_t *s) {
     return x;
 }
 
+/* One 4 KiB read of a random block into buffer `slot`. */
+static void prep_random_read(struct io_uring_sqe *sqe, int fd, char *buffers, unsigned slot,
+                             uint64_t blocks, uint64_t *seed) {
+    memset(sqe, 0, sizeof *sqe);
+    sqe->opcode = IORING_OP_READ;
+    sqe->fd = fd;
+    sqe->addr = (uint64_t)(uintptr_t)(buffers + (size_t)slot * BLOCK);
+    sqe->len = BLOCK;
+    sqe->off = (next_random(seed) % blocks) * BLOCK;
+    sqe->user_data = slot;
+}
+
 int64_t c_random_reads(const char *path, int direct, unsigned depth, uint64_t total, uint64_t seed) {
     int fd = open(path, O_RDONLY | O_CLOEXEC | (direct ? O_DIRECT : 0));
     if (fd < 0) return -errno;
@@ -60,14 +72,7 @@ int64_t c_random_reads(const char *path, int direct, unsigned depth, uint64_t to
     int64_t result = 0;
     /* Fill the queue. */
     for (unsigned i = 0; i < depth && submitted < total; i++, submitted++) {
-        struct io_uring_sqe *sqe = &sqes[tail & sq_mask];
-        memset(sqe, 0, sizeof *sqe);
-        sqe->opcode = IORING_OP_READ;
-        sqe->fd = fd;
-        sqe->addr = (uint64_t)(uintptr_t)(buffers + (size_t)i * BLOCK);
-        sqe->len = BLOCK;
-        sqe->off = (next_random(&seed) % blocks) * BLOCK;
-        sqe->user_data = i;
+        prep_random_read(&sqes[tail & sq_mask], fd, buffers, i, blocks, &seed);
         tail++; to_submit++;
     }
     while (completed < total) {
@@ -87,14 +92,7 @@ int64_t c_random_reads(const char *path, int direct, unsigned depth, uint64_t to
             head++;
             completed++;
             if (submitted < total) {
-                struct io_uring_sqe *sqe = &sqes[tail & sq_mask];
-                memset(sqe, 0, sizeof *sqe);
-                sqe->opcode = IORING_OP_READ;
-                sqe->fd = fd;
-                sqe->addr = (uint64_t)(uintptr_t)(buffers + (size_t)slot * BLOCK);
-                sqe->len = BLOCK;
-                sqe->off = (next_random(&seed) % blocks) * BLOCK;
-                sqe->user_data = slot;
+                prep_random_read(&sqes[tail & sq_mask], fd, buffers, slot, blocks, &seed);
                 tail++; to_submit++; submitted++;
             }
         }

@@ -1,4 +1,5 @@
 import CSpoolURing
+import SpoolRing
 import SystemPackage
 
 #if canImport(Glibc)
@@ -185,12 +186,25 @@ extension FileIO where Self: ~Copyable {
     }
 
     nonisolated(nonsending) func readRaw(_ base: UnsafeMutableRawPointer, count: Int, offset: UInt64?) async throws -> Int {
-        try checkOpen(.read)
+        try await transfer(.read, count: count, offset: offset) { .read(fd: $0, buffer: base, count: $1, offset: $2) }
+    }
+
+    nonisolated(nonsending) func writeRaw(_ base: UnsafeRawPointer, count: Int, offset: UInt64?) async throws -> Int {
+        try await transfer(.write, count: count, offset: offset) { .write(fd: $0, buffer: base, count: $1, offset: $2) }
+    }
+
+    /// One read or write: checks, clamps the length to ``File/maximumTransfer``, maps a `nil`
+    /// offset to "the current position", and turns the outcome into a count or an error.
+    nonisolated(nonsending) func transfer(
+        _ operation: IOError.Operation, count: Int, offset: UInt64?,
+        _ request: (Int32, UInt32, UInt64) -> OperationRequest
+    ) async throws -> Int {
+        try checkOpen(operation)
         try validateOffset(offset)
         let length = UInt32(min(count, File.maximumTransfer))
-        let position = offset ?? SubmissionQueueEntryOffset.currentPosition
-        return Int(try await runtime.perform(.read(fd: descriptor.rawValue, buffer: base, count: length, offset: position))
-            .value(IOErrorContext(operation: .read, path: path, descriptor: descriptor, offset: offset)))
+        let position = offset ?? SubmissionQueueEntry.currentPosition
+        return Int(try await runtime.perform(request(descriptor.rawValue, length, position))
+            .value(IOErrorContext(operation: operation, path: path, descriptor: descriptor, offset: offset)))
     }
 
     // MARK: Writing
@@ -211,12 +225,7 @@ extension FileIO where Self: ~Copyable {
 
     /// Writes all of `buffer`'s valid bytes at `offset`, retrying short writes.
     public nonisolated(nonsending) func writeAll(_ buffer: borrowing IOBuffer, at offset: UInt64) async throws {
-        var done = 0
-        while done < buffer.count {
-            let n = try await writeRaw(UnsafeRawPointer(buffer.base + done), count: buffer.count - done, offset: offset + UInt64(done))
-            if n == 0 { throw IOError(.write, errno: .ioError, path: path, descriptor: descriptor, offset: offset + UInt64(done)) }
-            done += n
-        }
+        try await writeFully(buffer, at: offset)
     }
 
     /// Writes all of `bytes` at `offset` (copied into an ``IOBuffer`` first).
@@ -227,21 +236,18 @@ extension FileIO where Self: ~Copyable {
 
     /// Writes all of `buffer`'s valid bytes at the current position, retrying short writes.
     public nonisolated(nonsending) func writeAllAtCurrentPosition(_ buffer: borrowing IOBuffer) async throws {
-        var done = 0
-        while done < buffer.count {
-            let n = try await writeRaw(UnsafeRawPointer(buffer.base + done), count: buffer.count - done, offset: nil)
-            if n == 0 { throw IOError(.write, errno: .ioError, path: path, descriptor: descriptor) }
-            done += n
-        }
+        try await writeFully(buffer, at: nil)
     }
 
-    nonisolated(nonsending) func writeRaw(_ base: UnsafeRawPointer, count: Int, offset: UInt64?) async throws -> Int {
-        try checkOpen(.write)
-        try validateOffset(offset)
-        let length = UInt32(min(count, File.maximumTransfer))
-        let position = offset ?? SubmissionQueueEntryOffset.currentPosition
-        return Int(try await runtime.perform(.write(fd: descriptor.rawValue, buffer: base, count: length, offset: position))
-            .value(IOErrorContext(operation: .write, path: path, descriptor: descriptor, offset: offset)))
+    /// Writes all valid bytes, retrying short writes; `nil`: at the current position.
+    nonisolated(nonsending) func writeFully(_ buffer: borrowing IOBuffer, at offset: UInt64?) async throws {
+        var done = 0
+        while done < buffer.count {
+            let at = offset.map { $0 + UInt64(done) }
+            let n = try await writeRaw(UnsafeRawPointer(buffer.base + done), count: buffer.count - done, offset: at)
+            if n == 0 { throw IOError(.write, errno: .ioError, path: path, descriptor: descriptor, offset: at) }
+            done += n
+        }
     }
 
     /// Offsets above `Int64.max` are not file offsets (and `UInt64.max` would mean "the
@@ -358,11 +364,6 @@ public struct BatchPart: Sendable, Hashable {
 extension File {
     /// One part of a batch (see ``Spool/BatchPart``).
     public typealias BatchPart = Spool.BatchPart
-}
-
-/// `-1` as an offset: "the current file position".
-enum SubmissionQueueEntryOffset {
-    static let currentPosition: UInt64 = .max
 }
 
 extension Runtime {
