@@ -12,6 +12,9 @@ let package = Package(
     dependencies: [
         // Errno, FileDescriptor, FilePath: the ecosystem's own vocabulary for system errors and descriptors.
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        // The runtime reports events operators must see (a ring that broke) through the
+        // ecosystem's logging API; quiet unless the user passes a Logger.
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // Subcommands and flags of the `spool` tool.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
@@ -29,6 +32,7 @@ let package = Package(
             dependencies: [
                 "SpoolRing",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -48,7 +52,15 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
+        .testTarget(
+            name: "SpoolTests",
+            dependencies: [
+                "Spool",
+                // The runtime-level fault-injection suite builds its injected system-call layer.
+                "SpoolRing",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -5,12 +5,19 @@
 #include "CSpoolURing.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+const int SPOOL_EFD_CLOEXEC = EFD_CLOEXEC;
+const int SPOOL_EFD_NONBLOCK = EFD_NONBLOCK;
+const int SPOOL_O_DIRECT = O_DIRECT;
+const int SPOOL_O_CLOEXEC = O_CLOEXEC;
+const int SPOOL_AT_EMPTY_PATH = AT_EMPTY_PATH;
 
 /* The io_uring syscall numbers are shared by every architecture but alpha. */
 #ifndef __NR_io_uring_setup
@@ -42,6 +49,10 @@ int spool_io_uring_register(int fd, uint32_t opcode, const void *arg, uint32_t n
 int spool_eventfd(uint32_t initial_value, int flags) {
     int r = eventfd(initial_value, flags);
     return r < 0 ? -errno : r;
+}
+
+int spool_pipe_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC) != 0 ? -errno : 0;
 }
 
 int spool_kernel_release(char *buffer, size_t size) {

@@ -25,6 +25,13 @@ public struct EventFD: ~Copyable {
 
     deinit { close(descriptor.rawValue) }
 
+    /// Gives up ownership: returns the descriptor without closing it. The caller closes it.
+    public consuming func releaseDescriptor() -> FileDescriptor {
+        let d = descriptor
+        discard self
+        return d
+    }
+
     /// Adds `value` to the counter, waking whoever waits on it.
     public func signal(_ value: UInt64 = 1) throws(Errno) {
         var v = value

@@ -27,7 +27,7 @@ struct RuntimeTests {
         let runtime = try Runtime()
         try await runtime.nop()
         let ring = runtime.rings[0]
-        let before = ring.wakeWrites.load(ordering: .relaxed)
+        let before = ring.wakeSignal.writes.load(ordering: .relaxed)
         let counter = Counter()
         onForeignThread {
             for _ in 0..<1000 {
@@ -35,7 +35,7 @@ struct RuntimeTests {
             }
         }
         #expect(await eventually { counter.value == 1000 })
-        let writes = ring.wakeWrites.load(ordering: .relaxed) - before
+        let writes = ring.wakeSignal.writes.load(ordering: .relaxed) - before
         #expect(writes >= 1, "the parked ring was woken")
         #expect(writes < 500, "\(writes) eventfd writes for 1,000 posted jobs")
         await runtime.shutdownAndWait()

@@ -24,12 +24,20 @@ int spool_io_uring_enter(int fd, uint32_t to_submit, uint32_t min_complete,
 /* io_uring_register(2): the opcode's result (often 0), or -errno. */
 int spool_io_uring_register(int fd, uint32_t opcode, const void *arg, uint32_t nr_args);
 
-/* eventfd(2) flags (the values of O_CLOEXEC and O_NONBLOCK, as eventfd defines them). */
-#define SPOOL_EFD_CLOEXEC  02000000
-#define SPOOL_EFD_NONBLOCK 00004000
+/* Flag values taken from the platform's own headers when this shim is compiled
+ * (they differ between architectures: O_DIRECT is 0o40000 on x86-64 and
+ * 0o200000 on arm64), exported as constants so Swift never hard-codes them. */
+extern const int SPOOL_EFD_CLOEXEC;   /* eventfd(2) EFD_CLOEXEC */
+extern const int SPOOL_EFD_NONBLOCK;  /* eventfd(2) EFD_NONBLOCK */
+extern const int SPOOL_O_DIRECT;      /* open(2) O_DIRECT (glibc defines it only for _GNU_SOURCE) */
+extern const int SPOOL_O_CLOEXEC;     /* open(2) O_CLOEXEC */
+extern const int SPOOL_AT_EMPTY_PATH; /* statx(2) AT_EMPTY_PATH */
 
 /* eventfd(2): a descriptor, or -errno. */
 int spool_eventfd(uint32_t initial_value, int flags);
+
+/* pipe2(2) with O_CLOEXEC: 0 or -errno. */
+int spool_pipe_cloexec(int fds[2]);
 
 /* The kernel version string of uname(2) ("6.18.4-…") copied into `buffer`;
  * 0 or -errno. */

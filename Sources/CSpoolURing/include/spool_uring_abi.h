@@ -555,9 +555,6 @@ struct spool_statx {
 };
 _Static_assert(sizeof(struct spool_statx) == 256, "statx is 256 bytes");
 
-/* statx flags glibc's Swift module leaves out */
-#define SPOOL_AT_EMPTY_PATH 0x1000
-
 #define STATX_TYPE          0x00000001U
 #define STATX_MODE          0x00000002U
 #define STATX_NLINK         0x00000004U

@@ -16,8 +16,9 @@ public struct IOBuffer: ~Copyable, @unchecked Sendable {
     public let capacity: Int
     /// The alignment of ``base``.
     public let alignment: Int
-    /// How many bytes, from the start, hold data (set by reads, or by you before a write).
-    public var count: Int
+    /// How many bytes, from the start, hold data: set by reads, by ``set(_:)``, or by
+    /// ``setCount(_:)`` after filling the memory in place. Always within `0...capacity`.
+    public private(set) var count: Int
 
     /// Allocates `capacity` bytes (zero-filled) aligned to `alignment` (a power of two).
     /// `count` starts at 0. A negative capacity or an alignment that is not a power of two is
@@ -52,7 +53,7 @@ public struct IOBuffer: ~Copyable, @unchecked Sendable {
         try body(UnsafeRawBufferPointer(start: base, count: count))
     }
 
-    /// Reads or writes the whole capacity in place (set ``count`` afterwards).
+    /// Reads or writes the whole capacity in place (then say how much holds data with ``setCount(_:)``).
     public mutating func withUnsafeMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try body(UnsafeMutableRawBufferPointer(start: base, count: capacity))
     }
@@ -63,6 +64,21 @@ public struct IOBuffer: ~Copyable, @unchecked Sendable {
         guard bytes.count <= capacity else { throw .invalidArgument("\(bytes.count) bytes do not fit an IOBuffer of \(capacity)") }
         _ = UnsafeMutableRawBufferPointer(start: base, count: capacity).initializeMemory(as: UInt8.self, from: bytes)
         count = bytes.count
+    }
+
+    /// Says how many bytes, from the start, hold data (after filling the memory in place).
+    /// - Throws: ``RuntimeError/invalidArgument(_:)`` unless `0 <= count <= capacity`; the
+    ///   buffer is unchanged then.
+    public mutating func setCount(_ count: Int) throws(RuntimeError) {
+        guard count >= 0 && count <= capacity else {
+            throw .invalidArgument("count \(count) is outside 0...\(capacity), the buffer's capacity")
+        }
+        self.count = count
+    }
+
+    /// Sets ``count`` from a kernel result the caller has already bounded by the capacity.
+    mutating func setValidCount(_ count: Int) {
+        self.count = min(max(count, 0), capacity)
     }
 
     func rawRange(_ range: Range<Int>) -> UnsafeMutableRawBufferPointer {

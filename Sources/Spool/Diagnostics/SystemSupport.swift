@@ -1,5 +1,4 @@
-import CSpoolURing
-import SpoolRing
+internal import SpoolRing
 import SystemPackage
 
 /// What this machine offers Spool: the kernel, and whether (and how well) io_uring works here.

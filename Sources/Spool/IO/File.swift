@@ -1,5 +1,4 @@
-import CSpoolURing
-import SpoolRing
+internal import SpoolRing
 import SystemPackage
 
 #if canImport(Glibc)
@@ -50,26 +49,42 @@ public struct File: ~Copyable, FileIO {
     public static let maximumTransfer = Int(Int32.max) & ~4095
 
     /// How to open a file. A plain value: `Sendable`.
+    ///
+    /// The raw values are Spool's own bits, not the kernel's `O_*` values (those differ
+    /// between architectures); ``File/open(_:_:options:permissions:runtime:)`` maps them
+    /// to the platform's flags.
     public struct Options: OptionSet, Sendable, Hashable {
-        public let rawValue: Int32
-        public init(rawValue: Int32) { self.rawValue = rawValue }
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
         /// Create the file if it does not exist (`O_CREAT`).
-        public static let create = Options(rawValue: O_CREAT)
+        public static let create = Options(rawValue: 1 << 0)
         /// With ``create``: fail with `EEXIST` if it exists (`O_EXCL`).
-        public static let exclusive = Options(rawValue: O_EXCL)
+        public static let exclusive = Options(rawValue: 1 << 1)
         /// Truncate to zero length (`O_TRUNC`).
-        public static let truncate = Options(rawValue: O_TRUNC)
+        public static let truncate = Options(rawValue: 1 << 2)
         /// Writes at the current position go to the end (`O_APPEND`).
-        public static let append = Options(rawValue: O_APPEND)
+        public static let append = Options(rawValue: 1 << 3)
         /// Bypass the page cache (`O_DIRECT`): buffers, offsets and lengths must be aligned
         /// to the device's logical block size (use `IOBuffer(capacity:alignment: 4096)`).
-        public static let direct = Options(rawValue: 0o40000)
+        public static let direct = Options(rawValue: 1 << 4)
         /// Each write reaches stable storage before it completes (`O_DSYNC`).
-        public static let dataSync = Options(rawValue: O_DSYNC)
+        public static let dataSync = Options(rawValue: 1 << 5)
         /// Do not follow a symbolic link in the last component (`O_NOFOLLOW`).
-        public static let noFollow = Options(rawValue: O_NOFOLLOW)
+        public static let noFollow = Options(rawValue: 1 << 6)
         /// Keep the descriptor across `exec` (by default Spool opens with `O_CLOEXEC`).
-        public static let inheritable = Options(rawValue: 1 << 30)
+        public static let inheritable = Options(rawValue: 1 << 7)
+
+        /// The platform's `open(2)` flags for these options (with `O_CLOEXEC` unless
+        /// ``inheritable``); every value comes from the platform's headers.
+        var openFlags: Int32 {
+            let table: [(Options, Int32)] = [
+                (.create, O_CREAT), (.exclusive, O_EXCL), (.truncate, O_TRUNC), (.append, O_APPEND),
+                (.direct, SystemConstants.openDirect), (.dataSync, O_DSYNC), (.noFollow, O_NOFOLLOW),
+            ]
+            var flags: Int32 = contains(.inheritable) ? 0 : SystemConstants.openCloseOnExec
+            for (option, flag) in table where contains(option) { flags |= flag }
+            return flags
+        }
     }
 
     // MARK: Opening and closing
@@ -85,8 +100,7 @@ public struct File: ~Copyable, FileIO {
         permissions: FilePermissions? = nil, runtime: Runtime? = nil
     ) async throws -> File {
         let runtime = try runtime ?? Runtime.requireCurrent()
-        var flags = mode.rawValue | (options.rawValue & ~Options.inheritable.rawValue)
-        if !options.contains(.inheritable) { flags |= O_CLOEXEC }
+        let flags = mode.rawValue | options.openFlags
         let mode = permissions?.rawValue ?? 0o644
         let cPath = CPath(path)
         defer { cPath.free() }
@@ -105,13 +119,42 @@ public struct File: ~Copyable, FileIO {
     }
 
     /// Closes the file through the ring (`IORING_OP_CLOSE`) and reports the kernel's answer.
-    /// The descriptor is released even when this throws.
+    ///
+    /// The descriptor is released in every outcome, exactly once: the close is not
+    /// cancellable (a cancelled task still closes), and when the request cannot reach the
+    /// kernel (the runtime shut down, or a ring broke before submitting it) the descriptor is
+    /// closed synchronously instead. Throws only what closing itself reported (`IOError`).
     public nonisolated(nonsending) consuming func close() async throws {
         closed = true
-        let fd = descriptor
-        _ = try await runtime.perform(.close(fd: fd.rawValue)).value(IOErrorContext(operation: .close, path: path, descriptor: fd))
+        try await File.release(descriptor, path: path, runtime: runtime)
     }
 
+    /// Releases `descriptor` through `runtime`, or synchronously when the ring cannot take it.
+    static nonisolated(nonsending) func release(_ descriptor: FileDescriptor, path: FilePath?, runtime: Runtime) async throws {
+        let outcome = await runtime.perform(.close(fd: descriptor.rawValue), cancellable: false)
+        switch outcome {
+        case .completed(let r) where r == -ECANCELED:
+            // Cancelled by shutdown before it ran: the descriptor is still open.
+            try closeSynchronously(descriptor, path: path)
+        case .completed:
+            _ = try outcome.value(IOErrorContext(operation: .close, path: path, descriptor: descriptor))
+        case .shutdown, .broken, .cancelled:
+            // Never reached the kernel: close it here.
+            try closeSynchronously(descriptor, path: path)
+        case .brokenInFlight(let e):
+            // The ring broke while the kernel held the close: whether it ran is unknown, and
+            // closing again could close a reused descriptor number. Report the ring's failure.
+            throw RuntimeError.broken(e)
+        }
+    }
+
+    private static func closeSynchronously(_ descriptor: FileDescriptor, path: FilePath?) throws {
+        if Glibc.close(descriptor.rawValue) != 0 {
+            let e = Errno(rawValue: Glibc.errno)
+            // Linux releases the descriptor even when close reports EINTR or EIO.
+            throw IOError(.close, errno: e, path: path, descriptor: descriptor)
+        }
+    }
 }
 
 /// The I/O every Spool file handle offers: ``File`` (one owner) and ``SharedFile`` (many tasks).
@@ -138,7 +181,7 @@ extension FileIO where Self: ~Copyable {
     @discardableResult
     public nonisolated(nonsending) func read(into buffer: inout IOBuffer, at offset: UInt64) async throws -> Int {
         let n = try await readRaw(buffer.base, count: buffer.capacity, offset: offset)
-        buffer.count = n
+        buffer.setValidCount(n)
         return n
     }
 
@@ -147,7 +190,7 @@ extension FileIO where Self: ~Copyable {
     @discardableResult
     public nonisolated(nonsending) func readAtCurrentPosition(into buffer: inout IOBuffer) async throws -> Int {
         let n = try await readRaw(buffer.base, count: buffer.capacity, offset: nil)
-        buffer.count = n
+        buffer.setValidCount(n)
         return n
     }
 
@@ -161,7 +204,7 @@ extension FileIO where Self: ~Copyable {
             if n == 0 { break }
             done += n
         }
-        buffer.count = done
+        buffer.setValidCount(done)
         return done
     }
 
@@ -270,7 +313,7 @@ extension FileIO where Self: ~Copyable {
         defer { iovecs.free() }
         let n = Int(try await runtime.perform(.readVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
             .value(IOErrorContext(operation: .readVector, path: path, descriptor: descriptor, offset: offset)))
-        buffer.count = IOVecArray.end(of: n, in: segments)
+        buffer.setValidCount(IOVecArray.end(of: n, in: segments))
         return n
     }
 
@@ -298,7 +341,7 @@ extension FileIO where Self: ~Copyable {
         let base = buffer.base
         let requests = parts.map { OperationRequest.read(fd: descriptor.rawValue, buffer: base + $0.range.lowerBound, count: UInt32(min($0.range.count, File.maximumTransfer)), offset: $0.offset) }
         let counts = try await runBatch(requests, operation: .read, parts: parts)
-        buffer.count = parts.map(\.range.upperBound).max() ?? 0
+        buffer.setValidCount(parts.map(\.range.upperBound).max() ?? 0)
         return counts
     }
 
@@ -350,7 +393,7 @@ extension FileIO where Self: ~Copyable {
         let empty = CPath(FilePath(""))
         defer { empty.free() }
         return try await FileStatus.load(runtime: runtime, directory: descriptor.rawValue, path: empty.pointer,
-                                         flags: SPOOL_AT_EMPTY_PATH, context: IOErrorContext(operation: .status, path: path, descriptor: descriptor))
+                                         flags: SystemConstants.atEmptyPath, context: IOErrorContext(operation: .status, path: path, descriptor: descriptor))
     }
 }
 
@@ -364,16 +407,6 @@ public struct BatchPart: Sendable, Hashable {
 extension File {
     /// One part of a batch (see ``Spool/BatchPart``).
     public typealias BatchPart = Spool.BatchPart
-}
-
-extension Runtime {
-    /// The runtime running the calling task, or an error that says how to pass one.
-    static func requireCurrent() throws -> Runtime {
-        guard let r = Runtime.current else {
-            throw RuntimeError.invalidArgument("not running on a Spool ring: pass `runtime:`, or call from a task started by Runtime.run/spawn")
-        }
-        return r
-    }
 }
 
 extension IOBuffer {

@@ -1,4 +1,4 @@
-import CSpoolURing
+internal import SpoolRing
 import SystemPackage
 
 #if canImport(Glibc)
@@ -41,27 +41,27 @@ public struct FileStatus: Sendable, Hashable {
         h.combine(size); h.combine(inode); h.combine(typeBits)
     }
 
-    init(_ s: spool_statx) {
-        size = s.stx_size
-        permissions = FilePermissions(rawValue: mode_t(s.stx_mode) & 0o7777)
-        typeBits = UInt32(s.stx_mode) & UInt32(S_IFMT)
-        blockSize = s.stx_blksize
-        blocks = s.stx_blocks
-        inode = s.stx_ino
-        linkCount = s.stx_nlink
-        modificationTime = (s.stx_mtime.tv_sec, s.stx_mtime.tv_nsec)
-        directIOMemoryAlignment = s.stx_mask & STATX_DIOALIGN != 0 ? s.stx_dio_mem_align : 0
-        directIOOffsetAlignment = s.stx_mask & STATX_DIOALIGN != 0 ? s.stx_dio_offset_align : 0
+    init(_ s: StatxRecord) {
+        size = s.size
+        permissions = FilePermissions(rawValue: mode_t(s.mode) & 0o7777)
+        typeBits = UInt32(s.mode) & UInt32(S_IFMT)
+        blockSize = s.blockSize
+        blocks = s.blocks
+        inode = s.inode
+        linkCount = s.linkCount
+        modificationTime = (s.modificationSeconds, s.modificationNanoseconds)
+        directIOMemoryAlignment = s.directIOMemoryAlignment
+        directIOOffsetAlignment = s.directIOOffsetAlignment
     }
 
     static func load(runtime: Runtime, directory: Int32, path: UnsafePointer<CChar>, flags: Int32, context: IOErrorContext) async throws -> FileStatus {
-        let buffer = UnsafeMutablePointer<spool_statx>.allocate(capacity: 1)
-        buffer.initialize(to: spool_statx())
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: StatxRecord.byteCount, alignment: 8)
+        buffer.initializeMemory(as: UInt8.self, repeating: 0, count: StatxRecord.byteCount)
         defer { buffer.deallocate() }
         _ = try await runtime.perform(.statx(directory: directory, path: path, flags: flags,
-                                             mask: STATX_BASIC_STATS | STATX_DIOALIGN, buffer: UnsafeMutableRawPointer(buffer)))
+                                             mask: StatxRecord.defaultMask, buffer: buffer))
             .value(context)
-        return FileStatus(buffer.pointee)
+        return FileStatus(StatxRecord(decoding: buffer))
     }
 }
 

@@ -15,8 +15,11 @@ import Glibc
 /// every task using the file has finished with it: a call that starts after `close()` throws
 /// `IOError` with `EBADF` instead of touching a descriptor number that may have been reused.
 public final class SharedFile: FileIO {
+    /// The descriptor. Valid until ``close()`` or until the last reference is dropped.
     public let descriptor: FileDescriptor
+    /// The path the file was opened with, if any (used in error messages).
     public let path: FilePath?
+    /// The runtime whose rings run this file's I/O.
     public let runtime: Runtime
     private let closed = Atomic<Bool>(false)
 
@@ -30,6 +33,7 @@ public final class SharedFile: FileIO {
         if !closed.load(ordering: .acquiring) { _ = Glibc.close(descriptor.rawValue) }
     }
 
+    /// Throws `IOError` with `EBADF` once ``close()`` has been called.
     public func checkOpen(_ operation: IOError.Operation) throws {
         if closed.load(ordering: .acquiring) {
             throw IOError(operation, errno: .badFileDescriptor, path: path, descriptor: descriptor)
@@ -38,10 +42,14 @@ public final class SharedFile: FileIO {
 
     /// Closes the file through the ring and reports the kernel's answer; a second call throws
     /// `IOError` with `EBADF`.
+    ///
+    /// The descriptor is released in every outcome, exactly once (see ``File/close()``):
+    /// the close is not cancellable, and it falls back to a synchronous close when the
+    /// request cannot reach the kernel.
     public func close() async throws {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
             throw IOError(.close, errno: .badFileDescriptor, path: path, descriptor: descriptor)
         }
-        _ = try await runtime.perform(.close(fd: descriptor.rawValue)).value(IOErrorContext(operation: .close, path: path, descriptor: descriptor))
+        try await File.release(descriptor, path: path, runtime: runtime)
     }
 }

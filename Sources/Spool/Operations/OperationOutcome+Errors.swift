@@ -11,7 +11,7 @@ extension OperationOutcome {
             throw IOError(c.operation, errno: Errno(rawValue: -r), path: c.path, descriptor: c.descriptor, offset: c.offset)
         case .cancelled: throw CancellationError()
         case .shutdown: throw RuntimeError.shutdown
-        case .broken(let e): throw RuntimeError.broken(e)
+        case .broken(let e), .brokenInFlight(let e): throw RuntimeError.broken(e)
         }
     }
 }

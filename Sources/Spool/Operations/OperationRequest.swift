@@ -1,5 +1,4 @@
-import CSpoolURing
-import SpoolRing
+internal import SpoolRing
 import SystemPackage
 
 #if canImport(Glibc)
@@ -27,6 +26,9 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     case mkdirAt(directory: Int32, path: UnsafePointer<CChar>, mode: mode_t)
     /// The parent of a batch: never submitted itself; it collects its parts' results.
     case batch
+
+    /// What kind of submission this request makes (fault-injection tests target kinds).
+    var site: SubmitSite { if case .close = self { return .close } else { return .operation } }
 
     /// Fills `sqe` for this request (one `prepare…` call per opcode, in the ring layer).
     func prepare(_ sqe: SubmissionQueueEntry) {
@@ -71,6 +73,10 @@ enum OperationOutcome: Sendable, Equatable {
     case cancelled
     /// The runtime shut down before the operation completed.
     case shutdown
-    /// The ring failed fatally.
+    /// The ring failed fatally before the operation reached the kernel.
     case broken(Errno)
+    /// The ring failed fatally while the kernel held the operation; the caller was resumed
+    /// only after the kernel released the ring, and whether the operation took effect is
+    /// unknown (callers see ``RuntimeError/broken(_:)``).
+    case brokenInFlight(Errno)
 }

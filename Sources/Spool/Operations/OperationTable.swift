@@ -1,10 +1,21 @@
-/// The ring's operations in flight or waiting: a slab of reusable slots addressed by
+/// A ring's operations, in flight or waiting: a slab of reusable slots addressed by
 /// `user_data` = generation << 32 | slot index, so a late completion for a recycled slot is
 /// recognised (its generation no longer matches) and ignored.
 ///
-/// Slots grow by doubling when every slot is taken and are never freed while the ring runs,
-/// so a steady state allocates nothing per operation; the number of slots is bounded by the
-/// number of operations callers have outstanding at once.
+/// Every change of an operation's state is a method here: allocation, joining and leaving
+/// the admission queue, submission, completion, batch membership and release. The
+/// executor never edits slots by pointer.
+///
+/// **Admission queue.** Operations that wait for admission (in-flight cap reached, or no
+/// SQ space) form a FIFO linked through their slots: joining, leaving (a cancelled waiter)
+/// and taking the oldest are O(1), and a slot's place in the queue dies with the slot, so a
+/// recycled slot can never be admitted out of turn.
+///
+/// **Memory.** The slab doubles when every slot is taken, so a steady state allocates
+/// nothing. After a burst it gives memory back: free slots are handed out from the lower
+/// half first, and when the upper half is empty and at most a quarter of the slots are used,
+/// the slab halves (down to its initial size). Generations of discarded slots are carried
+/// over, so a recycled `user_data` never matches an older operation.
 ///
 /// **Thread-safety:** none; used only on the ring's thread.
 final class OperationTable {
@@ -15,7 +26,7 @@ final class OperationTable {
             case free
             /// Allocated; the caller is about to suspend.
             case reserved
-            /// Waiting for admission (in-flight cap reached or SQ full).
+            /// In the admission queue (in-flight cap reached or SQ full).
             case waiting
             /// Its SQE is in the ring; the final CQE has not arrived.
             case submitted
@@ -27,11 +38,14 @@ final class OperationTable {
         var cancelRequested = false
         var request: OperationRequest = .nop
         var continuation: UnsafeContinuation<OperationOutcome, Never>? = nil
-        var nextFree: Int32 = -1
-        // Batches: parts point at their parent; the parent links its parts.
+        /// Free list, or the admission queue while waiting.
+        var next: Int32 = -1
+        var previous: Int32 = -1
+        // Batches: parts point at their parent; the parent links its parts (doubly).
         var parent: Int32 = -1
         var partIndex: Int32 = 0
         var nextSibling: Int32 = -1
+        var previousSibling: Int32 = -1
         var firstPart: Int32 = -1
         var remainingParts: Int32 = 0
         var cancelledParts: Int32 = 0
@@ -43,64 +57,89 @@ final class OperationTable {
 
     private(set) var slots: UnsafeMutablePointer<Slot>
     private(set) var capacity: Int
-    private var freeHead: Int32 = -1
+    let minimumCapacity: Int
+    /// Free slots below `capacity / 2` and at or above it: the lower half is used first.
+    private var lowerFree: Int32 = -1
+    private var upperFree: Int32 = -1
+    /// Used slots at or above `capacity / 2`.
+    private var upperUsed = 0
+    /// The generation new slots start at (above every generation a discarded slot had).
+    private var generationFloor: UInt32 = 0
     /// Operations whose SQE is in the kernel's hands.
-    var inFlight = 0 {
-        didSet { if inFlight > peakInFlight { peakInFlight = inFlight } }
-    }
+    private(set) var inFlight = 0
     /// The most operations ever in the kernel's hands at once (diagnostics).
     private(set) var peakInFlight = 0
-    /// Slots waiting for admission, in arrival order.
-    var admission = JobQueue<Int32>()
     /// How many slots are in use (any state but free).
     private(set) var used = 0
+    /// The admission queue: oldest at `waitingHead`.
+    private var waitingHead: Int32 = -1
+    private var waitingTail: Int32 = -1
+    private(set) var waitingCount = 0
 
     init(initialCapacity: Int = 64) {
-        capacity = max(initialCapacity, 1)
+        minimumCapacity = max(2, initialCapacity)
+        capacity = minimumCapacity
         slots = .allocate(capacity: capacity)
         slots.initialize(repeating: Slot(), count: capacity)
-        for i in stride(from: capacity - 1, through: 0, by: -1) {
-            slots[i].nextFree = freeHead
-            freeHead = Int32(i)
-        }
+        rebuildFreeLists()
     }
 
     deinit {
         slots.deinitialize(count: capacity)
         slots.deallocate()
-        admission.destroy()
     }
 
-    /// Takes a free slot for `request`; grows the slab if none is free.
+    /// Bytes the slab occupies (diagnostics: memory returns to this baseline after a burst).
+    var slabBytes: Int { capacity * MemoryLayout<Slot>.stride }
+
+    // MARK: Allocation
+
+    /// Takes a free slot for `request` (state `reserved`); grows the slab if none is free.
     func allocate(_ request: OperationRequest) -> Int32 {
-        if freeHead < 0 { grow() }
-        let index = freeHead
-        freeHead = slots[Int(index)].nextFree
+        if lowerFree < 0 && upperFree < 0 { grow() }
+        let index: Int32
+        if lowerFree >= 0 {
+            index = lowerFree
+            lowerFree = slots[Int(index)].next
+        } else {
+            index = upperFree
+            upperFree = slots[Int(index)].next
+            upperUsed += 1
+        }
         let s = slots + Int(index)
         s.pointee.state = .reserved
         s.pointee.request = request
         s.pointee.cancelRequested = false
         s.pointee.continuation = nil
+        s.pointee.next = -1
+        s.pointee.previous = -1
         s.pointee.parent = -1
         s.pointee.nextSibling = -1
+        s.pointee.previousSibling = -1
         s.pointee.firstPart = -1
         s.pointee.results = nil
         used += 1
         return index
     }
 
-    /// Returns a slot to the free list and bumps its generation.
+    /// Returns a slot to the free list and bumps its generation; may shrink the slab.
+    /// The slot must not be waiting or in flight.
     func release(_ index: Int32) {
         let s = slots + Int(index)
         s.pointee.state = .free
         s.pointee.continuation = nil
         s.pointee.request = .nop
-        var g = s.pointee.generation &+ 1
-        if g == Self.internalGeneration { g = 0 }
-        s.pointee.generation = g
-        s.pointee.nextFree = freeHead
-        freeHead = index
+        s.pointee.generation = Self.nextGeneration(after: s.pointee.generation)
         used -= 1
+        if Int(index) >= capacity / 2 {
+            upperUsed -= 1
+            s.pointee.next = upperFree
+            upperFree = index
+        } else {
+            s.pointee.next = lowerFree
+            lowerFree = index
+        }
+        if upperUsed == 0 && capacity > minimumCapacity && used <= capacity / 4 { shrink() }
     }
 
     /// The `user_data` that names slot `index` in its current generation.
@@ -116,17 +155,204 @@ final class OperationTable {
         return Int32(index)
     }
 
+    /// The state of slot `index`.
+    func state(_ index: Int32) -> Slot.State { slots[Int(index)].state }
+
+    /// The request slot `index` carries.
+    func request(_ index: Int32) -> OperationRequest { slots[Int(index)].request }
+
+    /// Whether cancellation was requested for slot `index`.
+    func isCancelRequested(_ index: Int32) -> Bool { slots[Int(index)].cancelRequested }
+
+    /// Marks cancellation requested; returns false if it already was.
+    func requestCancel(_ index: Int32) -> Bool {
+        if slots[Int(index)].cancelRequested { return false }
+        slots[Int(index)].cancelRequested = true
+        return true
+    }
+
+    /// Stores the suspended caller of slot `index`.
+    func setContinuation(_ index: Int32, _ continuation: UnsafeContinuation<OperationOutcome, Never>) {
+        slots[Int(index)].continuation = continuation
+    }
+
+    /// Takes the caller's continuation out of slot `index` (nil if there is none).
+    func takeContinuation(_ index: Int32) -> UnsafeContinuation<OperationOutcome, Never>? {
+        let c = slots[Int(index)].continuation
+        slots[Int(index)].continuation = nil
+        return c
+    }
+
+    // MARK: Admission queue
+
+    /// The oldest waiting slot.
+    var firstWaiting: Int32? { waitingHead >= 0 ? waitingHead : nil }
+
+    /// Puts slot `index` at the end of the admission queue.
+    func enqueueWaiting(_ index: Int32) {
+        let s = slots + Int(index)
+        s.pointee.state = .waiting
+        s.pointee.next = -1
+        s.pointee.previous = waitingTail
+        if waitingTail >= 0 { slots[Int(waitingTail)].next = index } else { waitingHead = index }
+        waitingTail = index
+        waitingCount += 1
+    }
+
+    /// Takes slot `index` out of the admission queue (state back to `reserved`).
+    func removeWaiting(_ index: Int32) {
+        let s = slots + Int(index)
+        guard s.pointee.state == .waiting else { return }
+        let previous = s.pointee.previous, next = s.pointee.next
+        if previous >= 0 { slots[Int(previous)].next = next } else { waitingHead = next }
+        if next >= 0 { slots[Int(next)].previous = previous } else { waitingTail = previous }
+        s.pointee.next = -1
+        s.pointee.previous = -1
+        s.pointee.state = .reserved
+        waitingCount -= 1
+    }
+
+    // MARK: Kernel hand-off
+
+    /// Slot `index` has its SQE in the ring (leaves the admission queue if it was in it).
+    func markSubmitted(_ index: Int32) {
+        removeWaiting(index)
+        slots[Int(index)].state = .submitted
+        inFlight += 1
+        if inFlight > peakInFlight { peakInFlight = inFlight }
+    }
+
+    /// Slot `index`'s final completion arrived (or the kernel let go of it): back to `reserved`.
+    func markCompleted(_ index: Int32) {
+        guard slots[Int(index)].state == .submitted else { return }
+        slots[Int(index)].state = .reserved
+        inFlight -= 1
+    }
+
+    /// Every slot in state `state` (a scan: for shutdown and broken-ring paths only).
+    func slots(in state: Slot.State) -> [Int32] {
+        (0..<capacity).lazy.filter { self.slots[$0].state == state }.map { Int32($0) }
+    }
+
+    // MARK: Batches
+
+    /// Makes slot `parent` a batch parent expecting `parts` parts that report into `results`.
+    func makeBatchParent(_ parent: Int32, parts: Int, results: UnsafeMutablePointer<Int32>) {
+        let p = slots + Int(parent)
+        p.pointee.state = .batchParent
+        p.pointee.results = results
+        p.pointee.remainingParts = Int32(parts)
+        p.pointee.cancelledParts = 0
+    }
+
+    /// Links slot `part` as part number `number` of batch `parent`.
+    func attachPart(_ part: Int32, to parent: Int32, number: Int) {
+        let s = slots + Int(part)
+        s.pointee.parent = parent
+        s.pointee.partIndex = Int32(number)
+        let first = slots[Int(parent)].firstPart
+        s.pointee.nextSibling = first
+        s.pointee.previousSibling = -1
+        if first >= 0 { slots[Int(first)].previousSibling = part }
+        slots[Int(parent)].firstPart = part
+    }
+
+    /// The parent of slot `index`, if it is part of a batch.
+    func parent(of index: Int32) -> Int32? {
+        let p = slots[Int(index)].parent
+        return p >= 0 ? p : nil
+    }
+
+    /// The parts of batch `parent` that are still running.
+    func parts(of parent: Int32) -> [Int32] {
+        var out: [Int32] = []
+        var cursor = slots[Int(parent)].firstPart
+        while cursor >= 0 {
+            out.append(cursor)
+            cursor = slots[Int(cursor)].nextSibling
+        }
+        return out
+    }
+
+    /// Records part `part`'s result in its parent, unlinks and releases it, and returns the
+    /// parent's outcome when this was its last part (the parent is then released too, and
+    /// its continuation returned with it).
+    func finishPart(
+        _ part: Int32, result: Int32, cancelled: Bool
+    ) -> (parent: Int32, partsCancelled: Int32, cancelRequested: Bool, continuation: UnsafeContinuation<OperationOutcome, Never>?)? {
+        let s = slots + Int(part)
+        let parent = s.pointee.parent
+        let p = slots + Int(parent)
+        p.pointee.results?[Int(s.pointee.partIndex)] = result
+        if cancelled { p.pointee.cancelledParts += 1 }
+        let previous = s.pointee.previousSibling, next = s.pointee.nextSibling
+        if previous >= 0 { slots[Int(previous)].nextSibling = next } else { p.pointee.firstPart = next }
+        if next >= 0 { slots[Int(next)].previousSibling = previous }
+        release(part)  // may move the slab: index from here on, no pointers
+        slots[Int(parent)].remainingParts -= 1
+        guard slots[Int(parent)].remainingParts == 0 else { return nil }
+        let outcome = (parent, slots[Int(parent)].cancelledParts, slots[Int(parent)].cancelRequested, slots[Int(parent)].continuation)
+        slots[Int(parent)].continuation = nil
+        release(parent)
+        return outcome
+    }
+
+    // MARK: Growth and shrinking
+
+    private static func nextGeneration(after g: UInt32) -> UInt32 {
+        let n = g &+ 1
+        return n == internalGeneration ? 0 : n
+    }
+
     private func grow() {
-        let newCapacity = capacity * 2
+        resize(to: capacity * 2)
+    }
+
+    private func shrink() {
+        while upperUsed == 0 && capacity > minimumCapacity && used <= capacity / 4 {
+            for i in capacity / 2..<capacity where slots[i].generation >= generationFloor {
+                generationFloor = Self.nextGeneration(after: slots[i].generation)
+            }
+            resize(to: capacity / 2)
+        }
+    }
+
+    /// Moves the slab to `newCapacity` slots (only free slots may be cut off) and rebuilds
+    /// the free lists and the upper-half count.
+    private func resize(to newCapacity: Int) {
         let fresh = UnsafeMutablePointer<Slot>.allocate(capacity: newCapacity)
-        fresh.moveInitialize(from: slots, count: capacity)
-        (fresh + capacity).initialize(repeating: Slot(), count: newCapacity - capacity)
+        let kept = min(capacity, newCapacity)
+        fresh.moveInitialize(from: slots, count: kept)
+        if newCapacity > capacity {
+            var blank = Slot()
+            blank.generation = generationFloor
+            (fresh + capacity).initialize(repeating: blank, count: newCapacity - capacity)
+        } else {
+            (slots + newCapacity).deinitialize(count: capacity - newCapacity)
+        }
         slots.deallocate()
         slots = fresh
-        for i in stride(from: newCapacity - 1, through: capacity, by: -1) {
-            slots[i].nextFree = freeHead
-            freeHead = Int32(i)
-        }
         capacity = newCapacity
+        rebuildFreeLists()
+    }
+
+    private func rebuildFreeLists() {
+        lowerFree = -1
+        upperFree = -1
+        upperUsed = 0
+        let half = capacity / 2
+        for i in stride(from: capacity - 1, through: 0, by: -1) {
+            if slots[i].state == .free {
+                if i >= half {
+                    slots[i].next = upperFree
+                    upperFree = Int32(i)
+                } else {
+                    slots[i].next = lowerFree
+                    lowerFree = Int32(i)
+                }
+            } else if i >= half {
+                upperUsed += 1
+            }
+        }
     }
 }

@@ -1,22 +1,32 @@
 /// A growable FIFO ring buffer, used only by the thread that owns it (no locks).
 ///
-/// Capacity doubles when full and is kept, so a steady state allocates nothing.
+/// Capacity doubles when full and is kept while in use, so a steady state allocates
+/// nothing; ``shrinkIfEmpty()`` gives a burst's memory back once the queue has drained.
+///
+/// **Thread-safety:** none; one owner thread. **Lifetime:** call ``destroy()`` once.
 struct JobQueue<Element> {
     private var storage: UnsafeMutablePointer<Element?>
-    private var capacity: Int
+    private(set) var capacity: Int
+    private let initialCapacity: Int
     private var head = 0
     private(set) var count = 0
 
     init(capacity: Int = 64) {
-        self.capacity = max(2, capacity)
-        storage = .allocate(capacity: self.capacity)
-        storage.initialize(repeating: nil, count: self.capacity)
+        var c = 2
+        while c < capacity { c <<= 1 }
+        self.capacity = c
+        initialCapacity = c
+        storage = .allocate(capacity: c)
+        storage.initialize(repeating: nil, count: c)
     }
 
     var isEmpty: Bool { count == 0 }
 
+    /// The oldest element, without removing it.
+    var first: Element? { count > 0 ? storage[head] : nil }
+
     mutating func append(_ element: Element) {
-        if count == capacity { grow() }
+        if count == capacity { resize(to: capacity * 2) }
         storage[(head + count) & (capacity - 1)] = element
         count += 1
     }
@@ -29,9 +39,12 @@ struct JobQueue<Element> {
         return e
     }
 
-    private mutating func grow() {
-        var newCapacity = capacity * 2
-        if newCapacity & (newCapacity - 1) != 0 { newCapacity = 1 << (Int.bitWidth - newCapacity.leadingZeroBitCount) }
+    /// Back to the initial capacity when empty and grown past four times it.
+    mutating func shrinkIfEmpty() {
+        if count == 0 && capacity > initialCapacity * 4 { resize(to: initialCapacity) }
+    }
+
+    private mutating func resize(to newCapacity: Int) {
         let fresh = UnsafeMutablePointer<Element?>.allocate(capacity: newCapacity)
         fresh.initialize(repeating: nil, count: newCapacity)
         for i in 0..<count { fresh[i] = storage[(head + i) & (capacity - 1)].take() }

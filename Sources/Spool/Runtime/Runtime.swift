@@ -1,5 +1,6 @@
 import Dispatch
-import SpoolRing
+internal import SpoolRing
+import Logging
 import Synchronization
 import SystemPackage
 
@@ -15,8 +16,8 @@ import SystemPackage
 ///
 /// Tasks doing I/O should run on a ring (DESIGN.md: a resume on the ring costs ~1 µs, a hop
 /// from another executor ~12 µs): ``run(configuration:_:)`` runs its body there, ``spawn(_:)``
-/// starts tasks there, and child tasks inherit it. I/O from any other task works too: the
-/// operation hops onto a ring and back.
+/// starts tasks there, and child tasks inherit it. I/O from any other task — a plain
+/// `Task { }`, a detached task, an actor — works too: the operation hops onto a ring and back.
 ///
 /// **Thread-safety:** every member may be used from any thread (`Sendable`).
 /// **Lifetime:** ``shutdown()`` (or the end of ``run(configuration:_:)``) cancels what is in
@@ -28,26 +29,53 @@ public final class Runtime: Sendable {
     public struct Configuration: Sendable {
         /// Ring threads. Default 1 (each ring owns one thread).
         public var ringCount: Int
-        /// Submission-queue entries per ring (1...32768, rounded up to a power of two).
+        /// Requests one ring can take from the runtime before it must hand them to the kernel
+        /// (the submission-queue size: 1...32768, rounded up to a power of two).
         public var submissionEntries: UInt32
-        /// Completion-queue entries per ring; `nil`: twice `submissionEntries`.
+        /// Completions one ring can hold before the runtime collects them; `nil`: twice
+        /// `submissionEntries`.
         public var completionEntries: UInt32?
         /// Operations one ring keeps in the kernel at once; callers past it wait FIFO.
-        /// `nil`: the completion-queue size (so the CQ never overflows).
+        /// `nil`: the completion capacity (so completions are never dropped).
         public var inFlightLimit: Int?
-        /// io_uring setup flags to ask for; rejected ones are dropped.
-        public var flags: RingSetupFlags
+        /// Where the runtime reports what operators must know (a ring that broke, at error
+        /// level). Default: a logger that discards everything.
+        public var logger: Logger
+        /// Injected `io_uring_enter` failures (tests only).
+        var faults: SubmitFaultInjector? = nil
 
         /// Creates a configuration.
         public init(
             ringCount: Int = 1, submissionEntries: UInt32 = 256, completionEntries: UInt32? = nil,
-            inFlightLimit: Int? = nil, flags: RingSetupFlags = .recommended
+            inFlightLimit: Int? = nil, logger: Logger = Runtime.quietLogger
         ) {
             self.ringCount = ringCount
             self.submissionEntries = submissionEntries
             self.completionEntries = completionEntries
             self.inFlightLimit = inFlightLimit
-            self.flags = flags
+            self.logger = logger
+        }
+    }
+
+    /// The default logger: discards everything.
+    public static let quietLogger = Logger(label: "spool", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// The state of one ring. A plain value: `Sendable`.
+    public enum RingHealth: Sendable, Equatable, CustomStringConvertible {
+        /// Running and accepting work.
+        case healthy
+        /// Shutting down or shut down.
+        case stopped
+        /// `io_uring_enter` failed with this errno: the ring takes no more work (see the README,
+        /// *When a ring breaks*).
+        case broken(Errno)
+
+        public var description: String {
+            switch self {
+            case .healthy: return "healthy"
+            case .stopped: return "stopped"
+            case .broken(let e): return "broken (\(e))"
+            }
         }
     }
 
@@ -55,7 +83,6 @@ public final class Runtime: Sendable {
     public let configuration: Configuration
     let rings: [RingExecutor]
     private let nextRing = Atomic<Int>(0)
-    private let shutdownStarted = Atomic<Bool>(false)
 
     /// Starts the ring threads.
     ///
@@ -72,12 +99,13 @@ public final class Runtime: Sendable {
         self.configuration = configuration
         let options = RingOptions(
             submissionEntries: configuration.submissionEntries,
-            completionEntries: configuration.completionEntries,
-            flags: configuration.flags)
+            completionEntries: configuration.completionEntries)
         var made: [RingExecutor] = []
         do {
             for i in 0..<configuration.ringCount {
-                made.append(try RingExecutor(index: i, options: options, inFlightLimit: configuration.inFlightLimit))
+                made.append(try RingExecutor(
+                    index: i, options: options, inFlightLimit: configuration.inFlightLimit,
+                    faults: configuration.faults, logger: configuration.logger))
             }
         } catch {
             for r in made {
@@ -88,6 +116,7 @@ public final class Runtime: Sendable {
         }
         rings = made
         for r in rings { r.runtime = self }
+        Runtime.live.withLock { $0.append(WeakRuntime(self)) }
     }
 
     /// The task executor of the first ring: prefer it for tasks that do I/O.
@@ -96,14 +125,59 @@ public final class Runtime: Sendable {
     /// The task executors of all rings.
     public var executors: [RingTaskExecutor] { rings.map(\.taskExecutor) }
 
-    /// The runtime whose ring runs the calling thread, if any.
-    public static var current: Runtime? { RingExecutor.current?.runtime }
+    /// Each ring's state, in ring order.
+    public var health: [RingHealth] {
+        rings.map { ring in
+            if let e = ring.brokenWith { return .broken(e) }
+            return ring.lifecycle == .running ? .healthy : .stopped
+        }
+    }
 
-    /// Starts a task on a ring (round robin over the rings).
+    /// Whether every ring is running.
+    public var isHealthy: Bool { health.allSatisfy { $0 == .healthy } }
+
+    // MARK: Finding the runtime
+
+    /// The runtime of the calling context: the one whose ring runs the calling thread; else
+    /// the one bound to the calling task (``run(configuration:_:)``, ``withRuntime(configuration:_:)``
+    /// and ``spawn(_:)`` bind theirs, and every `Task { }` started inside inherits it); else
+    /// the most recently created runtime that is still running. `nil` if there is none.
+    public static var current: Runtime? {
+        if let r = RingExecutor.current?.runtime { return r }
+        if let r = Runtime.taskRuntime, r.isRunning { return r }
+        return live.withLock { list in
+            list.removeAll { $0.runtime == nil }
+            return list.last(where: { $0.runtime?.isRunning == true })?.runtime
+        }
+    }
+
+    /// The runtime bound to the current task.
+    @TaskLocal static var taskRuntime: Runtime?
+
+    /// Every runtime created and not yet shut down, oldest first (weakly held).
+    private static let live = Mutex<[WeakRuntime]>([])
+
+    /// Whether any ring still accepts work.
+    var isRunning: Bool { rings.contains { $0.lifecycle == .running } }
+
+    /// The runtime of the calling context, or an error that says how to get one.
+    static func requireCurrent() throws(RuntimeError) -> Runtime {
+        guard let r = Runtime.current else {
+            throw .invalidArgument("no Spool runtime is running: create one (Runtime.run, Runtime.withRuntime or Runtime(configuration:)) or pass `runtime:`")
+        }
+        return r
+    }
+
+    // MARK: Tasks
+
+    /// Starts a task on a ring (round robin over the healthy rings). The task and the tasks it
+    /// starts find this runtime as ``current``.
     @discardableResult
     public func spawn<T: Sendable>(_ body: sending @escaping @isolated(any) () async throws -> T) -> Task<T, any Error> {
-        let ring = rings[nextRing.wrappingAdd(1, ordering: .relaxed).oldValue % rings.count]
-        return Task(executorPreference: ring.taskExecutor, operation: body)
+        let ring = pickRing() ?? rings[0]
+        return Task(executorPreference: ring.taskExecutor) { [self] in
+            try await Runtime.$taskRuntime.withValue(self) { try await body() }
+        }
     }
 
     /// Creates a runtime, runs `body` as a task on its first ring, shuts the runtime down,
@@ -118,7 +192,11 @@ public final class Runtime: Sendable {
         let done = DispatchSemaphore(value: 0)
         Task(executorPreference: runtime.executor) {
             let r: Result<T, any Error>
-            do { r = .success(try await body(runtime)) } catch { r = .failure(error) }
+            do {
+                r = .success(try await Runtime.$taskRuntime.withValue(runtime) { try await body(runtime) })
+            } catch {
+                r = .failure(error)
+            }
             outcome.withLock { $0 = r }
             done.signal()
         }
@@ -136,7 +214,9 @@ public final class Runtime: Sendable {
         let runtime = try Runtime(configuration: configuration)
         let result: Result<T, any Error>
         do {
-            result = .success(try await withTaskExecutorPreference(runtime.executor) { try await body(runtime) })
+            result = .success(try await Runtime.$taskRuntime.withValue(runtime) {
+                try await withTaskExecutorPreference(runtime.executor) { try await body(runtime) }
+            })
         } catch {
             result = .failure(error)
         }
@@ -144,47 +224,56 @@ public final class Runtime: Sendable {
         return try result.get()
     }
 
+    // MARK: Shutdown
+
     /// Shuts the runtime down and blocks until every ring thread has exited: in-flight
     /// operations are cancelled and drained, waiting callers resume with
     /// ``RuntimeError/shutdown``, rings are closed. Idempotent.
     ///
     /// Must not be called from a ring thread of this runtime (it would wait for itself);
-    /// from there, use ``shutdownAndWait()``.
+    /// from there it only requests the shutdown — use ``shutdownAndWait()`` to wait.
     public func shutdown() {
-        if let current = RingExecutor.current, rings.contains(where: { $0 === current }) {
-            for r in rings { r.requestShutdown() }
-            return
-        }
         for r in rings { r.requestShutdown() }
+        if let current = RingExecutor.current, rings.contains(where: { $0 === current }) { return }
         for r in rings { r.waitUntilStopped() }
+        forget()
     }
 
     /// Shuts the runtime down and suspends until every ring thread has exited.
     public nonisolated(nonsending) func shutdownAndWait() async {
         for r in rings { r.requestShutdown() }
         for r in rings { await r.stopped() }
+        forget()
+    }
+
+    private func forget() {
+        Runtime.live.withLock { list in list.removeAll { $0.runtime == nil || $0.runtime === self } }
     }
 
     // MARK: Diagnostics
 
-    /// A snapshot of one ring's operation table, read on the ring's thread.
+    /// A snapshot of one ring's state, read on the ring's thread.
     struct RingSnapshot: Sendable {
         var slotsInUse: Int
         var slotCapacity: Int
+        var slabBytes: Int
         var inFlight: Int
         var peakInFlight: Int
         var waiting: Int
+        var jobQueueCapacity: Int
+        var statistics: LoopStatistics
     }
 
-    /// Snapshots of every ring's operation table (for tests and diagnostics).
+    /// Snapshots of every running ring (for tests and diagnostics).
     nonisolated(nonsending) func snapshots() async -> [RingSnapshot] {
         var out: [RingSnapshot] = []
         for ring in rings {
             let snap: RingSnapshot? = await withTaskExecutorPreference(ring.taskExecutor) {
                 guard let here = RingExecutor.current else { return nil }
                 let t = here.table
-                return RingSnapshot(slotsInUse: t.used, slotCapacity: t.capacity, inFlight: t.inFlight,
-                                    peakInFlight: t.peakInFlight, waiting: t.admission.count)
+                return RingSnapshot(slotsInUse: t.used, slotCapacity: t.capacity, slabBytes: t.slabBytes, inFlight: t.inFlight,
+                                    peakInFlight: t.peakInFlight, waiting: t.waitingCount,
+                                    jobQueueCapacity: here.jobs.capacity, statistics: here.statistics)
             }
             if let snap { out.append(snap) }
         }
@@ -193,29 +282,51 @@ public final class Runtime: Sendable {
 
     // MARK: Operations
 
-    /// Runs `request` on the calling thread's ring, or hops onto one of this runtime's rings.
-    nonisolated(nonsending) func perform(_ request: OperationRequest) async -> OperationOutcome {
-        if let ring = RingExecutor.current { return await ring.perform(request) }
-        let ring = rings[nextRing.wrappingAdd(1, ordering: .relaxed).oldValue % rings.count]
+    /// A running ring, round robin; nil if none is running.
+    private func pickRing() -> RingExecutor? {
+        let start = nextRing.wrappingAdd(1, ordering: .relaxed).oldValue
+        for i in 0..<rings.count {
+            let ring = rings[(start &+ i) % rings.count]
+            if ring.lifecycle == .running { return ring }
+        }
+        return nil
+    }
+
+    /// Why no ring of this runtime takes work: a broken ring's errno, else shutdown.
+    private var refusal: OperationOutcome {
+        for r in rings { if let e = r.brokenWith { return .broken(e) } }
+        return .shutdown
+    }
+
+    /// Runs `request` on the calling thread's ring, or hops onto a running ring of this runtime.
+    nonisolated(nonsending) func perform(_ request: OperationRequest, cancellable: Bool = true) async -> OperationOutcome {
+        if let ring = RingExecutor.current { return await ring.perform(request, cancellable: cancellable) }
+        guard let ring = pickRing() else { return refusal }
         return await withTaskExecutorPreference(ring.taskExecutor) {
-            await Runtime.performOnRing(ring, request)
+            await Runtime.performOnRing(ring, request, cancellable: cancellable)
         }
     }
 
-    /// Runs a batch; see ``RingExecutor/performBatch(_:results:)``.
+    /// Runs a batch; see ``RingExecutor/performBatch(_:results:isolation:)``.
     nonisolated(nonsending) func performBatch(_ parts: [OperationRequest], results: UnsafeMutablePointer<Int32>) async -> OperationOutcome {
         if let ring = RingExecutor.current { return await ring.performBatch(parts, results: results) }
-        let ring = rings[nextRing.wrappingAdd(1, ordering: .relaxed).oldValue % rings.count]
+        guard let ring = pickRing() else { return refusal }
         nonisolated(unsafe) let results = results
         return await withTaskExecutorPreference(ring.taskExecutor) {
-            guard let here = RingExecutor.current else { return .shutdown }
+            guard let here = RingExecutor.current else { return ring.refusal }
             return await here.performBatch(parts, results: results)
         }
     }
 
-    private static func performOnRing(_ ring: RingExecutor, _ request: OperationRequest) async -> OperationOutcome {
-        // After the runtime stopped, the preference no longer lands on a ring thread.
-        guard let here = RingExecutor.current else { return .shutdown }
-        return await here.perform(request)
+    private static func performOnRing(_ ring: RingExecutor, _ request: OperationRequest, cancellable: Bool) async -> OperationOutcome {
+        // If the ring stopped meanwhile, the preference no longer lands on its thread.
+        guard let here = RingExecutor.current else { return ring.refusal }
+        return await here.perform(request, cancellable: cancellable)
     }
+}
+
+/// A weak reference to a runtime, for the process-wide list of live runtimes.
+struct WeakRuntime: Sendable {
+    weak var runtime: Runtime?
+    init(_ runtime: Runtime) { self.runtime = runtime }
 }

@@ -1,0 +1,73 @@
+internal import SpoolRing
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Makes chosen `io_uring_enter` calls of a runtime's rings fail, for tests of faults the
+/// kernel cannot be made to produce on demand (`EINTR`, `EAGAIN`, `EBUSY`, a fatal errno).
+///
+/// Give it to a runtime with `Runtime.Configuration.faults` (internal, for `@testable`
+/// tests). Each rule fails the next `count` enters whose ``SubmitSite`` tag contains the
+/// rule's site, with its errno; everything else reaches the real kernel.
+///
+/// **Thread-safety:** all members may be used from any thread (a `Mutex` guards the rules).
+final class SubmitFaultInjector: Sendable {
+    private struct Rule {
+        var site: SubmitSite
+        var errno: Int32
+        var remaining: Int
+    }
+    private struct State {
+        var rules: [Rule] = []
+        var injected: [String: Int] = [:]
+        var sitesSeen: SubmitSite = []
+    }
+    private let state = Mutex(State())
+
+    init() {}
+
+    /// Fails the next `count` enters tagged with `site` with `errno`.
+    func fail(_ site: SubmitSite, with errno: Int32, count: Int = 1) {
+        state.withLock { $0.rules.append(Rule(site: site, errno: errno, remaining: count)) }
+    }
+
+    /// Removes every rule not yet used up.
+    func clear() { state.withLock { $0.rules.removeAll() } }
+
+    /// How many enters were failed, by site name.
+    var injected: [String: Int] { state.withLock { $0.injected } }
+    /// How many enters were failed in all.
+    var injectedCount: Int { state.withLock { $0.injected.values.reduce(0, +) } }
+    /// Every tag an enter carried so far (to check a scenario reached its site).
+    var sitesSeen: SubmitSite { state.withLock { $0.sitesSeen } }
+
+    /// The errno to fail an enter tagged `site` with, if a rule says so.
+    func take(_ site: SubmitSite) -> Int32? {
+        state.withLock { s -> Int32? in
+            s.sitesSeen.formUnion(site)
+            guard let i = s.rules.firstIndex(where: { site.contains($0.site) && $0.remaining > 0 }) else { return nil }
+            s.rules[i].remaining -= 1
+            s.injected["\(s.rules[i].site)", default: 0] += 1
+            let e = s.rules[i].errno
+            if s.rules[i].remaining == 0 { s.rules.remove(at: i) }
+            return e
+        }
+    }
+
+    /// The site the ring thread is entering for (set just before each enter).
+    let currentSite = Atomic<UInt16>(0)
+
+    /// The kernel's system calls, with `io_uring_enter` consulting this injector first.
+    func systemCalls() -> RingSystemCalls {
+        var calls = RingSystemCalls.kernel
+        let real = calls.enter
+        calls.enter = { [self] fd, toSubmit, minComplete, flags, arg, size in
+            let site = SubmitSite(rawValue: currentSite.load(ordering: .relaxed))
+            if let errno = take(site) { return -errno }
+            return real(fd, toSubmit, minComplete, flags, arg, size)
+        }
+        return calls
+    }
+}

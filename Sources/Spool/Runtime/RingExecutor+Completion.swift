@@ -1,0 +1,64 @@
+internal import SpoolRing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Completions: where a CQE resumes a task.
+///
+/// The loop reaps CQEs in a batch and hands each to ``RingExecutor/complete(_:)``, which
+/// finds the operation's slot by `user_data` (ignoring stale ones), turns the result into an
+/// ``OperationOutcome`` and resumes the suspended caller with ``RingExecutor/finish(_:_:)``
+/// — on this ring thread, with no hop: the continuation's job lands in the ring's own queue.
+extension RingExecutor {
+    /// Handles one CQE.
+    func complete(_ completion: Completion) {
+        if UInt32(truncatingIfNeeded: completion.userData >> 32) == OperationTable.internalGeneration {
+            internalCompletion(completion)
+            return
+        }
+        guard let slot = table.slot(for: completion.userData), table.state(slot) == .submitted else { return }  // stale
+        if completion.hasMore { return }  // not final (single-shot operations never set it)
+        table.markCompleted(slot)
+        let outcome: OperationOutcome
+        if completion.result == -ECANCELED && table.isCancelRequested(slot) {
+            outcome = .cancelled
+        } else if completion.result == -ECANCELED && lifecycle != .running {
+            outcome = refusal  // cancelled by shutdown
+        } else {
+            outcome = .completed(completion.result)
+        }
+        finish(slot, outcome)
+    }
+
+    /// Ends an operation: resumes its caller (or reports to its batch) and frees the slot.
+    /// Exactly once per operation: the slot is released here, so a second call finds it free.
+    func finish(_ slot: Int32, _ outcome: OperationOutcome) {
+        if table.parent(of: slot) != nil {
+            finishPart(slot, outcome)
+            return
+        }
+        let c = table.takeContinuation(slot)
+        table.release(slot)
+        c?.resume(returning: outcome)
+    }
+
+    private func finishPart(_ part: Int32, _ outcome: OperationOutcome) {
+        let result: Int32
+        let cancelled: Bool
+        switch outcome {
+        case .completed(let r): (result, cancelled) = (r, false)
+        default: (result, cancelled) = (-ECANCELED, true)
+        }
+        guard let done = table.finishPart(part, result: result, cancelled: cancelled) else { return }
+        let parentOutcome: OperationOutcome
+        if done.cancelRequested && done.partsCancelled > 0 {
+            parentOutcome = .cancelled
+        } else if done.partsCancelled > 0 {
+            parentOutcome = brokenErrno.map { .broken($0) } ?? .shutdown
+        } else {
+            parentOutcome = .completed(0)
+        }
+        done.continuation?.resume(returning: parentOutcome)
+    }
+}

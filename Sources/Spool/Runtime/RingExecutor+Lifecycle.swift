@@ -1,0 +1,116 @@
+internal import SpoolRing
+import Logging
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The life of a ring: a state machine, driven only by the ring thread.
+///
+/// ```
+/// starting ──ring made──▶ running ──shutdown requested──▶ stopping ──drained──▶ stopped
+///     │                      │                               │
+///     └─setup failed─▶ stopped   └──fatal enter errno──▶ broken ◀──┘
+///                                                          │
+///                                        ring closed, kernel released it
+///                                                          ▼
+///                                                       stopped
+/// ```
+///
+/// - **running**: operations are admitted.
+/// - **stopping** (shutdown): nothing new is admitted; callers waiting for admission resume
+///   with ``RuntimeError/shutdown``; one cancel-everything request goes to the kernel (through
+///   the one submit path, waiting for SQ room like any request); the loop keeps reaping until
+///   no operation is in the kernel, then closes the ring.
+/// - **broken** (`io_uring_enter` failed with an errno that is not retried): new operations
+///   and callers waiting for admission resume at once with ``RuntimeError/broken(_:)``. The
+///   callers whose requests are in the kernel are *not* resumed yet: the ring is closed,
+///   which makes the kernel cancel everything, and the loop waits (``TeardownWitness``) until
+///   the kernel has freed the ring — only then can it no longer write their buffers — and
+///   resumes them with ``RuntimeError/broken(_:)``. The event is logged once, at error level.
+/// - **stopped**: the thread has exited; jobs for this executor run on the global executor,
+///   and I/O they start hops onto a healthy ring of the runtime (or fails with the refusal).
+extension RingExecutor {
+    /// Stop admitting, fail waiters, cancel everything in flight (ring thread).
+    func beginShutdown() {
+        lifecycleState.store(Lifecycle.stopping.rawValue, ordering: .sequentiallyConsistent)
+        resumeWaiting(with: .shutdown)
+        // Everything the kernel holds, including the wake-up read, is cancelled; the loop keeps
+        // reaping until every final completion is in, so no memory the kernel may write is freed.
+        internalRequests.cancelAllWanted = true
+    }
+
+    /// Nothing is left that the kernel could still write, and nothing waits.
+    var isDrained: Bool {
+        table.inFlight == 0 && table.waitingCount == 0 && jobs.isEmpty && internalRequests.inFlight == 0
+            && !internalRequests.wakeReadInRing && !internalRequests.cancelAllWanted
+    }
+
+    /// Resumes every caller waiting for admission with `outcome`.
+    private func resumeWaiting(with outcome: OperationOutcome) {
+        while let slot = table.firstWaiting {
+            table.removeWaiting(slot)
+            finish(slot, outcome)
+        }
+    }
+
+    /// A fatal ring error (ring thread): new work and waiters fail fast; callers in the
+    /// kernel wait for `tearDownBrokenRing`.
+    func fail(brokenWith errno: Errno) {
+        guard lifecycle != .broken else { return }
+        brokenErrno = errno
+        brokenErrnoValue.store(errno.rawValue, ordering: .releasing)
+        lifecycleState.store(Lifecycle.broken.rawValue, ordering: .sequentiallyConsistent)
+        logger.error("Spool ring \(index) is broken: io_uring_enter failed with \(errno) (errno \(errno.rawValue)); it takes no more work", metadata: [
+            "ring": "\(index)", "errno": "\(errno.rawValue)", "inFlight": "\(table.inFlight)",
+        ])
+        resumeWaiting(with: .broken(errno))
+        while internalRequests.cancels.popFirst() != nil {}
+        internalRequests.cancelAllWanted = false
+        internalRequests.wakeRearmWanted = false
+    }
+
+    /// Closes a broken ring and, once the kernel has let go of it, resumes the callers whose
+    /// requests were in the kernel (ring thread, at the top of the loop: no ring reference
+    /// may be held while the ring is dropped).
+    func tearDownBrokenRing() {
+        guard let errno = brokenErrno, let ring else { return }
+        var released = false
+        do {
+            let witness = try TeardownWitness(attachingTo: ring)
+            self.ring = nil  // unregisters, unmaps and closes: the kernel cancels everything
+            released = witness.waitForRelease(timeout: nil)
+        } catch {
+            self.ring = nil
+            logger.error("Spool ring \(index): could not watch the broken ring's teardown (\(error)); callers in the kernel resume after a grace period")
+            usleep(100_000)
+        }
+        for slot in table.slots(in: .submitted) {
+            table.markCompleted(slot)
+            finish(slot, .brokenInFlight(errno))
+        }
+        internalRequests.inFlight = 0
+        internalRequests.wakeReadInRing = !released && internalRequests.wakeReadInRing
+    }
+
+    /// The thread's last act: close what is left, forward late jobs, signal waiters.
+    func finish() {
+        // Close the ring: nothing is in flight (or the broken ring is already closed).
+        ring = nil
+        // No producer may write the eventfd once it is closed (its number could be reused).
+        lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
+        // The wake read's buffer may be freed unless the kernel could still hold the read.
+        wakeSignal.close(freeBuffer: !internalRequests.wakeReadInRing)
+        // Nothing touches the operation table once stopped: give its memory back.
+        table = OperationTable(initialCapacity: 2)
+        // Jobs that arrived meanwhile run elsewhere from now on.
+        while let next = jobs.popFirst() { globalConcurrentExecutor.enqueue(ExecutorJob(next.job)) }
+        jobs.destroy()
+        jobs = JobQueue(capacity: 2)
+        internalRequests.cancels.destroy()
+        internalRequests.cancels = JobQueue(capacity: 2)
+        drainAfterStop()
+        thread.signalExited()
+    }
+}

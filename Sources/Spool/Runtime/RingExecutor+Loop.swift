@@ -1,0 +1,145 @@
+internal import SpoolRing
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The loop of a ring thread (DESIGN.md, *Execution model*).
+///
+/// One pass: take the inbox (jobs, cancellations, shutdown) → run at most
+/// ``RingExecutor/jobBudget`` jobs → submit the runtime's internal requests (wake read,
+/// cancellations) → if no job is ready, park: submit and wait in **one** `io_uring_enter`,
+/// with the wake read in the kernel; otherwise poll: submit without waiting → reap every
+/// CQE, resuming the callers on this thread → admit waiting operations.
+///
+/// **Fairness.** A task that never stops being ready (a `Task.yield()` loop) uses at most a
+/// budget of jobs per pass; completions, the inbox and cancellations are served between
+/// passes, so other tasks on the ring still run and their I/O still completes.
+extension RingExecutor {
+    func runLoop() {
+        while true {
+            serveInbox()
+            if shutdownRequested && lifecycle == .running { beginShutdown() }
+            runJobs()
+            flushInternalRequests()
+
+            if lifecycle == .broken {
+                tearDownBrokenRing()
+                return
+            }
+            if lifecycle == .stopping && isDrained { return }
+
+            if jobs.isEmpty && inbox.isEmpty {
+                park()
+            } else {
+                poll()
+            }
+            reapCompletions()
+            admitWaiting()
+        }
+    }
+
+    private func serveInbox() {
+        inbox.takeAll { item in
+            switch item {
+            case .job(let job, let serial): jobs.append(RingJob(job: job, serial: serial))
+            case .cancel(let userData): processCancel(userData)
+            case .shutdown: shutdownRequested = true
+            }
+        }
+    }
+
+    /// Runs ready jobs, at most the budget; jobs they enqueue wait for the next pass.
+    private func runJobs() {
+        var budget = Self.jobBudget
+        while budget > 0, let next = jobs.popFirst() {
+            if next.serial {
+                next.job.runSynchronously(
+                    isolatedTo: serialExecutor.asUnownedSerialExecutor(),
+                    taskExecutor: taskExecutor.asUnownedTaskExecutor())
+            } else {
+                next.job.runSynchronously(on: taskExecutor.asUnownedTaskExecutor())
+            }
+            budget -= 1
+        }
+        if budget == 0 && !jobs.isEmpty { statistics.budgetExhausted += 1 }
+    }
+
+    /// Blocks in the kernel until a completion (or a wake) arrives.
+    ///
+    /// The wake read must be in the kernel before the wait: `flushInternalRequests` has put
+    /// its SQE in the ring if there was any room, and the enter below submits it before it
+    /// waits. If the SQ stayed full (the kernel would not take entries), the wait has a short
+    /// timeout instead, so work posted from other threads is still seen.
+    private func park() {
+        jobs.shrinkIfEmpty()
+        wakeSignal.arm()
+        if !inbox.isEmpty {
+            // Work arrived between the inbox check and arming: do not sleep on it.
+            wakeSignal.disarm()
+            poll()
+            return
+        }
+        statistics.parks += 1
+        var timeout: Duration? = nil
+        if !internalRequests.wakeReadInRing {
+            // No wake read in the kernel (the SQ stayed full, or shutdown cancelled it): a
+            // bounded wait, never an unbounded one.
+            timeout = .milliseconds(lifecycle == .running ? 1 : 10)
+            statistics.timedParks += 1
+        }
+        enter(.park, wait: true, timeout: timeout)
+        wakeSignal.disarm()
+    }
+
+    /// Submits without waiting, so completions of the work in flight are collected even
+    /// while jobs stay ready.
+    private func poll() {
+        guard let ring else { return }
+        if ring.pendingSubmissions == 0 && table.inFlight == 0 && internalRequests.inFlight == 0 && ring.readyCompletions == 0 {
+            return
+        }
+        enter(.poll, wait: false)
+    }
+
+    /// The runtime's only use of the ring's submit path (contract 4: `Ring.submit` owns the
+    /// retry policy; this maps its outcome onto the runtime's state).
+    func enter(_ reason: SubmitSite, wait: Bool, timeout: Duration? = nil) {
+        guard let ring, lifecycle != .broken else { return }
+        if let faults { faults.currentSite.store(reason.union(unsubmittedSites).rawValue, ordering: .relaxed) }
+        do {
+            try ring.submit(waitingFor: wait ? 1 : 0, timeout: timeout)
+            if ring.pendingSubmissions == 0 { unsubmittedSites = [] }
+        } catch .broken(let errno) {
+            fail(brokenWith: errno)
+        } catch {
+            // `submissionStalled`: the kernel took nothing after 16 bounded waits; the ring is
+            // healthy. Back off a millisecond (never a spin) and let the next pass retry.
+            statistics.stalls += 1
+            usleep(1000)
+        }
+    }
+
+    private func reapCompletions() {
+        guard let ring else { return }
+        ring.reapCompletions { completion in
+            self.complete(completion)
+        }
+    }
+
+    /// A free SQ entry, flushing the SQ to the kernel once if it is full; nil if there is
+    /// still no room (the kernel took nothing) or the ring is broken. `site` names what the
+    /// entry will carry.
+    func nextSubmission(for site: SubmitSite) -> SubmissionQueueEntry? {
+        guard let ring, lifecycle != .broken else { return nil }
+        if let sqe = ring.nextSubmission() {
+            unsubmittedSites.formUnion(site)
+            return sqe
+        }
+        enter(.submissionQueueFull.union(site), wait: false)
+        guard lifecycle != .broken, let sqe = self.ring?.nextSubmission() else { return nil }
+        unsubmittedSites.formUnion(site)
+        return sqe
+    }
+}
