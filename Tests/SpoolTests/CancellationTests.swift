@@ -33,9 +33,9 @@ enum ReadOutcome: Sendable, Equatable {
 /// A fresh descriptor for the same pipe end, so a `File` may own (and close) it.
 func dupReader(_ fd: FileDescriptor) -> FileDescriptor { FileDescriptor(rawValue: fcntl(fd.rawValue, F_DUPFD_CLOEXEC, 0)) }
 
-/// Waits (politely) until `condition` holds or two seconds pass.
+/// Waits (politely) until `condition` holds or ten seconds pass.
 func eventually(_ condition: () async -> Bool) async -> Bool {
-    for _ in 0..<400 {
+    for _ in 0..<2000 {
         if await condition() { return true }
         try? await Task.sleep(for: .milliseconds(5))
     }

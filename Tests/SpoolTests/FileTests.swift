@@ -241,9 +241,12 @@ struct FileTests {
         let file = try await File.open(dir.file("off"), runtime: runtime)
         #expect(try await file.read(upToCount: 8, at: 0) == Array("off ring".utf8))
         try await file.close()
-        // Without a runtime there is a clear error, not a crash.
-        await #expect(throws: RuntimeError.self) { _ = try await File.open(dir.file("off")) }
         await runtime.shutdownAndWait()
+        // Without a runtime there is a clear error, not a crash (other tests' runtimes may be
+        // live in this process, so the lookup is checked with an empty list).
+        #expect(Runtime.resolve(ring: nil, task: nil, live: []) == nil)
+        #expect(Runtime.resolve(ring: nil, task: runtime, live: [runtime]) == nil, "a shut-down runtime is not current")
+        #expect(throws: RuntimeError.self) { try Runtime.require(nil) }
     }
 }
 

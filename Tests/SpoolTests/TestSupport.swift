@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 @testable import Spool
 import SystemPackage
 import Testing
@@ -63,4 +64,71 @@ func onForeignThread(_ body: @escaping @Sendable () -> Void) {
         return nil
     }, box)
     pthread_join(thread, nil)
+}
+
+/// Runs `body` in its own task and waits at most `limit` for it. If it does not finish, the
+/// test records an issue and goes on (the stuck task is abandoned), so a hang fails the
+/// test instead of hanging the suite. Returns the body's value, or nil on time-out.
+func withinDeadline<T: Sendable>(
+    _ limit: Duration, _ what: String, sourceLocation: SourceLocation = #_sourceLocation,
+    _ body: @escaping @Sendable () async throws -> T
+) async throws -> T? {
+    let race = DeadlineRace<T>()
+    return try await withCheckedThrowingContinuation { (c: CheckedContinuation<T?, any Error>) in
+        race.start(c, limit: limit, what: what, sourceLocation: sourceLocation, body)
+    }
+}
+
+/// The two sides of `withinDeadline`: whichever finishes first resumes the caller.
+final class DeadlineRace<T: Sendable>: Sendable {
+    private let state = Mutex<(claimed: Bool, watchdog: Task<Void, Never>?)>((false, nil))
+
+    private func claim() -> Bool {
+        state.withLock { s in defer { s.claimed = true }; return !s.claimed }
+    }
+
+    func start(
+        _ c: CheckedContinuation<T?, any Error>, limit: Duration, what: String, sourceLocation: SourceLocation,
+        _ body: @escaping @Sendable () async throws -> T
+    ) {
+        let work = Task {
+            do {
+                let value = try await body()
+                if self.claim() { c.resume(returning: value) }
+            } catch {
+                if self.claim() { c.resume(throwing: error) }
+            }
+            self.state.withLock { $0.watchdog?.cancel() }
+        }
+        let watchdog = Task {
+            try? await Task.sleep(for: limit)
+            if Task.isCancelled { return }
+            if self.claim() {
+                Issue.record("\(what) did not finish within \(limit): a hang", sourceLocation: sourceLocation)
+                work.cancel()
+                c.resume(returning: nil)
+            }
+        }
+        state.withLock { $0.watchdog = watchdog }
+    }
+}
+
+/// Every open descriptor of this process and what it points at.
+func openDescriptors() -> [Int32: String] {
+    var out: [Int32: String] = [:]
+    guard let dir = opendir("/proc/self/fd") else { return out }
+    defer { closedir(dir) }
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        guard let fd = Int32(name), let target = descriptorTarget(fd) else { continue }
+        out[fd] = target
+    }
+    return out
+}
+
+/// A flag shared between tasks.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }

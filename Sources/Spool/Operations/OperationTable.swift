@@ -69,6 +69,8 @@ final class OperationTable {
     private(set) var inFlight = 0
     /// The most operations ever in the kernel's hands at once (diagnostics).
     private(set) var peakInFlight = 0
+    /// The largest the slab has been (diagnostics).
+    private(set) var peakCapacity = 0
     /// How many slots are in use (any state but free).
     private(set) var used = 0
     /// The admission queue: oldest at `waitingHead`.
@@ -333,6 +335,7 @@ final class OperationTable {
         slots.deallocate()
         slots = fresh
         capacity = newCapacity
+        peakCapacity = max(peakCapacity, capacity)
         rebuildFreeLists()
     }
 

@@ -75,10 +75,11 @@ extension RingExecutor {
     /// requests were in the kernel (ring thread, at the top of the loop: no ring reference
     /// may be held while the ring is dropped).
     func tearDownBrokenRing() {
-        guard let errno = brokenErrno, let ring else { return }
+        // No local reference to the ring: it must be freed (closed) where it is set to nil.
+        guard let errno = brokenErrno, self.ring != nil else { return }
         var released = false
         do {
-            let witness = try TeardownWitness(attachingTo: ring)
+            let witness = try TeardownWitness(attachingTo: self.ring!)
             self.ring = nil  // unregisters, unmaps and closes: the kernel cancels everything
             released = witness.waitForRelease(timeout: nil)
         } catch {

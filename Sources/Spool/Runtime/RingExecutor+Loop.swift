@@ -8,7 +8,7 @@ import Glibc
 /// The loop of a ring thread (DESIGN.md, *Execution model*).
 ///
 /// One pass: take the inbox (jobs, cancellations, shutdown) → run at most
-/// ``RingExecutor/jobBudget`` jobs → submit the runtime's internal requests (wake read,
+/// ``RingExecutor/jobBudget`` jobs → begin a requested shutdown → submit the runtime's internal requests (wake read,
 /// cancellations) → if no job is ready, park: submit and wait in **one** `io_uring_enter`,
 /// with the wake read in the kernel; otherwise poll: submit without waiting → reap every
 /// CQE, resuming the callers on this thread → admit waiting operations.
@@ -20,8 +20,10 @@ extension RingExecutor {
     func runLoop() {
         while true {
             serveInbox()
-            if shutdownRequested && lifecycle == .running { beginShutdown() }
+            // Jobs that arrived before a shutdown request still run first (FIFO); what they
+            // start is cancelled with the rest.
             runJobs()
+            if shutdownRequested && lifecycle == .running { beginShutdown() }
             flushInternalRequests()
 
             if lifecycle == .broken {

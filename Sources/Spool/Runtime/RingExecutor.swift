@@ -217,7 +217,11 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
 
     /// Asks the ring to shut down (any thread). Returns at once.
     func requestShutdown() {
-        post(.shutdown)
+        if isCurrent {
+            shutdownRequested = true  // seen by the loop right after the running job
+        } else {
+            post(.shutdown)
+        }
     }
 
     private func handleAfterStop(_ item: InboxItem) {

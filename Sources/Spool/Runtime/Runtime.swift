@@ -144,11 +144,19 @@ public final class Runtime: Sendable {
     /// the most recently created runtime that is still running. `nil` if there is none.
     public static var current: Runtime? {
         if let r = RingExecutor.current?.runtime { return r }
-        if let r = Runtime.taskRuntime, r.isRunning { return r }
-        return live.withLock { list in
+        let running = live.withLock { list -> [Runtime] in
             list.removeAll { $0.runtime == nil }
-            return list.last(where: { $0.runtime?.isRunning == true })?.runtime
+            return list.compactMap(\.runtime)
         }
+        return resolve(ring: nil, task: Runtime.taskRuntime, live: running)
+    }
+
+    /// The order ``current`` looks in: the calling ring's runtime, the task's, the most
+    /// recent running one.
+    static func resolve(ring: Runtime?, task: Runtime?, live: [Runtime]) -> Runtime? {
+        if let ring { return ring }
+        if let task, task.isRunning { return task }
+        return live.last(where: \.isRunning)
     }
 
     /// The runtime bound to the current task.
@@ -162,7 +170,12 @@ public final class Runtime: Sendable {
 
     /// The runtime of the calling context, or an error that says how to get one.
     static func requireCurrent() throws(RuntimeError) -> Runtime {
-        guard let r = Runtime.current else {
+        try require(Runtime.current)
+    }
+
+    /// `runtime`, or the error that says there is none.
+    static func require(_ runtime: Runtime?) throws(RuntimeError) -> Runtime {
+        guard let r = runtime else {
             throw .invalidArgument("no Spool runtime is running: create one (Runtime.run, Runtime.withRuntime or Runtime(configuration:)) or pass `runtime:`")
         }
         return r
@@ -256,6 +269,7 @@ public final class Runtime: Sendable {
     struct RingSnapshot: Sendable {
         var slotsInUse: Int
         var slotCapacity: Int
+        var peakSlotCapacity: Int
         var slabBytes: Int
         var inFlight: Int
         var peakInFlight: Int
@@ -271,7 +285,7 @@ public final class Runtime: Sendable {
             let snap: RingSnapshot? = await withTaskExecutorPreference(ring.taskExecutor) {
                 guard let here = RingExecutor.current else { return nil }
                 let t = here.table
-                return RingSnapshot(slotsInUse: t.used, slotCapacity: t.capacity, slabBytes: t.slabBytes, inFlight: t.inFlight,
+                return RingSnapshot(slotsInUse: t.used, slotCapacity: t.capacity, peakSlotCapacity: t.peakCapacity, slabBytes: t.slabBytes, inFlight: t.inFlight,
                                     peakInFlight: t.peakInFlight, waiting: t.waitingCount,
                                     jobQueueCapacity: here.jobs.capacity, statistics: here.statistics)
             }
