@@ -245,7 +245,8 @@ struct FileTests {
         // Without a runtime there is a clear error, not a crash (other tests' runtimes may be
         // live in this process, so the lookup is checked with an empty list).
         #expect(Runtime.resolve(ring: nil, task: nil, live: []) == nil)
-        #expect(Runtime.resolve(ring: nil, task: runtime, live: [runtime]) == nil, "a shut-down runtime is not current")
+        #expect(Runtime.resolve(ring: nil, task: nil, live: [runtime]) == nil, "a shut-down runtime is not picked")
+        #expect(Runtime.resolve(ring: nil, task: runtime, live: []) === runtime, "the task's own runtime is, to report its state")
         #expect(throws: RuntimeError.self) { try Runtime.require(nil) }
     }
 }

@@ -25,10 +25,13 @@ import Glibc
 ///   no operation is in the kernel, then closes the ring.
 /// - **broken** (`io_uring_enter` failed with an errno that is not retried): new operations
 ///   and callers waiting for admission resume at once with ``RuntimeError/broken(_:)``. The
-///   callers whose requests are in the kernel are *not* resumed yet: the ring is closed,
-///   which makes the kernel cancel everything, and the loop waits (``TeardownWitness``) until
-///   the kernel has freed the ring — only then can it no longer write their buffers — and
-///   resumes them with ``RuntimeError/broken(_:)``. The event is logged once, at error level.
+///   callers whose requests are in the ring are *not* resumed yet: the ring is closed, which
+///   makes the kernel cancel everything, and the loop waits (``TeardownWitness``) until the
+///   kernel has freed the ring — only then can it no longer write their buffers — and
+///   resumes them with ``RuntimeError/broken(_:)``. Requests the kernel never consumed from
+///   the SQ are known not to have run (a close among them is then done synchronously by
+///   `File.close`); for the others the effect is unknown. The event is logged once, at
+///   error level.
 /// - **stopped**: the thread has exited; jobs for this executor run on the global executor,
 ///   and I/O they start hops onto a healthy ring of the runtime (or fails with the refusal).
 extension RingExecutor {
@@ -77,6 +80,9 @@ extension RingExecutor {
     func tearDownBrokenRing() {
         // No local reference to the ring: it must be freed (closed) where it is set to nil.
         guard let errno = brokenErrno, self.ring != nil else { return }
+        // Entries still in the SQ never reached the kernel: their callers get `broken`
+        // (nothing happened), the others `brokenInFlight` (the effect is unknown).
+        let neverSubmitted = Set(self.ring!.unconsumedSubmissions)
         var released = false
         do {
             let witness = try TeardownWitness(attachingTo: self.ring!)
@@ -88,8 +94,9 @@ extension RingExecutor {
             usleep(100_000)
         }
         for slot in table.slots(in: .submitted) {
+            let reachedKernel = !neverSubmitted.contains(table.userData(slot))
             table.markCompleted(slot)
-            finish(slot, .brokenInFlight(errno))
+            finish(slot, reachedKernel ? .brokenInFlight(errno) : .broken(errno))
         }
         internalRequests.inFlight = 0
         internalRequests.wakeReadInRing = !released && internalRequests.wakeReadInRing

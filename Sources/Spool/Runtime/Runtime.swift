@@ -140,8 +140,9 @@ public final class Runtime: Sendable {
 
     /// The runtime of the calling context: the one whose ring runs the calling thread; else
     /// the one bound to the calling task (``run(configuration:_:)``, ``withRuntime(configuration:_:)``
-    /// and ``spawn(_:)`` bind theirs, and every `Task { }` started inside inherits it); else
-    /// the most recently created runtime that is still running. `nil` if there is none.
+    /// and ``spawn(_:)`` bind theirs, and every `Task { }` started inside inherits it), even
+    /// if it has stopped (its I/O then fails with its shutdown or broken-ring error); else the
+    /// most recently created runtime that is still running. `nil` if there is none.
     public static var current: Runtime? {
         if let r = RingExecutor.current?.runtime { return r }
         let running = live.withLock { list -> [Runtime] in
@@ -154,9 +155,7 @@ public final class Runtime: Sendable {
     /// The order ``current`` looks in: the calling ring's runtime, the task's, the most
     /// recent running one.
     static func resolve(ring: Runtime?, task: Runtime?, live: [Runtime]) -> Runtime? {
-        if let ring { return ring }
-        if let task, task.isRunning { return task }
-        return live.last(where: \.isRunning)
+        ring ?? task ?? live.last(where: \.isRunning)
     }
 
     /// The runtime bound to the current task.
