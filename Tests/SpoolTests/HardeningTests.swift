@@ -159,11 +159,14 @@ struct HardeningTests {
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
         let writer = pipe.writeEnd
         let reader = dupReader(pipe.readEnd)
+        let ring = runtime.rings[0]
+        let releasedAtResume = Flag()
         let task = runtime.spawn { () -> (String, [UInt8], Int) in
             let file = File(adopting: reader, runtime: runtime)
             var buffer = IOBuffer(capacity: 8)
             var what = "returned"
             do { try await file.readAtCurrentPosition(into: &buffer) } catch { what = "\(error)" }
+            if ring.kernelReleasedBrokenRing.load(ordering: .acquiring) { releasedAtResume.set() }
             // Resumed: the kernel must be done with `buffer`. Data written now stays in the pipe.
             let wrote = (try? writer.writeAll(Array("late".utf8))) ?? -1
             let after = buffer.withUnsafeMutableBytes { Array($0) }
@@ -178,6 +181,7 @@ struct HardeningTests {
         let result = try await withinDeadline(.seconds(10), "the read's caller on a broken ring") { try await task.value }
         let (what, after, wrote) = try #require(result)
         #expect(what == "\(RuntimeError.broken(.badFileDescriptor))")
+        #expect(releasedAtResume.isSet, "the caller resumed only after the kernel released the ring")
         #expect(wrote == 4)
         #expect(after == [UInt8](repeating: 0, count: 8), "the kernel never wrote the buffer")
         try await Task.sleep(for: .milliseconds(20))

@@ -93,6 +93,7 @@ extension RingExecutor {
             logger.error("Spool ring \(index): could not watch the broken ring's teardown (\(error)); callers in the kernel resume after a grace period")
             usleep(100_000)
         }
+        kernelReleasedBrokenRing.store(released, ordering: .releasing)
         for slot in table.slots(in: .submitted) {
             let reachedKernel = !neverSubmitted.contains(table.userData(slot))
             table.markCompleted(slot)

@@ -75,6 +75,9 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     let inbox = Inbox<InboxItem>()
     let wakeSignal: WakeSignal
     let lifecycleState = Atomic<UInt8>(Lifecycle.starting.rawValue)
+    /// Set once the kernel has released a broken ring (diagnostics and tests: callers whose
+    /// requests were in the kernel resume only after this).
+    let kernelReleasedBrokenRing = Atomic<Bool>(false)
     /// The errno the ring broke with (0: not broken); readable from any thread.
     let brokenErrnoValue = Atomic<Int32>(0)
     private let drainer = Atomic<Bool>(false)
