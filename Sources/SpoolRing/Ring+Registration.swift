@@ -39,6 +39,15 @@ extension Ring {
         try register(IORING_REGISTER_FILES2, "REGISTER_FILES2", &reg, count: UInt32(MemoryLayout<spool_uring_rsrc_register>.size))
     }
 
+    /// Registers a file table holding `descriptors` (`IORING_REGISTER_FILES`, every kernel
+    /// with io_uring). The table keeps its own references: the caller may close its copies.
+    public func registerFiles(_ descriptors: [FileDescriptor]) throws(RingError) {
+        guard !descriptors.isEmpty else { throw .invalidArgument("a file table needs at least one descriptor") }
+        let raw = descriptors.map(\.rawValue)
+        let r = raw.withUnsafeBufferPointer { systemCalls.register(descriptor.rawValue, UInt32(IORING_REGISTER_FILES), $0.baseAddress, UInt32($0.count)) }
+        if r < 0 { throw .registrationFailed(operation: "REGISTER_FILES", Errno(rawValue: -r)) }
+    }
+
     /// Puts `descriptors` into the file table starting at slot `index`
     /// (`IORING_REGISTER_FILES_UPDATE2`). A descriptor of -1 empties its slot. The table keeps its
     /// own reference: the caller may close its descriptors afterwards. Returns how many slots changed.

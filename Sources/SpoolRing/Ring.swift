@@ -314,10 +314,11 @@ public final class Ring {
         var consumedTotal = 0
         var stalls = 0
         var waitingOutStall = false
+        var minimumCompletionsLeft = minimumCompletions
 
         while true {
             let toSubmit = waitingOutStall ? 0 : UInt32(truncatingIfNeeded: pendingSubmissions)
-            let minComplete: UInt32 = waitingOutStall ? 1 : minimumCompletions
+            let minComplete: UInt32 = waitingOutStall ? 1 : minimumCompletionsLeft
             let waitLimit = waitingOutStall ? Self.stallWait : timeout
             var flags = enterFlagsBase
             if minComplete > 0 || alwaysGetEvents
@@ -353,6 +354,9 @@ public final class Ring {
                 waitingOutStall = false
                 if moveCompletionsToSpill() > 0 {
                     stalls = 0
+                    // Completions are now waiting in the holding buffer: the caller's wait for
+                    // some is satisfied, so the retry only submits.
+                    minimumCompletionsLeft = 0
                     continue
                 }
                 stalls += 1

@@ -29,8 +29,12 @@ public struct TeardownWitness: ~Copyable {
         let made = spool_pipe_cloexec(&ends)
         guard made == 0 else { throw .setupFailed(Errno(rawValue: -made)) }
         do {
-            try ring.registerSparseFileTable(count: 1)
-            try ring.updateRegisteredFiles(at: 0, with: [FileDescriptor(rawValue: ends[1])])
+            do {
+                try ring.registerSparseFileTable(count: 1)
+                try ring.updateRegisteredFiles(at: 0, with: [FileDescriptor(rawValue: ends[1])])
+            } catch .registrationFailed(_, .invalidArgument) {
+                try ring.registerFiles([FileDescriptor(rawValue: ends[1])])  // kernels before sparse tables
+            }
         } catch {
             close(ends[0])
             close(ends[1])

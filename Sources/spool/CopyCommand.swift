@@ -134,7 +134,7 @@ struct CopyPlan: Sendable {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            let name = String(cString: UnsafeRawPointer(entry).advanced(by: direntNameOffset).assumingMemoryBound(to: CChar.self))
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()
@@ -180,3 +180,8 @@ final class CopyCounters: Sendable {
     let next = Atomic<Int>(0)
     let done = Atomic<UInt64>(0)
 }
+
+/// Where `d_name` starts in a `dirent`: the name is read in place, because `readdir` returns
+/// records only as long as their name (copying the whole `d_name` tuple, as
+/// `withUnsafeBytes(of: entry.pointee.d_name)` does, reads past the end of the record).
+let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19

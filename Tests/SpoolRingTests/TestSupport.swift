@@ -40,9 +40,7 @@ enum FileManagerLite {
     static func removeTree(_ path: String) throws {
         guard let dir = opendir(path) else { unlink(path); return }
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
+            let name = String(cString: UnsafeRawPointer(entry).advanced(by: direntNameOffset).assumingMemoryBound(to: CChar.self))
             if name == "." || name == ".." { continue }
             let child = path + "/" + name
             if entry.pointee.d_type == UInt8(DT_DIR) { try removeTree(child) } else { unlink(child) }
@@ -97,3 +95,7 @@ func readFile(_ path: String) throws -> String {
     }
     return String(decoding: out, as: UTF8.self)
 }
+
+/// Where `d_name` starts in a `dirent`: the name is read in place, because `readdir` returns
+/// records only as long as their name (copying the whole `d_name` tuple reads past the end).
+let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19

@@ -116,6 +116,53 @@ struct HardeningTests {
         #expect(read == .runtime(.shutdown))
     }
 
+    @Test("review: completions moved aside while the submit path recovers from EBUSY are delivered before the ring parks")
+    func spilledCompletionsAreNotStranded() async throws {
+        let faults = SubmitFaultInjector()
+        var configuration = Runtime.Configuration(submissionEntries: 2)
+        configuration.faults = faults
+        let runtime = try Runtime(configuration: configuration)
+        try await runtime.nop()
+        // The first SQ-full flush submits two NOPs, whose completions land in the CQ; the
+        // second flush, in the same pass, gets EBUSY and moves them aside before retrying.
+        faults.fail(.submissionQueueFull, with: EBUSY, count: 1, skipping: 1)
+        let all = try await withinDeadline(.seconds(10), "eight NOPs through a 2-entry SQ with an EBUSY") {
+            try await runtime.spawn { () -> Int in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for _ in 0..<8 { group.addTask { try await runtime.nop() } }
+                    var n = 0
+                    for try await _ in group { n += 1 }
+                    return n
+                }
+            }.value
+        }
+        #expect(all == 8)
+        #expect(faults.injectedCount == 1)
+        _ = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait() }
+    }
+
+    @Test("review: shutdown is not held up by a task that never stops running on the ring")
+    func shutdownWithEndlessTask() async throws {
+        let runtime = try Runtime()
+        let stop = Flag()
+        let looper = runtime.spawn { () -> Int in
+            var failures = 0
+            while !stop.isSet {
+                do { try await runtime.nop() } catch { failures += 1 }
+                await Task.yield()
+            }
+            return failures
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        let done = try await withinDeadline(.seconds(10), "shutdown beside an endless task") {
+            await runtime.shutdownAndWait()
+            return true
+        }
+        #expect(done == true)
+        stop.set()
+        #expect(try await looper.value > 0, "after shutdown its I/O failed fast")
+    }
+
     // MARK: 4. Broken ring
 
     @Test("4a. a ring that breaks inside the SQ-full flush: every caller resumes once with the ring's errno, none is queued and lost")

@@ -19,7 +19,7 @@ final class TemporaryDirectory: @unchecked Sendable {
 func removeTree(_ path: String) {
     guard let dir = opendir(path) else { unlink(path); return }
     while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let name = String(cString: UnsafeRawPointer(entry).advanced(by: direntNameOffset).assumingMemoryBound(to: CChar.self))
         if name == "." || name == ".." { continue }
         let child = path + "/" + name
         if entry.pointee.d_type == UInt8(DT_DIR) { removeTree(child) } else { unlink(child) }
@@ -119,7 +119,7 @@ func openDescriptors() -> [Int32: String] {
     guard let dir = opendir("/proc/self/fd") else { return out }
     defer { closedir(dir) }
     while let entry = readdir(dir) {
-        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+        let name = String(cString: UnsafeRawPointer(entry).advanced(by: direntNameOffset).assumingMemoryBound(to: CChar.self))
         guard let fd = Int32(name), let target = descriptorTarget(fd) else { continue }
         out[fd] = target
     }
@@ -132,3 +132,7 @@ final class Flag: Sendable {
     func set() { value.store(true, ordering: .releasing) }
     var isSet: Bool { value.load(ordering: .acquiring) }
 }
+
+/// Where `d_name` starts in a `dirent`: the name is read in place, because `readdir` returns
+/// records only as long as their name (copying the whole `d_name` tuple reads past the end).
+let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19

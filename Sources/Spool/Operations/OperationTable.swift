@@ -15,7 +15,9 @@
 /// nothing. After a burst it gives memory back: free slots are handed out from the lower
 /// half first, and when the upper half is empty and at most a quarter of the slots are used,
 /// the slab halves (down to its initial size). Generations of discarded slots are carried
-/// over, so a recycled `user_data` never matches an older operation.
+/// over, so a recycled `user_data` never matches an older operation. Slots are addressed by
+/// index (the kernel holds their `user_data`), so one long-lived operation in the upper half
+/// keeps the slab at that size until it ends.
 ///
 /// **Thread-safety:** none; used only on the ring's thread.
 final class OperationTable {
@@ -229,6 +231,14 @@ final class OperationTable {
         guard slots[Int(index)].state == .submitted else { return }
         slots[Int(index)].state = .reserved
         inFlight -= 1
+    }
+
+    /// Gives up on slot `index` for good: its caller is never resumed and the slot is never
+    /// reused (a broken ring whose release the kernel did not confirm; contract 1 wins).
+    func abandon(_ index: Int32) {
+        slots[Int(index)].continuation = nil
+        slots[Int(index)].state = .batchParent  // any non-free state: never handed out again
+        slots[Int(index)].firstPart = -1
     }
 
     /// Every slot in state `state` (a scan: for shutdown and broken-ring paths only).

@@ -18,6 +18,7 @@ final class SubmitFaultInjector: Sendable {
         var site: SubmitSite
         var errno: Int32
         var remaining: Int
+        var skip: Int
     }
     private struct State {
         var rules: [Rule] = []
@@ -28,9 +29,10 @@ final class SubmitFaultInjector: Sendable {
 
     init() {}
 
-    /// Fails the next `count` enters tagged with `site` with `errno`.
-    func fail(_ site: SubmitSite, with errno: Int32, count: Int = 1) {
-        state.withLock { $0.rules.append(Rule(site: site, errno: errno, remaining: count)) }
+    /// Fails `count` enters tagged with `site` with `errno`, after letting the first
+    /// `skipping` such enters through.
+    func fail(_ site: SubmitSite, with errno: Int32, count: Int = 1, skipping: Int = 0) {
+        state.withLock { $0.rules.append(Rule(site: site, errno: errno, remaining: count, skip: skipping)) }
     }
 
     /// Removes every rule not yet used up.
@@ -48,6 +50,10 @@ final class SubmitFaultInjector: Sendable {
         state.withLock { s -> Int32? in
             s.sitesSeen.formUnion(site)
             guard let i = s.rules.firstIndex(where: { site.contains($0.site) && $0.remaining > 0 }) else { return nil }
+            if s.rules[i].skip > 0 {
+                s.rules[i].skip -= 1
+                return nil
+            }
             s.rules[i].remaining -= 1
             s.injected["\(s.rules[i].site)", default: 0] += 1
             let e = s.rules[i].errno

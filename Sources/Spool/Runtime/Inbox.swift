@@ -36,7 +36,10 @@ final class Inbox<Item: Sendable>: @unchecked Sendable {  // the Atomic top is t
         while true {
             node.pointee.next = expected
             let (exchanged, original) = top.compareExchange(
-                expected: expected, desired: node, successOrdering: .releasing, failureOrdering: .relaxed)
+                // Sequentially consistent: the ring arms its wake signal and then checks
+                // `isEmpty`, while a producer pushes and then checks the signal (a store/load
+                // handshake on both sides, which release/acquire alone does not order).
+                expected: expected, desired: node, successOrdering: .sequentiallyConsistent, failureOrdering: .relaxed)
             if exchanged { return original == nil }
             expected = original
         }

@@ -44,14 +44,16 @@ extension RingExecutor {
         internalRequests.cancelAllWanted = true
     }
 
-    /// Nothing is left that the kernel could still write, and nothing waits.
+    /// Nothing is left that the kernel could still write, and nothing waits. Ready jobs do
+    /// not hold shutdown up (a task looping forever would): `finish` hands them to the global
+    /// executor, where their I/O fails with the shutdown error.
     var isDrained: Bool {
-        table.inFlight == 0 && table.waitingCount == 0 && jobs.isEmpty && internalRequests.inFlight == 0
+        table.inFlight == 0 && table.waitingCount == 0 && internalRequests.inFlight == 0
             && !internalRequests.wakeReadInRing && !internalRequests.cancelAllWanted
     }
 
     /// Resumes every caller waiting for admission with `outcome`.
-    private func resumeWaiting(with outcome: OperationOutcome) {
+    func resumeWaiting(with outcome: OperationOutcome) {
         while let slot = table.firstWaiting {
             table.removeWaiting(slot)
             finish(slot, outcome)
@@ -80,6 +82,8 @@ extension RingExecutor {
     func tearDownBrokenRing() {
         // No local reference to the ring: it must be freed (closed) where it is set to nil.
         guard let errno = brokenErrno, self.ring != nil else { return }
+        // Completions the kernel already posted are real results: deliver them first.
+        reapCompletions()
         // Entries still in the SQ never reached the kernel: their callers get `broken`
         // (nothing happened), the others `brokenInFlight` (the effect is unknown).
         let neverSubmitted = Set(self.ring!.unconsumedSubmissions)
@@ -90,11 +94,19 @@ extension RingExecutor {
             released = witness.waitForRelease(timeout: nil)
         } catch {
             self.ring = nil
-            logger.error("Spool ring \(index): could not watch the broken ring's teardown (\(error)); callers in the kernel resume after a grace period")
-            usleep(100_000)
         }
         kernelReleasedBrokenRing.store(released, ordering: .releasing)
-        for slot in table.slots(in: .submitted) {
+        let held = table.slots(in: .submitted)
+        if !released {
+            // The kernel's release cannot be observed, so it may still write these callers'
+            // buffers: contract 1 wins, and they are never resumed (their tasks leak).
+            let inKernel = held.filter { !neverSubmitted.contains(table.userData($0)) }
+            if !inKernel.isEmpty {
+                logger.critical("Spool ring \(index): could not observe the kernel releasing the broken ring; \(inKernel.count) callers whose requests it held are never resumed, so it cannot write memory they got back")
+            }
+            for slot in inKernel { table.markCompleted(slot); table.abandon(slot) }
+        }
+        for slot in held where table.state(slot) == .submitted {
             let reachedKernel = !neverSubmitted.contains(table.userData(slot))
             table.markCompleted(slot)
             finish(slot, reachedKernel ? .brokenInFlight(errno) : .broken(errno))

@@ -32,7 +32,10 @@ extension RingExecutor {
             }
             if lifecycle == .stopping && isDrained { return }
 
-            if jobs.isEmpty && inbox.isEmpty {
+            // Park only with nothing to do: no job, no inbox item, and no completion already
+            // taken out of the CQ (the submit path may have moved some into its holding buffer
+            // while recovering from EAGAIN/EBUSY; a wait would not see them).
+            if jobs.isEmpty && inbox.isEmpty && (ring?.readyCompletions ?? 0) == 0 {
                 park()
             } else {
                 poll()
@@ -52,7 +55,8 @@ extension RingExecutor {
         }
     }
 
-    /// Runs ready jobs, at most the budget; jobs they enqueue wait for the next pass.
+    /// Runs ready jobs, at most the budget (jobs they enqueue may run in the same pass while
+    /// budget remains).
     private func runJobs() {
         var budget = Self.jobBudget
         while budget > 0, let next = jobs.popFirst() {
@@ -123,7 +127,7 @@ extension RingExecutor {
         }
     }
 
-    private func reapCompletions() {
+    func reapCompletions() {
         guard let ring else { return }
         ring.reapCompletions { completion in
             self.complete(completion)

@@ -311,9 +311,12 @@ public final class Runtime: Sendable {
         return .shutdown
     }
 
-    /// Runs `request` on the calling thread's ring, or hops onto a running ring of this runtime.
+    /// Runs `request` on the calling thread's ring (any runtime's: it is the fast path) while
+    /// that ring runs; otherwise hops onto a running ring of this runtime.
     nonisolated(nonsending) func perform(_ request: OperationRequest, cancellable: Bool = true) async -> OperationOutcome {
-        if let ring = RingExecutor.current { return await ring.perform(request, cancellable: cancellable) }
+        if let ring = RingExecutor.current, ring.lifecycle == .running {
+            return await ring.perform(request, cancellable: cancellable)
+        }
         guard let ring = pickRing() else { return refusal }
         return await withTaskExecutorPreference(ring.taskExecutor) {
             await Runtime.performOnRing(ring, request, cancellable: cancellable)
@@ -322,7 +325,9 @@ public final class Runtime: Sendable {
 
     /// Runs a batch; see ``RingExecutor/performBatch(_:results:isolation:)``.
     nonisolated(nonsending) func performBatch(_ parts: [OperationRequest], results: UnsafeMutablePointer<Int32>) async -> OperationOutcome {
-        if let ring = RingExecutor.current { return await ring.performBatch(parts, results: results) }
+        if let ring = RingExecutor.current, ring.lifecycle == .running {
+            return await ring.performBatch(parts, results: results)
+        }
         guard let ring = pickRing() else { return refusal }
         nonisolated(unsafe) let results = results
         return await withTaskExecutorPreference(ring.taskExecutor) {
