@@ -116,28 +116,35 @@ struct HardeningTests {
         #expect(read == .runtime(.shutdown))
     }
 
-    @Test("review: completions moved aside while the submit path recovers from EBUSY are delivered before the ring parks")
-    func spilledCompletionsAreNotStranded() async throws {
+    @Test("review: completions moved aside while the submit path recovers from EBUSY are delivered before the ring waits",
+          arguments: [(SubmitSite.submissionQueueFull, 3), (SubmitSite.park, 1)])
+    func spilledCompletionsAreNotStranded(site: SubmitSite, reads: Int) async throws {
+        // Two NOPs complete inside the first SQ-full flush (their CQEs wait in the CQ); then an
+        // EBUSY at `site` makes the submit path move those CQEs aside before it retries. The
+        // reads never complete, so if the ring then blocks for a completion, the NOPs' callers
+        // are stranded.
         let faults = SubmitFaultInjector()
         var configuration = Runtime.Configuration(submissionEntries: 2)
         configuration.faults = faults
         let runtime = try Runtime(configuration: configuration)
         try await runtime.nop()
-        // The first SQ-full flush submits two NOPs, whose completions land in the CQ; the
-        // second flush, in the same pass, gets EBUSY and moves them aside before retrying.
-        faults.fail(.submissionQueueFull, with: EBUSY, count: 1, skipping: 1)
-        let all = try await withinDeadline(.seconds(10), "eight NOPs through a 2-entry SQ with an EBUSY") {
-            try await runtime.spawn { () -> Int in
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for _ in 0..<8 { group.addTask { try await runtime.nop() } }
-                    var n = 0
-                    for try await _ in group { n += 1 }
-                    return n
-                }
-            }.value
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+        faults.fail(site, with: EBUSY, count: 1, skipping: site == .submissionQueueFull ? 1 : 0)
+        let nops = Counter()
+        let work = runtime.spawn { () -> [ReadOutcome] in
+            await withTaskGroup(of: ReadOutcome?.self) { group in
+                for _ in 0..<2 { group.addTask { try? await runtime.nop(); nops.increment(); return nil } }
+                for _ in 0..<reads { group.addTask { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) } }
+                return await group.reduce(into: []) { if let r = $1 { $0.append(r) } }
+            }
         }
-        #expect(all == 8)
+        let delivered = await eventually { nops.value == 2 }
+        #expect(delivered, "the NOPs' callers resumed while the reads still wait")
         #expect(faults.injectedCount == 1)
+        _ = try pipe.writeEnd.writeAll([UInt8](repeating: 1, count: 16 * reads))  // 16 bytes per reader
+        let results = try await withinDeadline(.seconds(10), "the reads") { try await work.value }
+        #expect(results?.count == reads)
         _ = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait() }
     }
 
