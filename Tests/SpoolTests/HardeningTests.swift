@@ -330,6 +330,35 @@ struct HardeningTests {
         #expect(descriptorTarget(fd)?.hasSuffix("waiting-close") != true, "the descriptor was released")
     }
 
+    @Test("review: SharedFile.close waits for calls already using the descriptor, and refuses new ones at once")
+    func sharedFileCloseWaitsForUsers() async throws {
+        try await withTestRuntime { runtime in
+            let pipe = try FileDescriptor.pipe()
+            defer { try? pipe.writeEnd.close() }
+            let shared = File(adopting: pipe.readEnd, runtime: runtime).shared()
+            let fd = shared.descriptor.rawValue
+            let target = descriptorTarget(fd)
+            let reader = runtime.spawn { () -> [UInt8] in
+                var buffer = IOBuffer(capacity: 4)
+                try await shared.readAtCurrentPosition(into: &buffer)
+                return buffer.bytes
+            }
+            #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
+            let closed = Flag()
+            let closer = runtime.spawn { try await shared.close(); closed.set() }
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(!closed.isSet, "close waits while a read uses the descriptor")
+            #expect(descriptorTarget(fd) == target, "the descriptor is still open under the read")
+            await #expect(throws: IOError.self) { _ = try await shared.read(upToCount: 1, at: 0) }
+            _ = try pipe.writeEnd.writeAll(Array("data".utf8))
+            let read = try await withinDeadline(.seconds(5), "the read") { try await reader.value }
+            #expect(read == Array("data".utf8))
+            _ = try await withinDeadline(.seconds(5), "the close") { try await closer.value }
+            #expect(closed.isSet)
+            #expect(descriptorTarget(fd) != target, "released after the last user")
+        }
+    }
+
     // MARK: 6. IOBuffer.count
 
     @Test("6. IOBuffer.count cannot leave 0...capacity: setCount rejects it with a typed error")

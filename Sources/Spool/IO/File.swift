@@ -110,7 +110,10 @@ public struct File: ~Copyable, FileIO {
     }
 
     /// A ``File`` is open until it is consumed: nothing to check.
-    public func checkOpen(_ operation: IOError.Operation) throws {}
+    public func beginUse(_ operation: IOError.Operation) throws {}
+
+    /// A ``File`` is open until it is consumed: nothing to record.
+    public func endUse() {}
 
     /// Turns this file into a ``SharedFile`` that many tasks can use at once.
     public consuming func shared() -> SharedFile {
@@ -169,8 +172,11 @@ public protocol FileIO: ~Copyable, Sendable {
     var path: FilePath? { get }
     /// The runtime whose rings run this file's I/O.
     var runtime: Runtime { get }
-    /// Throws if the handle may no longer be used (a closed ``SharedFile``).
-    func checkOpen(_ operation: IOError.Operation) throws
+    /// Marks the start of a call that uses ``descriptor``; throws if the handle may no longer
+    /// be used (a closed ``SharedFile``). Every call is bracketed by this and ``endUse()``.
+    func beginUse(_ operation: IOError.Operation) throws
+    /// Marks the end of a call that ``beginUse(_:)`` started.
+    func endUse()
 }
 
 extension FileIO where Self: ~Copyable {
@@ -242,12 +248,18 @@ extension FileIO where Self: ~Copyable {
         _ operation: IOError.Operation, count: Int, offset: UInt64?,
         _ request: (Int32, UInt32, UInt64) -> OperationRequest
     ) async throws -> Int {
-        try checkOpen(operation)
         try validateOffset(offset)
         let length = UInt32(min(count, File.maximumTransfer))
         let position = offset ?? SubmissionQueueEntry.currentPosition
-        return Int(try await runtime.perform(request(descriptor.rawValue, length, position))
+        return Int(try await perform(operation, request(descriptor.rawValue, length, position))
             .value(IOErrorContext(operation: operation, path: path, descriptor: descriptor, offset: offset)))
+    }
+
+    /// Runs one request on the descriptor, bracketed by ``beginUse(_:)`` and ``endUse()``.
+    nonisolated(nonsending) func perform(_ operation: IOError.Operation, _ request: OperationRequest) async throws -> OperationOutcome {
+        try beginUse(operation)
+        defer { endUse() }
+        return await runtime.perform(request)
     }
 
     // MARK: Writing
@@ -311,7 +323,7 @@ extension FileIO where Self: ~Copyable {
         try validateOffset(offset)
         let iovecs = IOVecArray(base: buffer.base, segments: segments)
         defer { iovecs.free() }
-        let n = Int(try await runtime.perform(.readVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
+        let n = Int(try await perform(.readVector, .readVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
             .value(IOErrorContext(operation: .readVector, path: path, descriptor: descriptor, offset: offset)))
         buffer.setValidCount(IOVecArray.end(of: n, in: segments))
         return n
@@ -324,7 +336,7 @@ extension FileIO where Self: ~Copyable {
         try validateOffset(offset)
         let iovecs = IOVecArray(base: buffer.base, segments: segments)
         defer { iovecs.free() }
-        return Int(try await runtime.perform(.writeVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
+        return Int(try await perform(.writeVector, .writeVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
             .value(IOErrorContext(operation: .writeVector, path: path, descriptor: descriptor, offset: offset)))
     }
 
@@ -359,6 +371,8 @@ extension FileIO where Self: ~Copyable {
         let results = UnsafeMutablePointer<Int32>.allocate(capacity: max(requests.count, 1))
         results.initialize(repeating: 0, count: max(requests.count, 1))
         defer { results.deallocate() }
+        try beginUse(operation)
+        defer { endUse() }
         _ = try await runtime.performBatch(requests, results: results).value(IOErrorContext(operation: operation, path: path, descriptor: descriptor))
         var counts: [Int] = []
         counts.reserveCapacity(requests.count)
@@ -374,22 +388,24 @@ extension FileIO where Self: ~Copyable {
 
     /// Flushes data and metadata to stable storage (`fsync`).
     public nonisolated(nonsending) func sync() async throws {
-        _ = try await runtime.perform(.fsync(fd: descriptor.rawValue, dataOnly: false)).value(IOErrorContext(operation: .sync, path: path, descriptor: descriptor))
+        _ = try await perform(.sync, .fsync(fd: descriptor.rawValue, dataOnly: false)).value(IOErrorContext(operation: .sync, path: path, descriptor: descriptor))
     }
 
     /// Flushes data (and the metadata needed to read it) to stable storage (`fdatasync`).
     public nonisolated(nonsending) func dataSync() async throws {
-        _ = try await runtime.perform(.fsync(fd: descriptor.rawValue, dataOnly: true)).value(IOErrorContext(operation: .dataSync, path: path, descriptor: descriptor))
+        _ = try await perform(.dataSync, .fsync(fd: descriptor.rawValue, dataOnly: true)).value(IOErrorContext(operation: .dataSync, path: path, descriptor: descriptor))
     }
 
     /// Reserves disk space for `length` bytes at `offset` (`fallocate`, mode 0: the file grows).
     public nonisolated(nonsending) func allocate(at offset: UInt64, length: UInt64) async throws {
-        _ = try await runtime.perform(.fallocate(fd: descriptor.rawValue, mode: 0, offset: offset, length: length))
+        _ = try await perform(.allocate, .fallocate(fd: descriptor.rawValue, mode: 0, offset: offset, length: length))
             .value(IOErrorContext(operation: .allocate, path: path, descriptor: descriptor, offset: offset))
     }
 
     /// The file's metadata (`statx` on the descriptor).
     public nonisolated(nonsending) func status() async throws -> FileStatus {
+        try beginUse(.status)
+        defer { endUse() }
         let empty = CPath(FilePath(""))
         defer { empty.free() }
         return try await FileStatus.load(runtime: runtime, directory: descriptor.rawValue, path: empty.pointer,
