@@ -41,10 +41,7 @@ struct FaultCase: Sendable, CustomTestStringConvertible {
 struct FaultInjectionTests {
     @Test("every caller resumes exactly once, nothing hangs, no descriptor leaks", arguments: FaultCase.all)
     func faultAtSite(_ fault: FaultCase) async throws {
-        let faults = SubmitFaultInjector()
-        var configuration = Runtime.Configuration(submissionEntries: fault.submissionEntries)
-        configuration.faults = faults
-        let runtime = try Runtime(configuration: configuration)
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: fault.submissionEntries))
         faults.fail(fault.site, with: fault.errno, count: fault.failures)
 
         let dir = TemporaryDirectory()

@@ -52,10 +52,7 @@ struct HardeningTests {
 
     @Test("2. the wake read is re-armed even when the SQ is full at that moment: posts from other threads still wake the ring")
     func wakeRearmWithFullSubmissionQueue() async throws {
-        let faults = SubmitFaultInjector()
-        var configuration = Runtime.Configuration(submissionEntries: 2)
-        configuration.faults = faults
-        let runtime = try Runtime(configuration: configuration)
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 2))
         try await runtime.nop()  // the ring is up and parked with its wake read in the kernel
         try await Task.sleep(for: .milliseconds(20))
         // The job below is posted from this (non-ring) thread, so the ring wakes through its
@@ -88,10 +85,7 @@ struct HardeningTests {
 
     @Test("3. shutdown's cancel-all waits for SQ room instead of being dropped: a read that never completes is still cancelled")
     func cancelAllWithFullSubmissionQueue() async throws {
-        let faults = SubmitFaultInjector()
-        var configuration = Runtime.Configuration(submissionEntries: 2)
-        configuration.faults = faults
-        let runtime = try Runtime(configuration: configuration)
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 2))
         let pipe = try FileDescriptor.pipe()
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
         let reader = runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
@@ -123,10 +117,7 @@ struct HardeningTests {
         // EBUSY at `site` makes the submit path move those CQEs aside before it retries. The
         // reads never complete, so if the ring then blocks for a completion, the NOPs' callers
         // are stranded.
-        let faults = SubmitFaultInjector()
-        var configuration = Runtime.Configuration(submissionEntries: 2)
-        configuration.faults = faults
-        let runtime = try Runtime(configuration: configuration)
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 2))
         try await runtime.nop()
         let pipe = try FileDescriptor.pipe()
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
@@ -174,11 +165,8 @@ struct HardeningTests {
 
     @Test("4a. a ring that breaks inside the SQ-full flush: every caller resumes once with the ring's errno, none is queued and lost")
     func breakDuringFlush() async throws {
-        let faults = SubmitFaultInjector()
         let logged = LogCapture()
-        var configuration = Runtime.Configuration(submissionEntries: 2, logger: Logger(label: "test") { _ in logged })
-        configuration.faults = faults
-        let runtime = try Runtime(configuration: configuration)
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 2, logger: Logger(label: "test") { _ in logged }))
         faults.fail(.submissionQueueFull, with: EBADF)
         let outcomes = try await withinDeadline(.seconds(10), "eight operations on a breaking ring") {
             try await runtime.spawn { () -> [String] in
@@ -205,10 +193,7 @@ struct HardeningTests {
 
     @Test("4b. a ring that breaks with a read in the kernel resumes that caller only after the kernel let go: its buffer is never written")
     func brokenRingKeepsContract1() async throws {
-        let faults = SubmitFaultInjector()
-        var configuration = Runtime.Configuration(submissionEntries: 16)
-        configuration.faults = faults
-        let runtime = try Runtime(configuration: configuration)
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 16))
         let pipe = try FileDescriptor.pipe()
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
         let writer = pipe.writeEnd
@@ -246,10 +231,7 @@ struct HardeningTests {
 
     @Test("12. a broken ring leaves the round robin: the other ring takes all new work")
     func brokenRingLeavesRoundRobin() async throws {
-        let faults = SubmitFaultInjector()
-        var configuration = Runtime.Configuration(ringCount: 2, submissionEntries: 8)
-        configuration.faults = faults
-        let runtime = try Runtime(configuration: configuration)
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 2, submissionEntries: 8))
         faults.fail(.park, with: EIO)
         // Whichever ring parks first breaks; wait for one to.
         #expect(await eventually {
@@ -505,4 +487,12 @@ final class OrderLog: Sendable {
     private let list = Mutex<[String]>([])
     func append(_ name: String) { list.withLock { $0.append(name) } }
     var entries: [String] { list.withLock { $0 } }
+}
+
+/// A runtime over an injected system-call layer, and the injector that scripts its faults.
+func runtimeWithFaults(_ configuration: Runtime.Configuration) throws -> (Runtime, SubmitFaultInjector) {
+    let faults = SubmitFaultInjector()
+    var configuration = configuration
+    configuration.faults = faults
+    return (try Runtime(configuration: configuration), faults)
 }
