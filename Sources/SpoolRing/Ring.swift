@@ -440,7 +440,9 @@ public final class Ring {
                 if localCQHead == tail && spill.isEmpty { break }
                 continue
             }
-            while localCQHead != tail && delivered < maximum {
+            // A signed distance: `body` may submit, and a submit that meets EBUSY moves
+            // completions to the holding buffer, advancing `localCQHead` past this `tail`.
+            while Int32(bitPattern: tail &- localCQHead) > 0 && delivered < maximum {
                 let cqe = cqes[Int(localCQHead & cqMask)]
                 localCQHead &+= 1
                 body(Completion(userData: cqe.user_data, result: cqe.res, flags: cqe.flags))

@@ -109,11 +109,8 @@ public struct File: ~Copyable, FileIO {
         return File(adopting: FileDescriptor(rawValue: fd), path: path, runtime: runtime)
     }
 
-    /// A ``File`` is open until it is consumed: nothing to check.
-    public func beginUse(_ operation: IOError.Operation) throws {}
-
-    /// A ``File`` is open until it is consumed: nothing to record.
-    public func endUse() {}
+    /// A ``File`` is open until it is consumed: no calls to count (`nil`).
+    public var accessGate: FileAccessGate? { nil }
 
     /// Turns this file into a ``SharedFile`` that many tasks can use at once.
     public consuming func shared() -> SharedFile {
@@ -172,11 +169,9 @@ public protocol FileIO: ~Copyable, Sendable {
     var path: FilePath? { get }
     /// The runtime whose rings run this file's I/O.
     var runtime: Runtime { get }
-    /// Marks the start of a call that uses ``descriptor``; throws if the handle may no longer
-    /// be used (a closed ``SharedFile``). Every call is bracketed by this and ``endUse()``.
-    func beginUse(_ operation: IOError.Operation) throws
-    /// Marks the end of a call that ``beginUse(_:)`` started.
-    func endUse()
+    /// Counts the calls using ``descriptor`` when the handle is shared (``SharedFile``), so its
+    /// close can wait for them; `nil` for a ``File``. Its members are Spool's own.
+    var accessGate: FileAccessGate? { get }
 }
 
 extension FileIO where Self: ~Copyable {
@@ -254,6 +249,14 @@ extension FileIO where Self: ~Copyable {
         return Int(try await perform(operation, request(descriptor.rawValue, length, position))
             .value(IOErrorContext(operation: operation, path: path, descriptor: descriptor, offset: offset)))
     }
+
+    /// Registers a call with the ``accessGate`` (throws `EBADF` on a closed ``SharedFile``).
+    func beginUse(_ operation: IOError.Operation) throws {
+        try accessGate?.enter(operation, path: path, descriptor: descriptor)
+    }
+
+    /// Ends a call registered by ``beginUse(_:)``.
+    func endUse() { accessGate?.leave() }
 
     /// Runs one request on the descriptor, bracketed by ``beginUse(_:)`` and ``endUse()``.
     nonisolated(nonsending) func perform(_ operation: IOError.Operation, _ request: OperationRequest) async throws -> OperationOutcome {

@@ -24,45 +24,20 @@ public final class SharedFile: FileIO {
     /// The runtime whose rings run this file's I/O.
     public let runtime: Runtime
 
-    private struct State {
-        var closed = false
-        /// Calls between `beginUse` and `endUse`.
-        var users = 0
-        /// A `close()` waiting for `users` to reach zero.
-        var closer: CheckedContinuation<Void, Never>?
-    }
-    private let state = Mutex(State())
+    /// Counts the calls using ``descriptor``, so that ``close()`` can wait for them.
+    public let accessGate: FileAccessGate?
+    private let gate = FileAccessGate()
 
     init(descriptor: FileDescriptor, path: FilePath?, runtime: Runtime) {
         self.descriptor = descriptor
         self.path = path
         self.runtime = runtime
+        accessGate = gate
     }
 
     deinit {
         // No reference is left, so no call is running.
-        if !state.withLock({ $0.closed }) { _ = Glibc.close(descriptor.rawValue) }
-    }
-
-    /// Registers a call; throws `IOError` with `EBADF` once ``close()`` has been called.
-    public func beginUse(_ operation: IOError.Operation) throws {
-        let open = state.withLock { s -> Bool in
-            if s.closed { return false }
-            s.users += 1
-            return true
-        }
-        if !open { throw IOError(operation, errno: .badFileDescriptor, path: path, descriptor: descriptor) }
-    }
-
-    /// Ends a call; the last one lets a waiting ``close()`` proceed.
-    public func endUse() {
-        let closer = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            s.users -= 1
-            guard s.users == 0, let c = s.closer else { return nil }
-            s.closer = nil
-            return c
-        }
-        closer?.resume()
+        if !gate.isClosed { _ = Glibc.close(descriptor.rawValue) }
     }
 
     /// Closes the file through the ring and reports the kernel's answer; a second call throws
@@ -73,21 +48,7 @@ public final class SharedFile: FileIO {
     /// once (see ``File/close()``): the close is not cancellable, and it falls back to a
     /// synchronous close when the request cannot reach the kernel.
     public func close() async throws {
-        let mustWait = try state.withLock { (s: inout State) throws(IOError) -> Bool in
-            if s.closed { throw IOError(.close, errno: .badFileDescriptor, path: path, descriptor: descriptor) }
-            s.closed = true
-            return s.users > 0
-        }
-        if mustWait {
-            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let now = state.withLock { s -> Bool in
-                    if s.users == 0 { return true }
-                    s.closer = c
-                    return false
-                }
-                if now { c.resume() }
-            }
-        }
+        try await gate.close(path: path, descriptor: descriptor)
         try await File.release(descriptor, path: path, runtime: runtime)
     }
 }

@@ -51,6 +51,8 @@ final class OperationTable {
         var firstPart: Int32 = -1
         var remainingParts: Int32 = 0
         var cancelledParts: Int32 = 0
+        /// Parts whose effect is unknown (in the kernel when the ring broke).
+        var unknownParts: Int32 = 0
         var results: UnsafeMutablePointer<Int32>? = nil
     }
 
@@ -255,6 +257,7 @@ final class OperationTable {
         p.pointee.results = results
         p.pointee.remainingParts = Int32(parts)
         p.pointee.cancelledParts = 0
+        p.pointee.unknownParts = 0
     }
 
     /// Links slot `part` as part number `number` of batch `parent`.
@@ -290,20 +293,23 @@ final class OperationTable {
     /// parent's outcome when this was its last part (the parent is then released too, and
     /// its continuation returned with it).
     func finishPart(
-        _ part: Int32, result: Int32, cancelled: Bool
-    ) -> (parent: Int32, partsCancelled: Int32, cancelRequested: Bool, continuation: UnsafeContinuation<OperationOutcome, Never>?)? {
+        _ part: Int32, result: Int32, cancelled: Bool, unknown: Bool = false
+    ) -> (parent: Int32, partsCancelled: Int32, partsUnknown: Int32, cancelRequested: Bool,
+          continuation: UnsafeContinuation<OperationOutcome, Never>?)? {
         let s = slots + Int(part)
         let parent = s.pointee.parent
         let p = slots + Int(parent)
         p.pointee.results?[Int(s.pointee.partIndex)] = result
         if cancelled { p.pointee.cancelledParts += 1 }
+        if unknown { p.pointee.unknownParts += 1 }
         let previous = s.pointee.previousSibling, next = s.pointee.nextSibling
         if previous >= 0 { slots[Int(previous)].nextSibling = next } else { p.pointee.firstPart = next }
         if next >= 0 { slots[Int(next)].previousSibling = previous }
         release(part)  // may move the slab: index from here on, no pointers
         slots[Int(parent)].remainingParts -= 1
         guard slots[Int(parent)].remainingParts == 0 else { return nil }
-        let outcome = (parent, slots[Int(parent)].cancelledParts, slots[Int(parent)].cancelRequested, slots[Int(parent)].continuation)
+        let outcome = (parent, slots[Int(parent)].cancelledParts, slots[Int(parent)].unknownParts,
+                       slots[Int(parent)].cancelRequested, slots[Int(parent)].continuation)
         slots[Int(parent)].continuation = nil
         release(parent)
         return outcome

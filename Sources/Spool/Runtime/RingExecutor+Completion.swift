@@ -46,13 +46,17 @@ extension RingExecutor {
     private func finishPart(_ part: Int32, _ outcome: OperationOutcome) {
         let result: Int32
         let cancelled: Bool
+        var unknown = false
         switch outcome {
         case .completed(let r): (result, cancelled) = (r, false)
+        case .brokenInFlight: (result, cancelled, unknown) = (-ECANCELED, true, true)
         default: (result, cancelled) = (-ECANCELED, true)
         }
-        guard let done = table.finishPart(part, result: result, cancelled: cancelled) else { return }
+        guard let done = table.finishPart(part, result: result, cancelled: cancelled, unknown: unknown) else { return }
         let parentOutcome: OperationOutcome
-        if done.cancelRequested && done.partsCancelled > 0 {
+        if let errno = brokenErrno, done.partsUnknown > 0 {
+            parentOutcome = .brokenInFlight(errno)  // some parts may have run
+        } else if done.cancelRequested && done.partsCancelled > 0 {
             parentOutcome = .cancelled
         } else if done.partsCancelled > 0 {
             parentOutcome = brokenErrno.map { .broken($0) } ?? .shutdown

@@ -32,6 +32,10 @@ import Glibc
 ///   the SQ are known not to have run (a close among them is then done synchronously by
 ///   `File.close`); for the others the effect is unknown. The event is logged once, at
 ///   error level.
+///   The wait is bounded (``RingExecutor/brokenRingReleaseLimit``): if the kernel does not
+///   confirm the release in time (a request stuck in a hung file system), those callers are
+///   never resumed — contract 1 wins over a hang of the whole runtime — and that is logged at
+///   critical level. Jobs for the ring run on the global executor from the moment it broke.
 /// - **stopped**: the thread has exited; jobs for this executor run on the global executor,
 ///   and I/O they start hops onto a healthy ring of the runtime (or fails with the refusal).
 extension RingExecutor {
@@ -87,11 +91,17 @@ extension RingExecutor {
         // Entries still in the SQ never reached the kernel: their callers get `broken`
         // (nothing happened), the others `brokenInFlight` (the effect is unknown).
         let neverSubmitted = Set(self.ring!.unconsumedSubmissions)
+        // From here on the ring takes no job: whatever is ready or arrives runs on the global
+        // executor (like after a stop), so nothing waits for the teardown but the callers the
+        // kernel still holds.
+        lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
+        while let next = jobs.popFirst() { globalConcurrentExecutor.enqueue(ExecutorJob(next.job)) }
+        drainAfterStop()
         var released = false
         do {
             let witness = try TeardownWitness(attachingTo: self.ring!)
             self.ring = nil  // unregisters, unmaps and closes: the kernel cancels everything
-            released = witness.waitForRelease(timeout: nil)
+            released = witness.waitForRelease(timeout: Self.brokenRingReleaseLimit)
         } catch {
             self.ring = nil
         }
@@ -102,7 +112,7 @@ extension RingExecutor {
             // buffers: contract 1 wins, and they are never resumed (their tasks leak).
             let inKernel = held.filter { !neverSubmitted.contains(table.userData($0)) }
             if !inKernel.isEmpty {
-                logger.critical("Spool ring \(index): could not observe the kernel releasing the broken ring; \(inKernel.count) callers whose requests it held are never resumed, so it cannot write memory they got back")
+                logger.critical("Spool ring \(index): the kernel did not confirm releasing the broken ring within \(Self.brokenRingReleaseLimit); \(inKernel.count) callers whose requests it held are never resumed, so it cannot write memory they got back")
             }
             for slot in inKernel { table.markCompleted(slot); table.abandon(slot) }
         }

@@ -61,6 +61,10 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// completions again (DESIGN.md: the loop is fair).
     static let jobBudget = 64
 
+    /// How long a broken ring waits for the kernel to confirm it released the ring before it
+    /// gives up on the callers the kernel still held (they are then never resumed).
+    static let brokenRingReleaseLimit: Duration = .seconds(5)
+
     let index: Int
     /// The runtime this ring belongs to (set once, right after creation, before any job).
     weak var runtime: Runtime?
@@ -170,7 +174,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         return Unmanaged<RingExecutor>.fromOpaque(p).takeUnretainedValue()
     }
 
-    var lifecycle: Lifecycle { Lifecycle(rawValue: lifecycleState.load(ordering: .acquiring)) ?? .stopped }
+    var lifecycle: Lifecycle { Lifecycle(rawValue: lifecycleState.load(ordering: .sequentiallyConsistent)) ?? .stopped }
 
     /// The errno the ring broke with, from any thread.
     var brokenWith: Errno? {
