@@ -39,7 +39,6 @@ let package = Package(
             name: "spool",
             dependencies: [
                 "Spool",
-                "SpoolRing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
