@@ -64,7 +64,7 @@ public final class Ring {
     /// `io_uring_enter` is the kernel's own: call it without the indirection.
     private let directEnter: Bool
     private let mappings: [(UnsafeMutableRawPointer, Int)]
-    private var supportedOpcodes: [Bool]
+    private(set) var supportedOpcodes: [Bool]
     /// The registered index of the ring descriptor, when registered.
     public private(set) var registeredRingIndex: UInt32?
 
@@ -88,20 +88,6 @@ public final class Ring {
 
     /// Counts, for diagnostics and tests.
     @exclusivity(unchecked) public private(set) var statistics = Statistics()
-
-    /// Counters kept by the ring. A plain value.
-    public struct Statistics: Sendable, Equatable {
-        /// `io_uring_enter` calls made (including retries).
-        public var enterCalls = 0
-        /// Retries after `EINTR`.
-        public var interruptedRetries = 0
-        /// Retries after `EAGAIN`/`EBUSY`.
-        public var busyRetries = 0
-        /// Times the CQ overflow backlog was flushed.
-        public var overflowFlushes = 0
-        /// Completions moved to the spill buffer by the submit path.
-        public var spilledCompletions = 0
-    }
 
     /// Creates a ring.
     ///
@@ -460,62 +446,4 @@ public final class Ring {
         // CQ. A failure here is recorded in `state` and reported by the next submit.
         _ = try? submit()
     }
-
-    // MARK: Probe
-
-    /// Whether this kernel supports `opcode` (from `IORING_REGISTER_PROBE` at setup).
-    public func supports(_ opcode: Opcode) -> Bool {
-        Int(opcode.rawValue) < supportedOpcodes.count && supportedOpcodes[Int(opcode.rawValue)]
-    }
-
-    /// Every opcode this kernel supports, in kernel order.
-    public var supportedOperations: [Opcode] {
-        supportedOpcodes.indices.filter { supportedOpcodes[$0] }.map { Opcode(rawValue: UInt8($0)) }
-    }
-
-    private func probeOpcodes() -> [Bool] {
-        let count = 256
-        let size = MemoryLayout<spool_uring_probe>.size + count * MemoryLayout<spool_uring_probe_op>.stride
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
-        defer { raw.deallocate() }
-        raw.initializeMemory(as: UInt8.self, repeating: 0, count: size)
-        let r = systemCalls.register(descriptor.rawValue, UInt32(IORING_REGISTER_PROBE), raw, UInt32(count))
-        guard r >= 0 else { return [] }
-        let header = raw.load(as: spool_uring_probe.self)
-        let ops = (raw + MemoryLayout<spool_uring_probe>.size).bindMemory(to: spool_uring_probe_op.self, capacity: count)
-        let n = min(Int(header.ops_len), count)
-        return (0..<n).map { ops[$0].flags & UInt16(IO_URING_OP_SUPPORTED) != 0 }
-    }
-}
-
-/// A fixed-capacity FIFO of completions, allocated once.
-@usableFromInline
-struct Spill {
-    @usableFromInline let storage: UnsafeMutablePointer<Completion>
-    @usableFromInline let capacity: Int
-    @usableFromInline var start = 0
-    @usableFromInline var count = 0
-
-    init(capacity: Int) {
-        self.capacity = max(1, capacity)
-        storage = .allocate(capacity: self.capacity)
-    }
-
-    @inlinable var isEmpty: Bool { count == 0 }
-    @inlinable var isFull: Bool { count == capacity }
-
-    mutating func append(_ c: Completion) {
-        (storage + (start + count) % capacity).initialize(to: c)
-        count += 1
-    }
-
-    @inlinable
-    mutating func removeFirst() -> Completion {
-        let c = (storage + start).move()
-        start = (start + 1) % capacity
-        count -= 1
-        return c
-    }
-
-    func deallocate() { storage.deallocate() }
 }

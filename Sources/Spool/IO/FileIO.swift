@@ -1,0 +1,287 @@
+internal import SpoolRing
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The I/O every Spool file handle offers: ``File`` (one owner) and ``SharedFile`` (many tasks).
+///
+/// Every call returns only after the kernel has finished with the memory it was given, also
+/// when the calling task is cancelled. Errors are ``IOError`` (naming the operation, path,
+/// descriptor and offset), `CancellationError`, or ``RuntimeError``.
+public protocol FileIO: ~Copyable, Sendable {
+    /// The descriptor.
+    var descriptor: FileDescriptor { get }
+    /// The path the file was opened with, if any (used in error messages).
+    var path: FilePath? { get }
+    /// The runtime whose rings run this file's I/O.
+    var runtime: Runtime { get }
+    /// Counts the calls using ``descriptor`` when the handle is shared (``SharedFile``), so its
+    /// close can wait for them; `nil` for a ``File``. Its members are Spool's own.
+    var accessGate: FileAccessGate? { get }
+}
+
+extension FileIO where Self: ~Copyable {
+    // MARK: Reading
+
+    /// Reads up to `buffer.capacity` bytes at `offset` into `buffer`; sets and returns
+    /// `buffer.count` (0 at end of file). Does not move the file position.
+    @discardableResult
+    public nonisolated(nonsending) func read(into buffer: inout IOBuffer, at offset: UInt64) async throws -> Int {
+        let n = try await readRaw(buffer.base, count: buffer.capacity, offset: offset)
+        buffer.setValidCount(n)
+        return n
+    }
+
+    /// Reads up to `buffer.capacity` bytes at the current file position, advancing it;
+    /// sets and returns `buffer.count` (0 at end of file). For pipes and other streams too.
+    @discardableResult
+    public nonisolated(nonsending) func readAtCurrentPosition(into buffer: inout IOBuffer) async throws -> Int {
+        let n = try await readRaw(buffer.base, count: buffer.capacity, offset: nil)
+        buffer.setValidCount(n)
+        return n
+    }
+
+    /// Reads until `buffer` is full or the file ends, retrying short reads; sets and returns
+    /// `buffer.count`.
+    @discardableResult
+    public nonisolated(nonsending) func readFully(into buffer: inout IOBuffer, at offset: UInt64) async throws -> Int {
+        var done = 0
+        while done < buffer.capacity {
+            let n = try await readRaw(buffer.base + done, count: buffer.capacity - done, offset: offset + UInt64(done))
+            if n == 0 { break }
+            done += n
+        }
+        buffer.setValidCount(done)
+        return done
+    }
+
+    /// Reads up to `count` bytes at `offset` into a new array (shorter at end of file).
+    public nonisolated(nonsending) func read(upToCount count: Int, at offset: UInt64) async throws -> [UInt8] {
+        guard count >= 0 else { throw RuntimeError.invalidArgument("read count must not be negative (got \(count))") }
+        var buffer = IOBuffer(capacity: count)
+        try await readFully(into: &buffer, at: offset)
+        return buffer.bytes
+    }
+
+    /// Reads the whole file from offset 0 into a new array.
+    public nonisolated(nonsending) func readAll() async throws -> [UInt8] {
+        let size = try await status().size
+        var out = try await read(upToCount: Int(clamping: size), at: 0)
+        // The file may have grown since statx: read on until end of file.
+        while true {
+            let more = try await read(upToCount: 64 * 1024, at: UInt64(out.count))
+            if more.isEmpty { return out }
+            out += more
+        }
+    }
+
+    nonisolated(nonsending) func readRaw(_ base: UnsafeMutableRawPointer, count: Int, offset: UInt64?) async throws -> Int {
+        try await transfer(.read, count: count, offset: offset) { .read(fd: $0, buffer: base, count: $1, offset: $2) }
+    }
+
+    nonisolated(nonsending) func writeRaw(_ base: UnsafeRawPointer, count: Int, offset: UInt64?) async throws -> Int {
+        try await transfer(.write, count: count, offset: offset) { .write(fd: $0, buffer: base, count: $1, offset: $2) }
+    }
+
+    /// One read or write: checks, clamps the length to ``File/maximumTransfer``, maps a `nil`
+    /// offset to "the current position", and turns the outcome into a count or an error.
+    nonisolated(nonsending) func transfer(
+        _ operation: IOError.Operation, count: Int, offset: UInt64?,
+        _ request: (Int32, UInt32, UInt64) -> OperationRequest
+    ) async throws -> Int {
+        try validateOffset(offset)
+        let length = UInt32(min(count, File.maximumTransfer))
+        let position = offset ?? SubmissionQueueEntry.currentPosition
+        return Int(try await perform(operation, request(descriptor.rawValue, length, position))
+            .value(IOErrorContext(operation: operation, path: path, descriptor: descriptor, offset: offset)))
+    }
+
+    /// Registers a call with the ``accessGate`` (throws `EBADF` on a closed ``SharedFile``).
+    func beginUse(_ operation: IOError.Operation) throws {
+        try accessGate?.enter(operation, path: path, descriptor: descriptor)
+    }
+
+    /// Ends a call registered by ``beginUse(_:)``.
+    func endUse() { accessGate?.leave() }
+
+    /// Runs one request on the descriptor, bracketed by ``beginUse(_:)`` and ``endUse()``.
+    nonisolated(nonsending) func perform(_ operation: IOError.Operation, _ request: OperationRequest) async throws -> OperationOutcome {
+        try beginUse(operation)
+        defer { endUse() }
+        return await runtime.perform(request)
+    }
+
+    // MARK: Writing
+
+    /// Writes `buffer`'s valid bytes (`0..<count`) at `offset`; returns how many were written
+    /// (possibly fewer: see ``writeAll(_:at:)``). Does not move the file position.
+    @discardableResult
+    public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, at offset: UInt64) async throws -> Int {
+        try await writeRaw(UnsafeRawPointer(buffer.base), count: buffer.count, offset: offset)
+    }
+
+    /// Writes `buffer`'s valid bytes at the current file position (or the end, with
+    /// ``Options/append``), advancing it. For pipes and other streams too.
+    @discardableResult
+    public nonisolated(nonsending) func writeAtCurrentPosition(_ buffer: borrowing IOBuffer) async throws -> Int {
+        try await writeRaw(UnsafeRawPointer(buffer.base), count: buffer.count, offset: nil)
+    }
+
+    /// Writes all of `buffer`'s valid bytes at `offset`, retrying short writes.
+    public nonisolated(nonsending) func writeAll(_ buffer: borrowing IOBuffer, at offset: UInt64) async throws {
+        try await writeFully(buffer, at: offset)
+    }
+
+    /// Writes all of `bytes` at `offset` (copied into an ``IOBuffer`` first).
+    public nonisolated(nonsending) func writeAll(_ bytes: some Collection<UInt8>, at offset: UInt64) async throws {
+        let buffer = IOBuffer(bytes)
+        try await writeAll(buffer, at: offset)
+    }
+
+    /// Writes all of `buffer`'s valid bytes at the current position, retrying short writes.
+    public nonisolated(nonsending) func writeAllAtCurrentPosition(_ buffer: borrowing IOBuffer) async throws {
+        try await writeFully(buffer, at: nil)
+    }
+
+    /// Writes all valid bytes, retrying short writes; `nil`: at the current position.
+    nonisolated(nonsending) func writeFully(_ buffer: borrowing IOBuffer, at offset: UInt64?) async throws {
+        var done = 0
+        while done < buffer.count {
+            let at = offset.map { $0 + UInt64(done) }
+            let n = try await writeRaw(UnsafeRawPointer(buffer.base + done), count: buffer.count - done, offset: at)
+            if n == 0 { throw IOError(.write, errno: .ioError, path: path, descriptor: descriptor, offset: at) }
+            done += n
+        }
+    }
+
+    /// Offsets above `Int64.max` are not file offsets (and `UInt64.max` would mean "the
+    /// current position" to the kernel): reject them before they reach it.
+    func validateOffset(_ offset: UInt64?) throws {
+        if let offset, offset > UInt64(Int64.max) {
+            throw RuntimeError.invalidArgument("file offset \(offset) is larger than Int64.max")
+        }
+    }
+
+    // MARK: Vectored
+
+    /// Scatters one read at `offset` over `segments` of `buffer` (`IORING_OP_READV`), in order.
+    /// Returns the bytes read; `buffer.count` becomes the end of the last byte written.
+    @discardableResult
+    public nonisolated(nonsending) func read(into buffer: inout IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
+        try buffer.validate(segments)
+        try validateOffset(offset)
+        let iovecs = IOVecArray(base: buffer.base, segments: segments)
+        defer { iovecs.free() }
+        let n = Int(try await perform(.readVector, .readVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
+            .value(IOErrorContext(operation: .readVector, path: path, descriptor: descriptor, offset: offset)))
+        buffer.setValidCount(IOVecArray.end(of: n, in: segments))
+        return n
+    }
+
+    /// Gathers `segments` of `buffer` into one write at `offset` (`IORING_OP_WRITEV`).
+    @discardableResult
+    public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
+        try buffer.validate(segments)
+        try validateOffset(offset)
+        let iovecs = IOVecArray(base: buffer.base, segments: segments)
+        defer { iovecs.free() }
+        return Int(try await perform(.writeVector, .writeVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
+            .value(IOErrorContext(operation: .writeVector, path: path, descriptor: descriptor, offset: offset)))
+    }
+
+    // MARK: Batches
+
+    /// Submits one read per part together and resumes the caller once, when all are done:
+    /// the per-suspension cost is paid once per batch. Returns each part's byte count.
+    ///
+    /// Parts wait FIFO past the ring's in-flight limit like any other operation. If the task is
+    /// cancelled, unfinished parts are cancelled and this throws `CancellationError`.
+    public nonisolated(nonsending) func read(into buffer: inout IOBuffer, batch parts: [BatchPart]) async throws -> [Int] {
+        try buffer.validate(parts.map(\.range))
+        for part in parts { try validateOffset(part.offset) }
+        let base = buffer.base
+        let requests = parts.map { OperationRequest.read(fd: descriptor.rawValue, buffer: base + $0.range.lowerBound, count: UInt32(min($0.range.count, File.maximumTransfer)), offset: $0.offset) }
+        let counts = try await runBatch(requests, operation: .read, parts: parts)
+        buffer.setValidCount(parts.map(\.range.upperBound).max() ?? 0)
+        return counts
+    }
+
+    /// Submits one write per part together and resumes the caller once; returns each
+    /// part's byte count.
+    public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, batch parts: [BatchPart]) async throws -> [Int] {
+        try buffer.validate(parts.map(\.range))
+        for part in parts { try validateOffset(part.offset) }
+        let base = buffer.base
+        let requests = parts.map { OperationRequest.write(fd: descriptor.rawValue, buffer: base + $0.range.lowerBound, count: UInt32(min($0.range.count, File.maximumTransfer)), offset: $0.offset) }
+        return try await runBatch(requests, operation: .write, parts: parts)
+    }
+
+    nonisolated(nonsending) func runBatch(_ requests: [OperationRequest], operation: IOError.Operation, parts: [BatchPart]) async throws -> [Int] {
+        let results = UnsafeMutablePointer<Int32>.allocate(capacity: max(requests.count, 1))
+        results.initialize(repeating: 0, count: max(requests.count, 1))
+        defer { results.deallocate() }
+        try beginUse(operation)
+        defer { endUse() }
+        _ = try await runtime.performBatch(requests, results: results).value(IOErrorContext(operation: operation, path: path, descriptor: descriptor))
+        var counts: [Int] = []
+        counts.reserveCapacity(requests.count)
+        for i in 0..<requests.count {
+            let r = results[i]
+            if r < 0 { throw IOError(operation, errno: Errno(rawValue: -r), path: path, descriptor: descriptor, offset: parts[i].offset) }
+            counts.append(Int(r))
+        }
+        return counts
+    }
+
+    // MARK: Metadata and durability
+
+    /// Flushes data and metadata to stable storage (`fsync`).
+    public nonisolated(nonsending) func sync() async throws {
+        _ = try await perform(.sync, .fsync(fd: descriptor.rawValue, dataOnly: false)).value(IOErrorContext(operation: .sync, path: path, descriptor: descriptor))
+    }
+
+    /// Flushes data (and the metadata needed to read it) to stable storage (`fdatasync`).
+    public nonisolated(nonsending) func dataSync() async throws {
+        _ = try await perform(.dataSync, .fsync(fd: descriptor.rawValue, dataOnly: true)).value(IOErrorContext(operation: .dataSync, path: path, descriptor: descriptor))
+    }
+
+    /// Reserves disk space for `length` bytes at `offset` (`fallocate`, mode 0: the file grows).
+    public nonisolated(nonsending) func allocate(at offset: UInt64, length: UInt64) async throws {
+        _ = try await perform(.allocate, .fallocate(fd: descriptor.rawValue, mode: 0, offset: offset, length: length))
+            .value(IOErrorContext(operation: .allocate, path: path, descriptor: descriptor, offset: offset))
+    }
+
+    /// The file's metadata (`statx` on the descriptor).
+    public nonisolated(nonsending) func status() async throws -> FileStatus {
+        try beginUse(.status)
+        defer { endUse() }
+        let empty = CPath(FilePath(""))
+        defer { empty.free() }
+        return try await FileStatus.load(runtime: runtime, directory: descriptor.rawValue, path: empty.pointer,
+                                         flags: SystemConstants.atEmptyPath, context: IOErrorContext(operation: .status, path: path, descriptor: descriptor))
+    }
+}
+
+/// One part of a batch: a range of the buffer and the file offset it maps to.
+public struct BatchPart: Sendable, Hashable {
+    public var range: Range<Int>
+    public var offset: UInt64
+    public init(range: Range<Int>, offset: UInt64) { self.range = range; self.offset = offset }
+}
+
+extension File {
+    /// One part of a batch (see ``Spool/BatchPart``).
+    public typealias BatchPart = Spool.BatchPart
+}
+
+extension IOBuffer {
+    /// Checks that every range lies inside the buffer.
+    func validate(_ ranges: [Range<Int>]) throws {
+        if ranges.isEmpty { throw RuntimeError.invalidArgument("no segments given") }
+        for r in ranges where r.lowerBound < 0 || r.upperBound > capacity {
+            throw RuntimeError.invalidArgument("range \(r) is outside the buffer of \(capacity) bytes")
+        }
+    }
+}
