@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Spool", targets: ["Spool"]),
         .library(name: "SpoolRing", targets: ["SpoolRing"]),
+        .library(name: "SpoolTimer", targets: ["SpoolTimer"]),
         .executable(name: "spool", targets: ["spool"]),
     ],
     dependencies: [
@@ -27,6 +28,8 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
+        // The timing wheel: a pure data structure, no I/O, driven by whatever clock feeds it.
+        .target(name: "SpoolTimer"),
         .target(
             name: "Spool",
             dependencies: [
@@ -44,6 +47,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CSpoolURingTests", dependencies: ["CSpoolURing"]),
+        .testTarget(name: "SpoolTimerTests", dependencies: ["SpoolTimer"]),
         .testTarget(
             name: "SpoolRingTests",
             dependencies: [
