@@ -34,6 +34,7 @@ let package = Package(
             name: "Spool",
             dependencies: [
                 "SpoolRing",
+                "SpoolTimer",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

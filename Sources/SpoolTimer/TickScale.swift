@@ -10,6 +10,14 @@ public struct TickScale: Sendable, Hashable {
     public let tick: Duration
     private let tickNanoseconds: UInt64
 
+    /// One-millisecond ticks: the default of Spool's rings.
+    public static let milliseconds = TickScale(validated: .milliseconds(1))
+
+    private init(validated tick: Duration) {
+        self.tick = tick
+        tickNanoseconds = Self.nanoseconds(tick)
+    }
+
     /// Creates a scale; `tick` must be at least 1 µs and at most 1 s.
     /// - Throws: ``TimerError/invalidTick(_:)`` otherwise.
     public init(tick: Duration = .milliseconds(1)) throws(TimerError) {

@@ -26,6 +26,8 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     case mkdirAt(directory: Int32, path: UnsafePointer<CChar>, mode: mode_t)
     /// The parent of a batch: never submitted itself; it collects its parts' results.
     case batch
+    /// A sleep until `deadline` on the ring's timing wheel: never submitted to the kernel.
+    case timer(deadline: ContinuousClock.Instant)
 
     /// What kind of submission this request makes (fault-injection tests target kinds).
     var site: SubmitSite { if case .close = self { return .close } else { return .operation } }
@@ -59,8 +61,8 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
             sqe.prepareRenameAt(FileDescriptor(rawValue: AT_FDCWD), oldPath: from, FileDescriptor(rawValue: AT_FDCWD), newPath: to)
         case .mkdirAt(let directory, let path, let mode):
             sqe.prepareMkdirAt(FileDescriptor(rawValue: directory), path: path, mode: mode)
-        case .batch:
-            sqe.prepareNop()  // never submitted: a batch's parent only collects its parts
+        case .batch, .timer:
+            sqe.prepareNop()  // never submitted: a batch's parent collects its parts; a timer waits in the wheel
         }
     }
 }

@@ -1,3 +1,5 @@
+internal import SpoolTimer
+
 /// A ring's operations, in flight or waiting: a slab of reusable slots addressed by
 /// `user_data` = generation << 32 | slot index, so a late completion for a recycled slot is
 /// recognised (its generation no longer matches) and ignored.
@@ -34,6 +36,8 @@ final class OperationTable {
             case submitted
             /// A batch parent: its parts carry the SQEs.
             case batchParent
+            /// A sleep armed on the ring's timing wheel (`timer` names it there).
+            case timed
         }
         var generation: UInt32 = 0
         var state: State = .free
@@ -54,6 +58,8 @@ final class OperationTable {
         /// Parts whose effect is unknown (in the kernel when the ring broke).
         var unknownParts: Int32 = 0
         var results: UnsafeMutablePointer<Int32>? = nil
+        /// The wheel timer of a `timed` slot.
+        var timer = TimerID(index: 0, generation: 0)
     }
 
     /// Generation reserved for the runtime's own requests (wake-up read, cancellations).
@@ -246,6 +252,22 @@ final class OperationTable {
     /// Every slot in state `state` (a scan: for shutdown and broken-ring paths only).
     func slots(in state: Slot.State) -> [Int32] {
         (0..<capacity).lazy.filter { self.slots[$0].state == state }.map { Int32($0) }
+    }
+
+    // MARK: Timers
+
+    /// Slot `index` sleeps on the wheel as timer `id`.
+    func markTimed(_ index: Int32, timer id: TimerID) {
+        slots[Int(index)].state = .timed
+        slots[Int(index)].timer = id
+    }
+
+    /// The wheel timer of slot `index` (meaningful while it is `timed`).
+    func timer(of index: Int32) -> TimerID { slots[Int(index)].timer }
+
+    /// Slot `index`'s timer fired or was cancelled: back to `reserved`.
+    func markTimerDone(_ index: Int32) {
+        if slots[Int(index)].state == .timed { slots[Int(index)].state = .reserved }
     }
 
     // MARK: Batches

@@ -45,6 +45,8 @@ extension RingExecutor {
             finish(slot, .cancelled)
         case .submitted:
             internalRequests.cancels.append(userData)
+        case .timed:
+            disarmTimer(slot, .cancelled)  // at once: nothing is in the kernel
         case .batchParent:
             for part in table.parts(of: slot) {
                 _ = table.requestCancel(part)

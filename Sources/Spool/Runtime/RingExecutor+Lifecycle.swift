@@ -1,4 +1,5 @@
 internal import SpoolRing
+internal import SpoolTimer
 import Logging
 import SystemPackage
 
@@ -19,8 +20,8 @@ import Glibc
 /// ```
 ///
 /// - **running**: operations are admitted.
-/// - **stopping** (shutdown): nothing new is admitted; callers waiting for admission resume
-///   with ``RuntimeError/shutdown``; one cancel-everything request goes to the kernel (through
+/// - **stopping** (shutdown): nothing new is admitted; callers waiting for admission and
+///   every sleeper on the timing wheel resume with ``RuntimeError/shutdown``; one cancel-everything request goes to the kernel (through
 ///   the one submit path, waiting for SQ room like any request); the loop keeps reaping until
 ///   no operation is in the kernel, then closes the ring.
 /// - **broken** (`io_uring_enter` failed with an errno that is not retried): new operations
@@ -43,6 +44,7 @@ extension RingExecutor {
     func beginShutdown() {
         lifecycleState.store(Lifecycle.stopping.rawValue, ordering: .sequentiallyConsistent)
         resumeWaiting(with: .shutdown)
+        fireAllTimers(with: .shutdown)  // sleepers resume at once with the shutdown error
         // Everything the kernel holds, including the wake-up read, is cancelled; the loop keeps
         // reaping until every final completion is in, so no memory the kernel may write is freed.
         internalRequests.cancelAllWanted = true
@@ -75,6 +77,7 @@ extension RingExecutor {
             "ring": "\(index)", "errno": "\(errno.rawValue)", "inFlight": "\(table.inFlight)",
         ])
         resumeWaiting(with: .broken(errno))
+        fireAllTimers(with: .broken(errno))
         while internalRequests.cancels.popFirst() != nil {}
         internalRequests.cancelAllWanted = false
         internalRequests.wakeRearmWanted = false
@@ -135,6 +138,7 @@ extension RingExecutor {
         wakeSignal.close(freeBuffer: !internalRequests.wakeReadInRing)
         // Nothing touches the operation table once stopped: give its memory back.
         table = OperationTable(initialCapacity: 2)
+        timers = TimingWheel(initialCapacity: 2)
         // Jobs that arrived meanwhile run elsewhere from now on.
         while let next = jobs.popFirst() { globalConcurrentExecutor.enqueue(ExecutorJob(next.job)) }
         jobs.destroy()

@@ -35,12 +35,13 @@ extension RingExecutor {
             // Park only with nothing to do: no job, no inbox item, and no completion already
             // taken out of the CQ (the submit path may have moved some into its holding buffer
             // while recovering from EAGAIN/EBUSY; a wait would not see them).
-            if jobs.isEmpty && inbox.isEmpty && (ring?.readyCompletions ?? 0) == 0 {
+            if jobs.isEmpty && inbox.isEmpty && (ring?.readyCompletions ?? 0) == 0 && !timersDue {
                 park()
             } else {
                 poll()
             }
             reapCompletions()
+            fireDueTimers()
             admitWaiting()
         }
     }
@@ -88,11 +89,12 @@ extension RingExecutor {
             return
         }
         statistics.parks += 1
-        var timeout: Duration? = nil
+        // The next timer's deadline bounds the wait: one enter, one timeout, for all timers.
+        var timeout: Duration? = timeUntilNextTimer()
         if !internalRequests.wakeReadInRing {
             // No wake read in the kernel (the SQ stayed full, or shutdown cancelled it): a
             // bounded wait, never an unbounded one.
-            timeout = .milliseconds(lifecycle == .running ? 1 : 10)
+            timeout = min(timeout ?? .seconds(1), .milliseconds(lifecycle == .running ? 1 : 10))
             statistics.timedParks += 1
         }
         enter(.park, wait: true, timeout: timeout)

@@ -80,6 +80,10 @@ extension RingExecutor {
             finish(slot, .cancelled)
             return
         }
+        if case .timer(let deadline) = table.request(slot) {
+            armTimer(slot, deadline: deadline)
+            return
+        }
         admitOrQueue(slot)
     }
 

@@ -1,4 +1,5 @@
 internal import SpoolRing
+internal import SpoolTimer
 import Logging
 import Synchronization
 import SystemPackage
@@ -44,7 +45,8 @@ let ringThreadKey: pthread_key_t = {
 /// - `RingExecutor+Operations.swift`: perform, admission and submission of operations;
 /// - `RingExecutor+Completion.swift`: a CQE → the suspended caller resumed;
 /// - `RingExecutor+Cancellation.swift`: cancellation and the runtime's internal requests;
-/// - `RingExecutor+Lifecycle.swift`: the shutdown / broken-ring state machine.
+/// - `RingExecutor+Lifecycle.swift`: the shutdown / broken-ring state machine;
+/// - `RingExecutor+Timers.swift`: sleeps on the ring's timing wheel.
 ///
 /// **Thread-safety:** ``enqueue(_:serial:)``, ``post(_:)``, ``requestCancel(_:)`` and
 /// ``requestShutdown()`` may be called from any thread; everything else runs on the ring
@@ -101,6 +103,11 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     @exclusivity(unchecked) var brokenErrno: Errno?
     @exclusivity(unchecked) var shutdownRequested = false
     @exclusivity(unchecked) var statistics = LoopStatistics()
+    /// Sleeping callers, by deadline tick; each timer carries its slot's `user_data`.
+    @exclusivity(unchecked) var timers = TimingWheel<UInt64>()
+    /// The wheel's time: ticks of ``timerScale`` since ``timerOrigin``.
+    let timerScale = TickScale.milliseconds
+    let timerOrigin = ContinuousClock.now
 
     static let wakeUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 1
     static let cancelUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 2

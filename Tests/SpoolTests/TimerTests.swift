@@ -1,0 +1,167 @@
+import Glibc
+@testable import Spool
+import Synchronization
+import SystemPackage
+import Testing
+
+@Suite("Timers on the ring: SpoolClock, withTimeout, shutdown", .timeLimit(.minutes(1)))
+struct TimerTests {
+    @Test("10,000 concurrent sleeps of random short durations: none wakes early, all wake soon after their deadline")
+    func manySleeps() async throws {
+        let runtime = try Runtime()
+        let clock = SpoolClock(runtime: runtime)
+        let result = try await withinDeadline(.seconds(30), "10,000 sleeps") {
+            try await runtime.spawn { () -> (early: Int, worst: Duration, woke: Int) in
+                try await withThrowingTaskGroup(of: Duration.self) { group in
+                    for i in 0..<10_000 {
+                        let wait = Duration.milliseconds(1 + (i &* 7919) % 50)
+                        group.addTask {
+                            let deadline = clock.now.advanced(by: wait)
+                            try await clock.sleep(until: deadline)
+                            return clock.now - deadline  // lateness; negative would be early
+                        }
+                    }
+                    var early = 0, woke = 0
+                    var worst = Duration.zero
+                    for try await late in group {
+                        woke += 1
+                        if late < .zero { early += 1 }
+                        worst = max(worst, late)
+                    }
+                    return (early, worst, woke)
+                }
+            }.value
+        }
+        let (early, worst, woke) = try #require(result)
+        #expect(woke == 10_000)
+        #expect(early == 0, "no sleep ends before its deadline")
+        #expect(worst < .milliseconds(500), "worst lateness \(worst) (a tick is 1 ms; the machine is shared)")
+        await runtime.shutdownAndWait()
+    }
+
+    @Test("cancelling a long sleep returns at once with CancellationError, on and off the ring")
+    func cancelLongSleep() async throws {
+        try await withTestRuntime { runtime in
+            let clock = SpoolClock(runtime: runtime)
+            for onRing in [true, false] {
+                let start = ContinuousClock.now
+                let sleeper: Task<String, any Error> = onRing
+                    ? runtime.spawn { do { try await clock.sleep(for: .seconds(30)); return "slept" } catch { return "\(type(of: error))" } }
+                    : Task { do { try await clock.sleep(for: .seconds(30)); return "slept" } catch { return "\(type(of: error))" } }
+                try await Task.sleep(for: .milliseconds(20))
+                sleeper.cancel()
+                let outcome = try await withinDeadline(.seconds(5), "a cancelled sleep") { try await sleeper.value }
+                #expect(outcome == "CancellationError")
+                #expect(ContinuousClock.now - start < .seconds(5))
+            }
+            #expect(await eventually { (await runtime.snapshots().first?.slotsInUse ?? 1) == 0 }, "the timers left the wheel")
+        }
+    }
+
+    @Test("withTimeout on a read of a silent pipe: TimeoutError, and the read is really cancelled")
+    func timeoutCancelsRead() async throws {
+        try await withTestRuntime { runtime in
+            let pipe = try FileDescriptor.pipe()
+            defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+            let readEnd = pipe.readEnd
+            let start = ContinuousClock.now
+            let caught = try await withinDeadline(.seconds(10), "withTimeout") { () -> String in
+                do {
+                    _ = try await withTimeout(.milliseconds(50), runtime: runtime) { () -> Int in
+                        let file = File(adopting: dupReader(readEnd), runtime: runtime)
+                        var buffer = IOBuffer(capacity: 8)
+                        return try await file.readAtCurrentPosition(into: &buffer)
+                    }
+                    return "returned"
+                } catch let e as TimeoutError {
+                    _ = e
+                    return "timeout"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            #expect(caught == "timeout")
+            #expect(ContinuousClock.now - start >= .milliseconds(50), "not before the deadline")
+            _ = try pipe.writeEnd.writeAll(Array("late".utf8))
+            try await Task.sleep(for: .milliseconds(20))
+            #expect(drainAvailable(pipe.readEnd) == 4, "the cancelled read took nothing from the pipe")
+            // And the happy path: work that finishes in time returns its value.
+            let value = try await withTimeout(.seconds(5), runtime: runtime) { 42 }
+            #expect(value == 42)
+            await #expect(throws: IOError.self) {
+                _ = try await withTimeout(.seconds(5), runtime: runtime) { () -> Int in
+                    _ = try await File.open("/no/such/file", runtime: runtime)
+                    return 0
+                }
+            }
+        }
+    }
+
+    @Test("shutdown with 10,000 pending sleepers: every one resumes at once with the shutdown error")
+    func shutdownFiresSleepers() async throws {
+        let runtime = try Runtime()
+        let clock = SpoolClock(runtime: runtime)
+        let outcomes = Mutex<[String: Int]>([:])
+        let task = runtime.spawn {
+            await withTaskGroup(of: String.self) { group in
+                for _ in 0..<10_000 {
+                    group.addTask {
+                        do { try await clock.sleep(for: .seconds(60)); return "slept" } catch { return "\(error)" }
+                    }
+                }
+                for await o in group { outcomes.withLock { $0[o, default: 0] += 1 } }
+            }
+        }
+        #expect(await eventually { (await runtime.snapshots().first?.slotsInUse ?? 0) == 10_000 })
+        let start = ContinuousClock.now
+        _ = try await withinDeadline(.seconds(10), "shutdown with sleepers") { await runtime.shutdownAndWait() }
+        _ = try await withinDeadline(.seconds(10), "the sleepers") { try await task.value }
+        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(outcomes.withLock { $0 } == ["\(RuntimeError.shutdown)": 10_000])
+        await #expect(throws: RuntimeError.shutdown) { try await clock.sleep(for: .milliseconds(1)) }
+    }
+
+    @Test("bad durations: a negative one returns at once, a huge one sleeps until cancelled")
+    func badDurations() async throws {
+        try await withTestRuntime { runtime in
+            let clock = SpoolClock(runtime: runtime)
+            let start = ContinuousClock.now
+            try await clock.sleep(for: .seconds(-10))
+            try await clock.sleep(until: .now.advanced(by: .milliseconds(-1)))
+            #expect(ContinuousClock.now - start < .seconds(1))
+            let forever = runtime.spawn { try await clock.sleep(for: .seconds(Int64.max / 2)) }
+            try await Task.sleep(for: .milliseconds(20))
+            forever.cancel()
+            let ended = try await withinDeadline(.seconds(5), "a cancelled huge sleep") { () -> Bool in
+                do { try await forever.value; return false } catch is CancellationError { return true }
+            }
+            #expect(ended == true)
+            let timedOut = try await withinDeadline(.seconds(5), "a negative timeout") { () -> Bool in
+                do {
+                    _ = try await withTimeout(.seconds(-1), runtime: runtime) { () -> Int in
+                        try await clock.sleep(for: .seconds(30))
+                        return 1
+                    }
+                    return false
+                } catch is TimeoutError { return true }
+            }
+            #expect(timedOut == true)
+        }
+    }
+
+    @Test("SpoolClock works where any Clock is expected")
+    func genericOverClock() async throws {
+        try await withTestRuntime { runtime in
+            let elapsed = try await pause(on: SpoolClock(runtime: runtime), for: .milliseconds(15))
+            #expect(elapsed >= .milliseconds(15))
+            #expect(SpoolClock().minimumResolution == .milliseconds(1))
+        }
+    }
+}
+
+/// Sleeps on any clock and says how long it took (a caller generic over `Clock`).
+func pause<C: Clock>(on clock: C, for duration: C.Duration) async throws -> C.Duration {
+    let start = clock.now
+    try await clock.sleep(for: duration)
+    return start.duration(to: clock.now)
+}
