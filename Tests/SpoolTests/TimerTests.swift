@@ -98,6 +98,65 @@ struct TimerTests {
         }
     }
 
+    @Test("a read or write with a timeout: the kernel cancels it when the timeout expires (LINK_TIMEOUT)")
+    func perOperationTimeouts() async throws {
+        try await withTestRuntime { runtime in
+            let pipe = try FileDescriptor.pipe()
+            defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+            let reader = File(adopting: dupReader(pipe.readEnd), runtime: runtime).shared()
+            // A silent pipe: the read times out, and takes nothing that arrives later.
+            var buffer = IOBuffer(capacity: 8)
+            let start = ContinuousClock.now
+            await #expect(throws: TimeoutError.self) { try await reader.readAtCurrentPosition(into: &buffer, timeout: .milliseconds(50)) }
+            #expect(ContinuousClock.now - start >= .milliseconds(45))
+            _ = try pipe.writeEnd.writeAll(Array("late".utf8))
+            try await Task.sleep(for: .milliseconds(20))
+            #expect(drainAvailable(pipe.readEnd) == 4, "the timed-out read was gone from the kernel")
+            #expect(buffer.count == 0)
+            // Data that is there in time is read as usual; a negative timeout fires at once.
+            _ = try pipe.writeEnd.writeAll(Array("now".utf8))
+            #expect(try await reader.readAtCurrentPosition(into: &buffer, timeout: .seconds(5)) == 3)
+            #expect(buffer.bytes == Array("now".utf8))
+            let quick = ContinuousClock.now
+            await #expect(throws: TimeoutError.self) { try await reader.readAtCurrentPosition(into: &buffer, timeout: .seconds(-1)) }
+            #expect(ContinuousClock.now - quick < .seconds(1))
+            // A write into a full pipe nobody reads times out too.
+            #expect(fcntl(pipe.writeEnd.rawValue, 1031 /* F_SETPIPE_SZ */, 4096) >= 4096)
+            _ = try pipe.writeEnd.writeAll([UInt8](repeating: 1, count: 4096))
+            let writer = File(adopting: FileDescriptor(rawValue: fcntl(pipe.writeEnd.rawValue, F_DUPFD_CLOEXEC, 0)), runtime: runtime).shared()
+            let block = IOBuffer([UInt8](repeating: 2, count: 4096))
+            await #expect(throws: TimeoutError.self) { try await writer.writeAtCurrentPosition(block, timeout: .milliseconds(30)) }
+            // A regular file under a generous timeout behaves as without one.
+            let file = try await File.open("/etc/passwd", runtime: runtime)
+            var data = IOBuffer(capacity: 16)
+            #expect(try await file.read(into: &data, at: 0, timeout: .seconds(5)) == 16)
+            try await file.close()
+            try await reader.close()
+            try await writer.close()
+        }
+    }
+
+    @Test("timed reads through a 2-entry SQ: each read and its timeout go out together, 2,000 times")
+    func timedReadsThroughTinySQ() async throws {
+        try await withTestRuntime(Runtime.Configuration(submissionEntries: 2)) { runtime in
+            let file = try await File.open("/etc/passwd", runtime: runtime).shared()
+            let total = try await runtime.spawn { () -> Int in
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for i in 0..<2_000 {
+                        group.addTask {
+                            if i % 3 == 0 { try await runtime.nop(); return 0 }
+                            var buffer = IOBuffer(capacity: 8)
+                            return try await file.read(into: &buffer, at: 0, timeout: .seconds(10))
+                        }
+                    }
+                    return try await group.reduce(0, +)
+                }
+            }.value
+            #expect(total == (2_000 - 667) * 8)
+            try await file.close()
+        }
+    }
+
     @Test("shutdown with 10,000 pending sleepers: every one resumes at once with the shutdown error")
     func shutdownFiresSleepers() async throws {
         let runtime = try Runtime()

@@ -138,7 +138,7 @@ public struct File: ~Copyable, FileIO {
             try closeSynchronously(descriptor, path: path)
         case .completed:
             _ = try outcome.value(IOErrorContext(operation: .close, path: path, descriptor: descriptor))
-        case .shutdown, .broken, .cancelled:
+        case .shutdown, .broken, .cancelled, .timedOut:  // (a close has no timeout)
             // Never reached the kernel: close it here.
             try closeSynchronously(descriptor, path: path)
         case .brokenInFlight(let e):

@@ -43,6 +43,25 @@ extension FileIO where Self: ~Copyable {
         return n
     }
 
+    /// Like ``read(into:at:)``, bounded by `timeout`: the kernel cancels the read when it
+    /// expires (a linked `IORING_OP_LINK_TIMEOUT`) and this throws ``TimeoutError``; the
+    /// buffer is the caller's again when it returns. A zero or negative timeout gives the read
+    /// only what is ready at once.
+    @discardableResult
+    public nonisolated(nonsending) func read(into buffer: inout IOBuffer, at offset: UInt64, timeout: Duration) async throws -> Int {
+        let n = try await readRaw(buffer.base, count: buffer.capacity, offset: offset, timeout: timeout)
+        buffer.setValidCount(n)
+        return n
+    }
+
+    /// Like ``readAtCurrentPosition(into:)``, bounded by `timeout` (see ``read(into:at:timeout:)``).
+    @discardableResult
+    public nonisolated(nonsending) func readAtCurrentPosition(into buffer: inout IOBuffer, timeout: Duration) async throws -> Int {
+        let n = try await readRaw(buffer.base, count: buffer.capacity, offset: nil, timeout: timeout)
+        buffer.setValidCount(n)
+        return n
+    }
+
     /// Reads until `buffer` is full or the file ends, retrying short reads; sets and returns
     /// `buffer.count`.
     @discardableResult
@@ -77,25 +96,43 @@ extension FileIO where Self: ~Copyable {
         }
     }
 
-    nonisolated(nonsending) func readRaw(_ base: UnsafeMutableRawPointer, count: Int, offset: UInt64?) async throws -> Int {
-        try await transfer(.read, count: count, offset: offset) { .read(fd: $0, buffer: base, count: $1, offset: $2) }
+    nonisolated(nonsending) func readRaw(
+        _ base: UnsafeMutableRawPointer, count: Int, offset: UInt64?, timeout: Duration? = nil
+    ) async throws -> Int {
+        try await transfer(.read, count: count, offset: offset, timeout: timeout) { .read(fd: $0, buffer: base, count: $1, offset: $2) }
     }
 
-    nonisolated(nonsending) func writeRaw(_ base: UnsafeRawPointer, count: Int, offset: UInt64?) async throws -> Int {
-        try await transfer(.write, count: count, offset: offset) { .write(fd: $0, buffer: base, count: $1, offset: $2) }
+    nonisolated(nonsending) func writeRaw(
+        _ base: UnsafeRawPointer, count: Int, offset: UInt64?, timeout: Duration? = nil
+    ) async throws -> Int {
+        try await transfer(.write, count: count, offset: offset, timeout: timeout) { .write(fd: $0, buffer: base, count: $1, offset: $2) }
     }
 
     /// One read or write: checks, clamps the length to ``File/maximumTransfer``, maps a `nil`
-    /// offset to "the current position", and turns the outcome into a count or an error.
+    /// offset to "the current position", bounds it with a kernel `LINK_TIMEOUT` when `timeout`
+    /// is given, and turns the outcome into a count or an error.
     nonisolated(nonsending) func transfer(
-        _ operation: IOError.Operation, count: Int, offset: UInt64?,
+        _ operation: IOError.Operation, count: Int, offset: UInt64?, timeout: Duration? = nil,
         _ request: (Int32, UInt32, UInt64) -> OperationRequest
     ) async throws -> Int {
         try validateOffset(offset)
         let length = UInt32(min(count, File.maximumTransfer))
         let position = offset ?? SubmissionQueueEntry.currentPosition
-        return Int(try await perform(operation, request(descriptor.rawValue, length, position))
-            .value(IOErrorContext(operation: operation, path: path, descriptor: descriptor, offset: offset)))
+        try beginUse(operation)
+        defer { endUse() }
+        let outcome: OperationOutcome
+        if let timeout {
+            // The kernel copies the timespec when it takes the entry; it lives until then.
+            let deadline = ContinuousClock.now.advanced(by: max(timeout, .zero))
+            let spec = UnsafeMutablePointer<KernelTimespec>.allocate(capacity: 1)
+            spec.initialize(to: KernelTimespec(timeout))
+            defer { spec.deallocate() }
+            outcome = await runtime.perform(request(descriptor.rawValue, length, position), linkTimeout: UnsafeMutableRawPointer(spec))
+            if outcome == .timedOut { throw TimeoutError(deadline: deadline) }
+        } else {
+            outcome = await runtime.perform(request(descriptor.rawValue, length, position))
+        }
+        return Int(try outcome.value(IOErrorContext(operation: operation, path: path, descriptor: descriptor, offset: offset)))
     }
 
     /// Registers a call with the ``accessGate`` (throws `EBADF` on a closed ``SharedFile``).
@@ -127,6 +164,20 @@ extension FileIO where Self: ~Copyable {
     @discardableResult
     public nonisolated(nonsending) func writeAtCurrentPosition(_ buffer: borrowing IOBuffer) async throws -> Int {
         try await writeRaw(UnsafeRawPointer(buffer.base), count: buffer.count, offset: nil)
+    }
+
+    /// Like ``write(_:at:)``, bounded by `timeout`: the kernel cancels the write when it
+    /// expires and this throws ``TimeoutError``.
+    @discardableResult
+    public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, at offset: UInt64, timeout: Duration) async throws -> Int {
+        try await writeRaw(UnsafeRawPointer(buffer.base), count: buffer.count, offset: offset, timeout: timeout)
+    }
+
+    /// Like ``writeAtCurrentPosition(_:)``, bounded by `timeout` (a pipe or socket whose
+    /// reader is slow): the kernel cancels the write when it expires; throws ``TimeoutError``.
+    @discardableResult
+    public nonisolated(nonsending) func writeAtCurrentPosition(_ buffer: borrowing IOBuffer, timeout: Duration) async throws -> Int {
+        try await writeRaw(UnsafeRawPointer(buffer.base), count: buffer.count, offset: nil, timeout: timeout)
     }
 
     /// Writes all of `buffer`'s valid bytes at `offset`, retrying short writes.

@@ -10,6 +10,7 @@ extension OperationOutcome {
             let c = context()
             throw IOError(c.operation, errno: Errno(rawValue: -r), path: c.path, descriptor: c.descriptor, offset: c.offset)
         case .cancelled: throw CancellationError()
+        case .timedOut: throw TimeoutError(deadline: .now)
         case .shutdown: throw RuntimeError.shutdown
         case .broken(let e), .brokenInFlight(let e): throw RuntimeError.broken(e)
         }

@@ -75,6 +75,8 @@ enum OperationOutcome: Sendable, Equatable {
     case cancelled
     /// The runtime shut down before the operation completed.
     case shutdown
+    /// The operation's linked timeout expired and the kernel cancelled it.
+    case timedOut
     /// The ring failed fatally before the operation reached the kernel.
     case broken(Errno)
     /// The ring failed fatally while the kernel held the operation; the caller was resumed

@@ -60,6 +60,9 @@ final class OperationTable {
         var results: UnsafeMutablePointer<Int32>? = nil
         /// The wheel timer of a `timed` slot.
         var timer = TimerID(index: 0, generation: 0)
+        /// A `__kernel_timespec` (in the caller's memory) bounding this operation with a
+        /// linked `LINK_TIMEOUT`, or nil.
+        var linkTimeout: UnsafeMutableRawPointer? = nil
     }
 
     /// Generation reserved for the runtime's own requests (wake-up read, cancellations).
@@ -130,6 +133,7 @@ final class OperationTable {
         s.pointee.previousSibling = -1
         s.pointee.firstPart = -1
         s.pointee.results = nil
+        s.pointee.linkTimeout = nil
         used += 1
         return index
     }
@@ -255,6 +259,14 @@ final class OperationTable {
     }
 
     // MARK: Timers
+
+    /// Bounds slot `index`'s operation with the kernel timespec at `timespec` (the caller's).
+    func setLinkTimeout(_ index: Int32, _ timespec: UnsafeMutableRawPointer?) {
+        slots[Int(index)].linkTimeout = timespec
+    }
+
+    /// The timespec bounding slot `index`'s operation, if any.
+    func linkTimeout(of index: Int32) -> UnsafeMutableRawPointer? { slots[Int(index)].linkTimeout }
 
     /// Slot `index` sleeps on the wheel as timer `id`.
     func markTimed(_ index: Int32, timer id: TimerID) {

@@ -25,6 +25,8 @@ extension RingExecutor {
             outcome = .cancelled
         } else if completion.result == -ECANCELED && lifecycle != .running {
             outcome = refusal  // cancelled by shutdown
+        } else if (completion.result == -ECANCELED || completion.result == -EINTR) && table.linkTimeout(of: slot) != nil {
+            outcome = .timedOut  // the linked timeout fired: the kernel cancelled it
         } else {
             outcome = .completed(completion.result)
         }

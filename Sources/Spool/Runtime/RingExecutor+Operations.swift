@@ -18,11 +18,13 @@ extension RingExecutor {
     /// it, or (for an actor on the ring whose task prefers no executor) it would run on the
     /// global executor and touch ring state from another thread.
     func perform(
-        _ request: OperationRequest, cancellable: Bool = true, isolation: isolated (any Actor)? = #isolation
+        _ request: OperationRequest, cancellable: Bool = true, linkTimeout: UnsafeMutableRawPointer? = nil,
+        isolation: isolated (any Actor)? = #isolation
     ) async -> OperationOutcome {
         if lifecycle != .running { return refusal }
         if !cancellable {
             let slot = table.allocate(request)
+            table.setLinkTimeout(slot, linkTimeout)
             _ = isolation
             return await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
                 self.start(slot, continuation)
@@ -30,6 +32,7 @@ extension RingExecutor {
         }
         if Task.isCancelled { return .cancelled }
         let slot = table.allocate(request)
+        table.setLinkTimeout(slot, linkTimeout)
         let userData = table.userData(slot)
         if isolation == nil {
             // A nonisolated caller on this ring thread is a task that prefers the ring, so the
@@ -126,12 +129,24 @@ extension RingExecutor {
         table.enqueueWaiting(slot)
     }
 
-    /// Prepares `slot`'s SQE; false when the SQ is full even after flushing it, or broken.
+    /// Prepares `slot`'s SQE (and its linked `LINK_TIMEOUT`, if it has one); false when the
+    /// SQ is full even after flushing it, or broken.
     private func submit(_ slot: Int32) -> Bool {
         let request = table.request(slot)
+        let timeout = table.linkTimeout(of: slot)
+        if timeout != nil && (ring?.freeSubmissionSlots ?? 0) < 2 {
+            // The operation and its timeout must be adjacent in the SQ: make room for both.
+            enter(.submissionQueueFull.union(request.site), wait: false)
+            if lifecycle != .running || (ring?.freeSubmissionSlots ?? 0) < 2 { return false }
+        }
         guard let sqe = nextSubmission(for: request.site) else { return false }
         request.prepare(sqe)
         sqe.userData = table.userData(slot)
+        if let timeout, let linked = ring?.nextSubmission() {
+            sqe.flags.insert(.link)
+            linked.prepareLinkTimeout(timeout.assumingMemoryBound(to: KernelTimespec.self))
+            linked.userData = Self.linkTimeoutUserData
+        }
         table.markSubmitted(slot)
         return true
     }

@@ -112,6 +112,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     static let wakeUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 1
     static let cancelUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 2
     static let cancelAllUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 3
+    /// The `LINK_TIMEOUT` entries bounding operations (their completions need no action).
+    static let linkTimeoutUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 4
 
     /// Creates the executor and starts its thread; returns once the ring exists (or failed).
     init(index: Int, options: RingOptions, inFlightLimit: Int?, faults: SubmitFaultInjector?, logger: Logger) throws(RuntimeError) {

@@ -313,13 +313,16 @@ public final class Runtime: Sendable {
 
     /// Runs `request` on the calling thread's ring (any runtime's: it is the fast path) while
     /// that ring runs; otherwise hops onto a running ring of this runtime.
-    nonisolated(nonsending) func perform(_ request: OperationRequest, cancellable: Bool = true) async -> OperationOutcome {
+    nonisolated(nonsending) func perform(
+        _ request: OperationRequest, cancellable: Bool = true, linkTimeout: UnsafeMutableRawPointer? = nil
+    ) async -> OperationOutcome {
         if let ring = RingExecutor.current, ring.lifecycle == .running {
-            return await ring.perform(request, cancellable: cancellable)
+            return await ring.perform(request, cancellable: cancellable, linkTimeout: linkTimeout)
         }
         guard let ring = pickRing() else { return refusal }
+        nonisolated(unsafe) let linkTimeout = linkTimeout
         return await withTaskExecutorPreference(ring.taskExecutor) {
-            await Runtime.performOnRing(ring, request, cancellable: cancellable)
+            await Runtime.performOnRing(ring, request, cancellable: cancellable, linkTimeout: linkTimeout)
         }
     }
 
@@ -336,10 +339,12 @@ public final class Runtime: Sendable {
         }
     }
 
-    private static func performOnRing(_ ring: RingExecutor, _ request: OperationRequest, cancellable: Bool) async -> OperationOutcome {
+    private static func performOnRing(
+        _ ring: RingExecutor, _ request: OperationRequest, cancellable: Bool, linkTimeout: UnsafeMutableRawPointer?
+    ) async -> OperationOutcome {
         // If the ring stopped meanwhile, the preference no longer lands on its thread.
         guard let here = RingExecutor.current else { return ring.refusal }
-        return await here.perform(request, cancellable: cancellable)
+        return await here.perform(request, cancellable: cancellable, linkTimeout: linkTimeout)
     }
 }
 

@@ -40,7 +40,7 @@ public struct SpoolClock: Clock, Sendable {
         let runtime = try runtime ?? Runtime.requireCurrent()
         switch await runtime.perform(.timer(deadline: deadline)) {
         case .completed: return
-        case .cancelled: throw CancellationError()
+        case .cancelled, .timedOut: throw CancellationError()
         case .shutdown: throw RuntimeError.shutdown
         case .broken(let e), .brokenInFlight(let e): throw RuntimeError.broken(e)
         }
