@@ -39,6 +39,11 @@ let package = Package(
             path: "Sources/RingNopCompare"
         ),
         .executableTarget(
+            name: "timer-compare",
+            dependencies: ["BenchSupport", .product(name: "Spool", package: "main"), .product(name: "SpoolTimer", package: "main")],
+            path: "Sources/TimerCompare"
+        ),
+        .executableTarget(
             name: "RingBenchmarks",
             dependencies: [
                 "NopLoops",

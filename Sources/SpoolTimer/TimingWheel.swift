@@ -17,9 +17,13 @@
 /// ``advance(to:_:)`` that reaches it, and a cancelled timer never fires. A deadline at or before
 /// ``now`` fires at the next advance.
 ///
+/// Each timer carries a 64-bit payload (the runtime stores the sleeping operation's
+/// `user_data`): the wheel is not generic, so its hot paths are compiled once, fully
+/// specialised, in this module.
+///
 /// **Thread-safety:** none: one owner (a ring thread). **Memory:** one node per armed timer
 /// (``nodeStride`` bytes); the slab doubles when full and is kept.
-public final class TimingWheel<Value> {
+public final class TimingWheel {
     /// Bits of a tick per level (64 slots).
     static var slotBits: Int { 6 }
     /// Levels: 11 × 6 bits cover every 64-bit tick.
@@ -27,7 +31,7 @@ public final class TimingWheel<Value> {
 
     private struct Node {
         var deadline: UInt64 = 0
-        var value: Value? = nil
+        var payload: UInt64 = 0
         var next: Int32 = -1
         var previous: Int32 = -1
         var generation: UInt32 = 0
@@ -37,17 +41,17 @@ public final class TimingWheel<Value> {
     }
 
     /// The current tick: every timer with a deadline at or before it has fired.
-    public private(set) var now: UInt64
+    @exclusivity(unchecked) public private(set) var now: UInt64
     /// Timers armed and not yet fired or cancelled.
-    public private(set) var count = 0
+    @exclusivity(unchecked) public private(set) var count = 0
 
-    private var nodes: UnsafeMutablePointer<Node>
-    private var capacity: Int
-    private var freeHead: Int32 = -1
+    @exclusivity(unchecked) private var nodes: UnsafeMutablePointer<Node>
+    @exclusivity(unchecked) private var capacity: Int
+    @exclusivity(unchecked) private var freeHead: Int32 = -1
     /// Head node of each slot's list, level-major (`level * 64 + slot`).
-    private var heads: [Int32]
+    private let heads: UnsafeMutablePointer<Int32>
     /// Bit `s` of `occupied[L]`: level `L` slot `s` holds timers.
-    private var occupied: [UInt64]
+    private let occupied: UnsafeMutablePointer<UInt64>
 
     /// Creates an empty wheel whose time is `now` ticks.
     public init(now: UInt64 = 0, initialCapacity: Int = 64) {
@@ -55,8 +59,10 @@ public final class TimingWheel<Value> {
         capacity = max(2, initialCapacity)
         nodes = .allocate(capacity: capacity)
         nodes.initialize(repeating: Node(), count: capacity)
-        heads = [Int32](repeating: -1, count: Self.levelCount * 64)
-        occupied = [UInt64](repeating: 0, count: Self.levelCount)
+        heads = .allocate(capacity: Self.levelCount * 64)
+        heads.initialize(repeating: -1, count: Self.levelCount * 64)
+        occupied = .allocate(capacity: Self.levelCount)
+        occupied.initialize(repeating: 0, count: Self.levelCount)
         for i in stride(from: capacity - 1, through: 0, by: -1) {
             nodes[i].next = freeHead
             freeHead = Int32(i)
@@ -66,6 +72,8 @@ public final class TimingWheel<Value> {
     deinit {
         nodes.deinitialize(count: capacity)
         nodes.deallocate()
+        heads.deallocate()
+        occupied.deallocate()
     }
 
     /// Bytes one armed timer occupies in the slab.
@@ -74,24 +82,24 @@ public final class TimingWheel<Value> {
     // MARK: Arming and cancelling
 
     /// Arms a timer that fires at tick `deadline` (at the next advance if it is not after
-    /// ``now``) carrying `value`. O(1).
+    /// ``now``) carrying `payload` (a caller's key: a slot, an index). O(1).
     @discardableResult
-    public func schedule(at deadline: UInt64, _ value: Value) -> TimerID {
+    public func schedule(at deadline: UInt64, _ payload: UInt64) -> TimerID {
         if freeHead < 0 { grow() }
         let index = freeHead
         freeHead = nodes[Int(index)].next
         nodes[Int(index)].deadline = max(deadline, now)
-        nodes[Int(index)].value = value
+        nodes[Int(index)].payload = payload
         nodes[Int(index)].armed = true
         link(index)
         count += 1
         return TimerID(index: UInt32(index), generation: nodes[Int(index)].generation)
     }
 
-    /// Cancels the timer `id`; returns its value, or nil if it already fired or was
+    /// Cancels the timer `id`; returns its payload, or nil if it already fired or was
     /// cancelled (a stale identifier is harmless). O(1).
     @discardableResult
-    public func cancel(_ id: TimerID) -> Value? {
+    public func cancel(_ id: TimerID) -> UInt64? {
         guard let index = live(id) else { return nil }
         unlink(index)
         count -= 1
@@ -120,7 +128,7 @@ public final class TimingWheel<Value> {
     /// reaches: `fire` receives each, in deadline order, after the timer left the wheel (it
     /// may arm or cancel timers). Returns how many fired.
     @discardableResult
-    public func advance(to tick: UInt64, _ fire: (TimerID, Value) -> Void) -> Int {
+    public func advance(to tick: UInt64, _ fire: (TimerID, UInt64) -> Void) -> Int {
         var fired = 0
         while let expiration = nextExpiration, expiration <= tick {
             now = max(now, expiration)
@@ -132,7 +140,7 @@ public final class TimingWheel<Value> {
 
     /// Removes every armed timer, handing each to `body` (shutdown: fire them all with an
     /// error). Order: by slot, not by deadline.
-    public func drain(_ body: (TimerID, Value) -> Void) {
+    public func drain(_ body: (TimerID, UInt64) -> Void) {
         for level in 0..<Self.levelCount {
             while occupied[level] != 0 {
                 let slot = occupied[level].trailingZeroBitCount
@@ -178,7 +186,7 @@ public final class TimingWheel<Value> {
     }
 
     /// Fires (level 0) or cascades (higher levels) the slot that starts at `tick`.
-    private func processSlot(at tick: UInt64, _ fire: (TimerID, Value) -> Void) -> Int {
+    private func processSlot(at tick: UInt64, _ fire: (TimerID, UInt64) -> Void) -> Int {
         guard let level = (0..<Self.levelCount).first(where: { occupied[$0] != 0 }) else { return 0 }
         let slot = nextOccupiedSlot(level: level)
         var fired = 0
@@ -234,9 +242,9 @@ public final class TimingWheel<Value> {
         return Int32(id.index)
     }
 
-    /// Frees node `index` (already unlinked) and returns its value.
-    private func release(_ index: Int32) -> Value? {
-        let value = nodes[Int(index)].value.take()
+    /// Frees node `index` (already unlinked) and returns its payload.
+    private func release(_ index: Int32) -> UInt64? {
+        let value = nodes[Int(index)].payload
         nodes[Int(index)].armed = false
         nodes[Int(index)].generation &+= 1
         nodes[Int(index)].next = freeHead

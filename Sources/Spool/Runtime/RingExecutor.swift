@@ -104,7 +104,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     @exclusivity(unchecked) var shutdownRequested = false
     @exclusivity(unchecked) var statistics = LoopStatistics()
     /// Sleeping callers, by deadline tick; each timer carries its slot's `user_data`.
-    @exclusivity(unchecked) var timers = TimingWheel<UInt64>()
+    @exclusivity(unchecked) var timers = TimingWheel()
     /// The wheel's time: ticks of ``timerScale`` since ``timerOrigin``.
     let timerScale = TickScale.milliseconds
     let timerOrigin = ContinuousClock.now
