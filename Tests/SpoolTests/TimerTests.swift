@@ -157,6 +157,82 @@ struct TimerTests {
         }
     }
 
+    @Test("scheduled actions: run once on the ring, never early; cancel wins or loses cleanly, from any thread")
+    func scheduledActions() async throws {
+        let runtime = try Runtime()
+        // On time, on the ring thread.
+        let start = ContinuousClock.now
+        let ran = try await withinDeadline(.seconds(5), "a scheduled action") { () -> (Bool, Duration) in
+            await withCheckedContinuation { c in
+                runtime.schedule(after: .milliseconds(10)) { outcome in
+                    c.resume(returning: ((try? outcome.get()) != nil && RingExecutor.current != nil, ContinuousClock.now - start))
+                }
+            }
+        }
+        #expect(ran?.0 == true)
+        #expect((ran?.1 ?? .zero) >= .milliseconds(10))
+        // Cancelled before it fires: it never runs.
+        let never = Counter()
+        let t = runtime.schedule(after: .milliseconds(20)) { _ in never.increment() }
+        #expect(t.cancel())
+        #expect(!t.cancel(), "a second cancel does nothing")
+        #expect(t.isCancelled)
+        try await Task.sleep(for: .milliseconds(60))
+        #expect(never.value == 0)
+        // 10,000 timers armed from this (non-ring) thread, half cancelled from a foreign
+        // thread while they fire: every action runs at most once, and never after a cancel
+        // that returned true.
+        let fired = Mutex<[Int: Int]>([:])
+        let timers = (0..<10_000).map { i in
+            runtime.schedule(after: .milliseconds(Int64(i % 20))) { outcome in
+                if case .success = outcome { fired.withLock { $0[i, default: 0] += 1 } }
+            }
+        }
+        let cancelledOK = Mutex<Set<Int>>([])
+        onForeignThread {
+            for i in stride(from: 0, to: 10_000, by: 2) where timers[i].cancel() {
+                cancelledOK.withLock { _ = $0.insert(i) }
+            }
+        }
+        #expect(await eventually { fired.withLock { $0.count } + cancelledOK.withLock { $0.count } == 10_000 })
+        try await Task.sleep(for: .milliseconds(30))  // a late second run would show up here
+        let counts = fired.withLock { $0 }
+        #expect(counts.values.allSatisfy { $0 == 1 }, "each action ran at most once")
+        #expect(cancelledOK.withLock { $0 }.isDisjoint(with: counts.keys), "no action ran after its cancel won")
+        #expect(counts.count + cancelledOK.withLock { $0.count } == 10_000, "every timer fired or was cancelled")
+        // Shutdown: pending actions run once with the shutdown error; afterwards at once.
+        let errors = Counter()
+        for _ in 0..<1_000 {
+            runtime.schedule(after: .seconds(60)) { outcome in
+                if case .failure(.shutdown) = outcome { errors.increment() }
+            }
+        }
+        _ = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait() }
+        #expect(errors.value == 1_000)
+        let late = Counter()
+        runtime.schedule(after: .zero) { outcome in if case .failure(.shutdown) = outcome { late.increment() } }
+        #expect(late.value == 1)
+    }
+
+    @Test("100,000 arm-and-cancel cycles on the ring leave nothing behind")
+    func armAndCancelLeavesNothing() async throws {
+        try await withTestRuntime { runtime in
+            let ranAny = Counter()
+            try await runtime.spawn {
+                for _ in 0..<100_000 {
+                    let t = runtime.schedule(after: .seconds(1)) { _ in ranAny.increment() }
+                    t.cancel()
+                }
+            }.value
+            let left = try await runtime.spawn { () -> (Int, Int) in
+                let ring = try #require(RingExecutor.current)
+                return (ring.scheduledTimers.count, ring.scheduled.count)
+            }.value
+            #expect(left == (0, 0))
+            #expect(ranAny.value == 0)
+        }
+    }
+
     @Test("shutdown with 10,000 pending sleepers: every one resumes at once with the shutdown error")
     func shutdownFiresSleepers() async throws {
         let runtime = try Runtime()

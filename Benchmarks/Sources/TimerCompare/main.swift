@@ -72,6 +72,34 @@ func armAndFire(_ sleep: @escaping @Sendable (Duration) async throws -> Void) as
     return nanoseconds(clock.now - start) / 1e9
 }
 
+/// Arms `count` scheduled actions (an hour ahead) from a task on the ring and cancels each:
+/// what a server does with an idle timer per request. Returns seconds.
+func scheduleAndCancel(_ runtime: Runtime) -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now
+    for _ in 0..<count {
+        let timer = runtime.schedule(after: .seconds(3600)) { _ in }
+        timer.cancel()
+    }
+    return nanoseconds(clock.now - start) / 1e9
+}
+
+/// Arms `count` scheduled actions of 1 to 10 ms and waits until all have run. Returns seconds.
+func scheduleAndFire(_ runtime: Runtime) async -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let left = Counter()
+    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        for i in 0..<count {
+            runtime.schedule(after: .milliseconds(Int64(1 + (i &* 7919) % 10))) { _ in
+                left.increment()
+                if left.current == count { done.resume() }
+            }
+        }
+    }
+    return nanoseconds(clock.now - start) / 1e9
+}
+
 let runtime = try Runtime()
 let spool = SpoolClock(runtime: runtime)
 
@@ -86,13 +114,19 @@ for _ in 0..<trials {
     rows["cancel task", default: []].append(Double(count) / tc)
     rows["fire spool", default: []].append(Double(count) / sf)
     rows["fire task", default: []].append(Double(count) / tf)
+    let dc = try await runtime.spawn { scheduleAndCancel(runtime) }.value
+    let df = try await runtime.spawn { await scheduleAndFire(runtime) }.value
+    rows["cancel scheduled", default: []].append(Double(count) / dc)
+    rows["fire scheduled", default: []].append(Double(count) / df)
     rows["mem spool", default: []].append(sm)
     rows["mem task", default: []].append(tm)
 }
 let m = { (k: String) -> Double in median(rows[k] ?? []) }
-print("workload              Spool timers/s   Task.sleep timers/s   ratio")
-print("arm + cancel        " + pad(fixed(m("cancel spool"), 0), 15) + pad(fixed(m("cancel task"), 0), 22) + pad(fixed(m("cancel spool") / m("cancel task"), 2), 8))
-print("arm + fire (1-10ms) " + pad(fixed(m("fire spool"), 0), 15) + pad(fixed(m("fire task"), 0), 22) + pad(fixed(m("fire spool") / m("fire task"), 2), 8))
+print("workload                  Spool timers/s   Task.sleep timers/s   ratio")
+print("sleeping task + cancel  " + pad(fixed(m("cancel spool"), 0), 15) + pad(fixed(m("cancel task"), 0), 22) + pad(fixed(m("cancel spool") / m("cancel task"), 2), 8))
+print("sleeping task + fire    " + pad(fixed(m("fire spool"), 0), 15) + pad(fixed(m("fire task"), 0), 22) + pad(fixed(m("fire spool") / m("fire task"), 2), 8))
+print("scheduled action + cancel" + pad(fixed(m("cancel scheduled"), 0), 10) + pad(fixed(m("cancel task"), 0), 22) + pad(fixed(m("cancel scheduled") / m("cancel task"), 2), 8))
+print("scheduled action + fire  " + pad(fixed(m("fire scheduled"), 0), 10) + pad(fixed(m("fire task"), 0), 22) + pad(fixed(m("fire scheduled") / m("fire task"), 2), 8))
 print("memory per armed sleeper (resident, task included): Spool \(fixed(m("mem spool"), 0)) B, Task.sleep \(fixed(m("mem task"), 0)) B")
 
 // The wheel alone (what a timer costs the ring, without the task around it).

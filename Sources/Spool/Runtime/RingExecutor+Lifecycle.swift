@@ -45,6 +45,7 @@ extension RingExecutor {
         lifecycleState.store(Lifecycle.stopping.rawValue, ordering: .sequentiallyConsistent)
         resumeWaiting(with: .shutdown)
         fireAllTimers(with: .shutdown)  // sleepers resume at once with the shutdown error
+        fireAllScheduled(with: .shutdown)
         // Everything the kernel holds, including the wake-up read, is cancelled; the loop keeps
         // reaping until every final completion is in, so no memory the kernel may write is freed.
         internalRequests.cancelAllWanted = true
@@ -78,6 +79,7 @@ extension RingExecutor {
         ])
         resumeWaiting(with: .broken(errno))
         fireAllTimers(with: .broken(errno))
+        fireAllScheduled(with: .broken(errno))
         while internalRequests.cancels.popFirst() != nil {}
         internalRequests.cancelAllWanted = false
         internalRequests.wakeRearmWanted = false
@@ -139,6 +141,8 @@ extension RingExecutor {
         // Nothing touches the operation table once stopped: give its memory back.
         table = OperationTable(initialCapacity: 2)
         timers = TimingWheel(initialCapacity: 2)
+        scheduledTimers = TimingWheel(initialCapacity: 2)
+        scheduled = ScheduledTable()
         // Jobs that arrived meanwhile run elsewhere from now on.
         while let next = jobs.popFirst() { globalConcurrentExecutor.enqueue(ExecutorJob(next.job)) }
         jobs.destroy()

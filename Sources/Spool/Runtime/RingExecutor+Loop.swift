@@ -52,6 +52,8 @@ extension RingExecutor {
             case .job(let job, let serial): jobs.append(RingJob(job: job, serial: serial))
             case .cancel(let userData): processCancel(userData)
             case .shutdown: shutdownRequested = true
+            case .schedule(let timer): armScheduled(timer)
+            case .unschedule(let timer): disarmScheduled(timer)
             }
         }
     }

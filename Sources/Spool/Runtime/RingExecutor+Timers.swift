@@ -32,16 +32,31 @@ extension RingExecutor {
         timerScale.currentTick(after: ContinuousClock.now - timerOrigin)
     }
 
+    /// The earliest tick either wheel must be advanced at.
+    private var nextTimerTick: UInt64? {
+        let a = timers.count > 0 ? timers.nextExpiration : nil
+        let b = scheduledTimers.count > 0 ? scheduledTimers.nextExpiration : nil
+        switch (a, b) {
+        case let (x?, y?): return min(x, y)
+        case let (x?, nil): return x
+        case let (nil, y?): return y
+        default: return nil
+        }
+    }
+
     /// Whether a timer is due now (the loop then polls instead of parking).
     var timersDue: Bool {
-        guard timers.count > 0, let next = timers.nextExpiration else { return false }
+        guard let next = nextTimerTick else { return false }
         return next <= currentTick
     }
 
-    /// Fires every timer that is due, resuming its caller.
+    /// Fires every timer that is due: sleepers resume, scheduled actions run.
     func fireDueTimers() {
+        guard timers.count > 0 || scheduledTimers.count > 0 else { return }
+        let tick = currentTick
+        if scheduledTimers.count > 0 { fireDueScheduled(at: tick) }
         guard timers.count > 0 else { return }
-        timers.advance(to: currentTick) { _, userData in
+        timers.advance(to: tick) { _, userData in
             guard let slot = table.slot(for: userData), table.state(slot) == .timed else { return }
             table.markTimerDone(slot)
             finish(slot, .completed(0))
@@ -50,7 +65,7 @@ extension RingExecutor {
 
     /// How long the loop may wait before the next timer is due (`nil`: no timer).
     func timeUntilNextTimer() -> Duration? {
-        guard timers.count > 0, let next = timers.nextExpiration else { return nil }
+        guard let next = nextTimerTick else { return nil }
         let left = timerScale.offset(of: next) - (ContinuousClock.now - timerOrigin)
         return min(max(left, .zero), .seconds(3600))
     }
@@ -61,6 +76,83 @@ extension RingExecutor {
             guard let slot = table.slot(for: userData), table.state(slot) == .timed else { return }
             table.markTimerDone(slot)
             finish(slot, outcome)
+        }
+    }
+}
+
+/// The scheduled actions of a ring, by index (the wheel's payload), with a free list.
+///
+/// **Thread-safety:** none; the ring thread's.
+struct ScheduledTable {
+    private var entries: [ScheduledTimer?] = []
+    private var free: [Int] = []
+
+    var count: Int { entries.count - free.count }
+
+    mutating func insert(_ timer: ScheduledTimer) -> Int {
+        if let i = free.popLast() {
+            entries[i] = timer
+            return i
+        }
+        entries.append(timer)
+        return entries.count - 1
+    }
+
+    mutating func remove(at index: Int) -> ScheduledTimer? {
+        guard index >= 0, index < entries.count, let timer = entries[index] else { return nil }
+        entries[index] = nil
+        free.append(index)
+        if free.count == entries.count && entries.count > 1024 {
+            entries = []
+            free = []  // after a burst, give the memory back
+        }
+        return timer
+    }
+}
+
+extension RingExecutor {
+    /// Arms a scheduled action on this ring (from any thread).
+    func schedule(_ timer: ScheduledTimer) {
+        if isCurrent && lifecycle == .running { armScheduled(timer) } else { post(.schedule(timer)) }
+    }
+
+    /// Removes a cancelled scheduled action's timer (from any thread).
+    func unschedule(_ timer: ScheduledTimer) {
+        if isCurrent { disarmScheduled(timer) } else { post(.unschedule(timer)) }
+    }
+
+    func armScheduled(_ timer: ScheduledTimer) {
+        guard lifecycle == .running else {
+            timer.fire(.failure(brokenErrno.map { .broken($0) } ?? .shutdown))
+            return
+        }
+        if timer.isCancelled { return }
+        let index = scheduled.insert(timer)
+        timer.tableIndex = index
+        timer.wheelID = scheduledTimers.schedule(at: timerScale.deadlineTick(after: timer.deadline - timerOrigin), UInt64(index))
+    }
+
+    func disarmScheduled(_ timer: ScheduledTimer) {
+        guard timer.tableIndex >= 0, scheduledTimers.cancel(timer.wheelID) != nil else { return }
+        _ = scheduled.remove(at: timer.tableIndex)
+        timer.tableIndex = -1
+    }
+
+    /// Runs every scheduled action that is due.
+    func fireDueScheduled(at tick: UInt64) {
+        scheduledTimers.advance(to: tick) { _, index in
+            guard let timer = scheduled.remove(at: Int(index)) else { return }
+            timer.tableIndex = -1
+            timer.fire(.success(()))
+        }
+    }
+
+    /// Runs every scheduled action with `error` (shutdown, broken ring).
+    func fireAllScheduled(with error: RuntimeError) {
+        scheduledTimers.drain { _, index in
+            guard let timer = scheduled.remove(at: Int(index)) else { return }
+            timer.tableIndex = -1
+            timer.fire(.failure(error))
         }
     }
 }

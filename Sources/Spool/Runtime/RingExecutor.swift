@@ -18,6 +18,10 @@ enum InboxItem: @unchecked Sendable {  // UnownedJob is safe to hand to the ring
     case cancel(UInt64)
     /// Begin shutting down.
     case shutdown
+    /// Arm a scheduled action's timer.
+    case schedule(ScheduledTimer)
+    /// Remove a cancelled scheduled action's timer.
+    case unschedule(ScheduledTimer)
 }
 
 /// Every ring executor ever made: tasks may hold unowned references to one for as long as
@@ -105,6 +109,9 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     @exclusivity(unchecked) var statistics = LoopStatistics()
     /// Sleeping callers, by deadline tick; each timer carries its slot's `user_data`.
     @exclusivity(unchecked) var timers = TimingWheel()
+    /// Scheduled actions (``ScheduledTimer``), by deadline tick; payload: index in `scheduled`.
+    @exclusivity(unchecked) var scheduledTimers = TimingWheel()
+    @exclusivity(unchecked) var scheduled = ScheduledTable()
     /// The wheel's time: ticks of ``timerScale`` since ``timerOrigin``.
     let timerScale = TickScale.milliseconds
     let timerOrigin = ContinuousClock.now
@@ -244,8 +251,10 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         switch item {
         case .job(let job, _):
             globalConcurrentExecutor.enqueue(ExecutorJob(job))
-        case .cancel, .shutdown:
+        case .cancel, .shutdown, .unschedule:
             break  // nothing is in flight any more
+        case .schedule(let timer):
+            timer.fire(.failure(brokenWith.map { .broken($0) } ?? .shutdown))
         }
     }
 

@@ -296,7 +296,7 @@ public final class Runtime: Sendable {
     // MARK: Operations
 
     /// A running ring, round robin; nil if none is running.
-    private func pickRing() -> RingExecutor? {
+    func pickRing() -> RingExecutor? {
         let start = nextRing.wrappingAdd(1, ordering: .relaxed).oldValue
         for i in 0..<rings.count {
             let ring = rings[(start &+ i) % rings.count]
@@ -306,7 +306,7 @@ public final class Runtime: Sendable {
     }
 
     /// Why no ring of this runtime takes work: a broken ring's errno, else shutdown.
-    private var refusal: OperationOutcome {
+    var refusal: OperationOutcome {
         for r in rings { if let e = r.brokenWith { return .broken(e) } }
         return .shutdown
     }
