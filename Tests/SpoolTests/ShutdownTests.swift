@@ -108,6 +108,8 @@ struct ShutdownTests {
         Runtime.Configuration(submissionEntries: 0),
         Runtime.Configuration(submissionEntries: 1 << 20),
         Runtime.Configuration(inFlightLimit: 0),
+        { var c = Runtime.Configuration(); c.timerTick = .zero; return c }(),
+        { var c = Runtime.Configuration(); c.timerTick = .seconds(5); return c }(),
     ])
     func badConfiguration(_ configuration: Runtime.Configuration) {
         #expect {

@@ -290,7 +290,15 @@ struct TimerTests {
         try await withTestRuntime { runtime in
             let elapsed = try await pause(on: SpoolClock(runtime: runtime), for: .milliseconds(15))
             #expect(elapsed >= .milliseconds(15))
-            #expect(SpoolClock().minimumResolution == .milliseconds(1))
+            #expect(SpoolClock(runtime: runtime).minimumResolution == .milliseconds(1))
+            var coarse = Runtime.Configuration()
+            coarse.timerTick = .milliseconds(10)
+            try await withTestRuntime(coarse) { slow in
+                let clock = SpoolClock(runtime: slow)
+                #expect(clock.minimumResolution == .milliseconds(10))
+                let took = try await pause(on: clock, for: .milliseconds(3))
+                #expect(took >= .milliseconds(3), "never early, whatever the tick")
+            }
         }
     }
 }

@@ -113,7 +113,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     @exclusivity(unchecked) var scheduledTimers = TimingWheel()
     @exclusivity(unchecked) var scheduled = ScheduledTable()
     /// The wheel's time: ticks of ``timerScale`` since ``timerOrigin``.
-    let timerScale = TickScale.milliseconds
+    let timerScale: TickScale
     let timerOrigin = ContinuousClock.now
 
     static let wakeUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 1
@@ -123,8 +123,12 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     static let linkTimeoutUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 4
 
     /// Creates the executor and starts its thread; returns once the ring exists (or failed).
-    init(index: Int, options: RingOptions, inFlightLimit: Int?, faults: SubmitFaultInjector?, logger: Logger) throws(RuntimeError) {
+    init(
+        index: Int, options: RingOptions, inFlightLimit: Int?, timerScale: TickScale = .milliseconds,
+        faults: SubmitFaultInjector?, logger: Logger
+    ) throws(RuntimeError) {
         self.index = index
+        self.timerScale = timerScale
         self.options = options
         self.inFlightLimitSetting = inFlightLimit
         self.faults = faults

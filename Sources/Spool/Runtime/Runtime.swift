@@ -1,5 +1,6 @@
 import Dispatch
 internal import SpoolRing
+internal import SpoolTimer
 import Logging
 import Synchronization
 import SystemPackage
@@ -38,6 +39,9 @@ public final class Runtime: Sendable {
         /// Operations one ring keeps in the kernel at once; callers past it wait FIFO.
         /// `nil`: the completion capacity (so completions are never dropped).
         public var inFlightLimit: Int?
+        /// The tick of each ring's timing wheel: timers fire at most this long after their
+        /// deadline (never before). 1 µs ... 1 s; default 1 ms.
+        public var timerTick: Duration = .milliseconds(1)
         /// Where the runtime reports what operators must know (a ring that broke, at error
         /// level). Default: a logger that discards everything.
         public var logger: Logger
@@ -96,6 +100,10 @@ public final class Runtime: Sendable {
         if let limit = configuration.inFlightLimit, limit < 1 {
             throw .invalidArgument("inFlightLimit must be at least 1 (got \(limit))")
         }
+        let timerScale: TickScale
+        do { timerScale = try TickScale(tick: configuration.timerTick) } catch {
+            throw .invalidArgument("timerTick: \(error)")
+        }
         self.configuration = configuration
         let options = RingOptions(
             submissionEntries: configuration.submissionEntries,
@@ -104,7 +112,7 @@ public final class Runtime: Sendable {
         do {
             for i in 0..<configuration.ringCount {
                 made.append(try RingExecutor(
-                    index: i, options: options, inFlightLimit: configuration.inFlightLimit,
+                    index: i, options: options, inFlightLimit: configuration.inFlightLimit, timerScale: timerScale,
                     faults: configuration.faults, logger: configuration.logger))
             }
         } catch {

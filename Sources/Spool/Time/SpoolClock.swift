@@ -29,8 +29,9 @@ public struct SpoolClock: Clock, Sendable {
     /// The current instant (`ContinuousClock.now`).
     public var now: Instant { ContinuousClock.now }
 
-    /// One tick of the rings' timing wheels.
-    public var minimumResolution: Duration { .milliseconds(1) }
+    /// One tick of the rings' timing wheels (``Runtime/Configuration/timerTick``; 1 ms when
+    /// the clock has no runtime of its own).
+    public var minimumResolution: Duration { runtime?.configuration.timerTick ?? .milliseconds(1) }
 
     /// Suspends until `deadline` on a ring's timing wheel; `tolerance` is ignored (the wheel's
     /// tick is the tolerance).
