@@ -10,11 +10,11 @@ struct TimerTests {
     func manySleeps() async throws {
         let runtime = try Runtime()
         let clock = SpoolClock(runtime: runtime)
-        let result = try await withinDeadline(.seconds(30), "10,000 sleeps") {
+        let result = try await withinDeadline(.seconds(45), "10,000 sleeps") {
             try await runtime.spawn { () -> [Duration] in
-                // Deadlines from one base a second ahead, so that starting 10,000 tasks (slow
+                // Deadlines from one base two seconds ahead, so that starting 10,000 tasks (slow
                 // under sanitizers) is over before the first one is due.
-                let base = clock.now.advanced(by: .seconds(1))
+                let base = clock.now.advanced(by: .seconds(2))
                 return try await withThrowingTaskGroup(of: Duration.self) { group in
                     for i in 0..<10_000 {
                         let deadline = base.advanced(by: .milliseconds((i &* 7919) % 50))
@@ -35,8 +35,8 @@ struct TimerTests {
         let median = lateness[lateness.count / 2], worst = lateness.last ?? .zero
         // Not a speed target (that is the benchmark's job): a bound that only a lost or
         // stuck wake-up would break, even under sanitizers on a loaded 2-core machine.
-        #expect(median < .seconds(2), "median lateness \(median)")
-        #expect(worst < .seconds(10), "worst lateness \(worst)")
+        #expect(median < .seconds(5), "median lateness \(median)")
+        #expect(worst < .seconds(20), "worst lateness \(worst)")
         await runtime.shutdownAndWait()
     }
 
