@@ -278,7 +278,7 @@ public final class Ring {
     /// that calls `io_uring_enter`.
     ///
     /// Retry policy (DESIGN.md contract 4):
-    /// - `EINTR`: retried at once.
+    /// - `EINTR`: retried at once (a wait with a timeout returns instead, like `ETIME`).
     /// - `EAGAIN`/`EBUSY`: completions are reaped into a bounded holding buffer (delivered
     ///   by the next ``reapCompletions(maximum:_:)``, nothing lost), then retried. With
     ///   nothing to reap it first blocks up to ``stallWait`` in the kernel for a completion;
@@ -335,6 +335,10 @@ public final class Ring {
             switch errno! {
             case .interrupted:
                 statistics.interruptedRetries += 1
+                // A timed wait that a signal cut short ends here (the caller re-parks with a
+                // fresh timeout); retrying it whole could keep stretching it. Entries not yet
+                // consumed stay in the SQ for the next enter.
+                if timeout != nil && minComplete > 0 && !waitingOutStall { return consumedTotal }
             case .resourceTemporarilyUnavailable, .resourceBusy:
                 statistics.busyRetries += 1
                 waitingOutStall = false

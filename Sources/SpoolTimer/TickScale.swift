@@ -30,6 +30,7 @@ public struct TickScale: Sendable, Hashable {
     /// offsets are tick 0; offsets beyond the tick range are the last tick (`UInt64.max`).
     public func deadlineTick(after offset: Duration) -> UInt64 {
         guard offset > .zero else { return 0 }
+        guard offset < Self.beyondRange else { return .max }
         let (q, r) = Self.divide(offset, by: tickNanoseconds)
         return r > 0 ? (q == .max ? .max : q + 1) : q
     }
@@ -37,6 +38,7 @@ public struct TickScale: Sendable, Hashable {
     /// The last tick that has fully begun at `offset` (time since the origin), rounded down.
     public func currentTick(after offset: Duration) -> UInt64 {
         guard offset > .zero else { return 0 }
+        guard offset < Self.beyondRange else { return .max }
         return Self.divide(offset, by: tickNanoseconds).quotient
     }
 
@@ -46,6 +48,10 @@ public struct TickScale: Sendable, Hashable {
         if high > 0 || low > UInt64(Int64.max) { return .seconds(Int64.max / 1_000_000_000) }
         return .nanoseconds(Int64(low))
     }
+
+    /// Offsets from here on are past the last tick of any scale (and `Duration.components`
+    /// cannot express them: more seconds than `Int64` holds).
+    private static let beyondRange: Duration = .seconds(Int64.max / 2)
 
     private static func nanoseconds(_ d: Duration) -> UInt64 {
         let (s, a) = d.components

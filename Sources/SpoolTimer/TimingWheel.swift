@@ -52,6 +52,11 @@ public final class TimingWheel {
     private let heads: UnsafeMutablePointer<Int32>
     /// Bit `s` of `occupied[L]`: level `L` slot `s` holds timers.
     private let occupied: UnsafeMutablePointer<UInt64>
+    /// Inside ``advance(to:_:)``: timers armed by its callback for a deadline already
+    /// reached wait here (level 255) and join the wheel when it returns, so they fire at the
+    /// *next* advance and a callback that re-arms itself cannot keep one advance going.
+    @exclusivity(unchecked) private var advancing = false
+    @exclusivity(unchecked) private var deferredHead: Int32 = -1
 
     /// Creates an empty wheel whose time is `now` ticks.
     public init(now: UInt64 = 0, initialCapacity: Int = 64) {
@@ -91,7 +96,11 @@ public final class TimingWheel {
         nodes[Int(index)].deadline = max(deadline, now)
         nodes[Int(index)].payload = payload
         nodes[Int(index)].armed = true
-        link(index)
+        if advancing && deadline <= now {
+            linkDeferred(index)
+        } else {
+            link(index)
+        }
         count += 1
         return TimerID(index: UInt32(index), generation: nodes[Int(index)].generation)
     }
@@ -130,17 +139,29 @@ public final class TimingWheel {
     @discardableResult
     public func advance(to tick: UInt64, _ fire: (TimerID, UInt64) -> Void) -> Int {
         var fired = 0
+        advancing = true
         while let expiration = nextExpiration, expiration <= tick {
             now = max(now, expiration)
             fired += processSlot(at: expiration, fire)
         }
         now = max(now, tick)
+        advancing = false
+        while deferredHead >= 0 {
+            let index = deferredHead
+            unlink(index)
+            link(index)  // due now: fires at the next advance
+        }
         return fired
     }
 
     /// Removes every armed timer, handing each to `body` (shutdown: fire them all with an
     /// error). Order: by slot, not by deadline.
     public func drain(_ body: (TimerID, UInt64) -> Void) {
+        while deferredHead >= 0 {
+            let index = deferredHead
+            unlink(index)
+            link(index)
+        }
         for level in 0..<Self.levelCount {
             while occupied[level] != 0 {
                 let slot = occupied[level].trailingZeroBitCount
@@ -219,7 +240,24 @@ public final class TimingWheel {
         occupied[level] |= UInt64(1) << UInt64(slot)
     }
 
+    private func linkDeferred(_ index: Int32) {
+        nodes[Int(index)].level = Self.deferredLevel
+        nodes[Int(index)].previous = -1
+        nodes[Int(index)].next = deferredHead
+        if deferredHead >= 0 { nodes[Int(deferredHead)].previous = index }
+        deferredHead = index
+    }
+
+    /// The `level` of a node waiting in the deferred list.
+    private static var deferredLevel: UInt8 { 255 }
+
     private func unlink(_ index: Int32) {
+        if nodes[Int(index)].level == Self.deferredLevel {
+            let previous = nodes[Int(index)].previous, next = nodes[Int(index)].next
+            if previous >= 0 { nodes[Int(previous)].next = next } else { deferredHead = next }
+            if next >= 0 { nodes[Int(next)].previous = previous }
+            return
+        }
         let level = Int(nodes[Int(index)].level), slot = Int(nodes[Int(index)].slot)
         let h = level * 64 + slot
         let previous = nodes[Int(index)].previous, next = nodes[Int(index)].next

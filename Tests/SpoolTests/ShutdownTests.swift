@@ -107,6 +107,7 @@ struct ShutdownTests {
         Runtime.Configuration(ringCount: 0),
         Runtime.Configuration(submissionEntries: 0),
         Runtime.Configuration(submissionEntries: 1 << 20),
+        Runtime.Configuration(submissionEntries: 1),
         Runtime.Configuration(inFlightLimit: 0),
         { var c = Runtime.Configuration(); c.timerTick = .zero; return c }(),
         { var c = Runtime.Configuration(); c.timerTick = .seconds(5); return c }(),

@@ -163,6 +163,31 @@ struct TimingWheelTests {
         #expect(fired == [1, 2])
     }
 
+    @Test("a callback that re-arms at or before now does not keep one advance going: it fires at the next")
+    func rearmInsideAdvance() {
+        let wheel = TimingWheel(now: 100)
+        wheel.schedule(at: 100, 1)
+        var fired = 0
+        let n = wheel.advance(to: 100) { _, _ in
+            fired += 1
+            wheel.schedule(at: 50, 2)   // in the past
+            wheel.schedule(at: 100, 3)  // now
+        }
+        #expect(n == 1 && fired == 1, "only the timer that was due fired")
+        #expect(wheel.count == 2)
+        #expect(wheel.nextExpiration == 100, "the re-armed ones are due at the next advance")
+        var later: [UInt64] = []
+        wheel.advance(to: 100) { _, v in later.append(v) }
+        #expect(Set(later) == [2, 3])
+        // A deferred timer can be cancelled like any other.
+        let wheel2 = TimingWheel(now: 5)
+        wheel2.schedule(at: 5, 1)
+        var deferred: TimerID?
+        wheel2.advance(to: 5) { _, _ in deferred = wheel2.schedule(at: 0, 9) }
+        #expect(deferred.flatMap { wheel2.cancel($0) } == 9)
+        #expect(wheel2.count == 0)
+    }
+
     @Test("drain hands over every armed timer once (shutdown)")
     func drain() {
         let wheel = TimingWheel()
@@ -207,6 +232,9 @@ struct TickScaleTests {
         #expect(scale.deadlineTick(after: .seconds(-5)) == 0)
         #expect(scale.currentTick(after: .seconds(-5)) == 0)
         #expect(scale.deadlineTick(after: .seconds(Int64.max)) == .max)
+        let beyond = Duration.seconds(Int64.max) + .seconds(Int64.max)  // more seconds than Int64 holds
+        #expect(scale.deadlineTick(after: beyond) == .max)
+        #expect(scale.currentTick(after: beyond) == .max)
         #expect(throws: TimerError.invalidTick(.zero)) { try TickScale(tick: .zero) }
         #expect(throws: TimerError.self) { try TickScale(tick: .seconds(2)) }
     }

@@ -63,6 +63,10 @@ final class OperationTable {
         /// A `__kernel_timespec` (in the caller's memory) bounding this operation with a
         /// linked `LINK_TIMEOUT`, or nil.
         var linkTimeout: UnsafeMutableRawPointer? = nil
+        /// When the linked timeout expires (it also bounds the wait for admission).
+        var linkDeadline: ContinuousClock.Instant = .now
+        /// A wheel timer bounding the wait for admission (`timer` names it).
+        var hasWaitTimer = false
     }
 
     /// Generation reserved for the runtime's own requests (wake-up read, cancellations).
@@ -134,6 +138,7 @@ final class OperationTable {
         s.pointee.firstPart = -1
         s.pointee.results = nil
         s.pointee.linkTimeout = nil
+        s.pointee.hasWaitTimer = false
         used += 1
         return index
     }
@@ -234,7 +239,7 @@ final class OperationTable {
     func markSubmitted(_ index: Int32) {
         removeWaiting(index)
         slots[Int(index)].state = .submitted
-        inFlight += 1
+        inFlight += weight(index)
         if inFlight > peakInFlight { peakInFlight = inFlight }
     }
 
@@ -242,7 +247,7 @@ final class OperationTable {
     func markCompleted(_ index: Int32) {
         guard slots[Int(index)].state == .submitted else { return }
         slots[Int(index)].state = .reserved
-        inFlight -= 1
+        inFlight -= weight(index)
     }
 
     /// Gives up on slot `index` for good: its caller is never resumed and the slot is never
@@ -253,6 +258,10 @@ final class OperationTable {
         slots[Int(index)].firstPart = -1
     }
 
+    /// Completions an operation posts: two with a linked timeout (its own and the timeout's),
+    /// so the in-flight cap keeps the CQ from overflowing.
+    private func weight(_ index: Int32) -> Int { slots[Int(index)].linkTimeout == nil ? 1 : 2 }
+
     /// Every slot in state `state` (a scan: for shutdown and broken-ring paths only).
     func slots(in state: Slot.State) -> [Int32] {
         (0..<capacity).lazy.filter { self.slots[$0].state == state }.map { Int32($0) }
@@ -261,8 +270,25 @@ final class OperationTable {
     // MARK: Timers
 
     /// Bounds slot `index`'s operation with the kernel timespec at `timespec` (the caller's).
-    func setLinkTimeout(_ index: Int32, _ timespec: UnsafeMutableRawPointer?) {
+    func setLinkTimeout(_ index: Int32, _ timespec: UnsafeMutableRawPointer?, deadline: ContinuousClock.Instant) {
         slots[Int(index)].linkTimeout = timespec
+        slots[Int(index)].linkDeadline = deadline
+    }
+
+    /// When slot `index`'s linked timeout expires.
+    func linkDeadline(of index: Int32) -> ContinuousClock.Instant { slots[Int(index)].linkDeadline }
+
+    /// Slot `index` waits for admission under wheel timer `id` (its link deadline).
+    func setWaitTimer(_ index: Int32, _ id: TimerID) {
+        slots[Int(index)].timer = id
+        slots[Int(index)].hasWaitTimer = true
+    }
+
+    /// Takes slot `index`'s admission-wait timer, if it has one.
+    func takeWaitTimer(_ index: Int32) -> TimerID? {
+        guard slots[Int(index)].hasWaitTimer else { return nil }
+        slots[Int(index)].hasWaitTimer = false
+        return slots[Int(index)].timer
     }
 
     /// The timespec bounding slot `index`'s operation, if any.

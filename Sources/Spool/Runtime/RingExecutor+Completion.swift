@@ -21,11 +21,12 @@ extension RingExecutor {
         if completion.hasMore { return }  // not final (single-shot operations never set it)
         table.markCompleted(slot)
         let outcome: OperationOutcome
-        if completion.result == -ECANCELED && table.isCancelRequested(slot) {
+        let interrupted = completion.result == -ECANCELED || completion.result == -EINTR
+        if interrupted && table.isCancelRequested(slot) {
             outcome = .cancelled
-        } else if completion.result == -ECANCELED && lifecycle != .running {
+        } else if interrupted && lifecycle != .running {
             outcome = refusal  // cancelled by shutdown
-        } else if (completion.result == -ECANCELED || completion.result == -EINTR) && table.linkTimeout(of: slot) != nil {
+        } else if interrupted && table.linkTimeout(of: slot) != nil {
             outcome = .timedOut  // the linked timeout fired: the kernel cancelled it
         } else {
             outcome = .completed(completion.result)

@@ -22,9 +22,10 @@ extension RingExecutor {
         isolation: isolated (any Actor)? = #isolation
     ) async -> OperationOutcome {
         if lifecycle != .running { return refusal }
+        let linkDeadline = ContinuousClock.now  // refined below when there is a timeout
         if !cancellable {
             let slot = table.allocate(request)
-            table.setLinkTimeout(slot, linkTimeout)
+            table.setLinkTimeout(slot, linkTimeout, deadline: linkDeadline)
             _ = isolation
             return await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
                 self.start(slot, continuation)
@@ -32,7 +33,7 @@ extension RingExecutor {
         }
         if Task.isCancelled { return .cancelled }
         let slot = table.allocate(request)
-        table.setLinkTimeout(slot, linkTimeout)
+        table.setLinkTimeout(slot, linkTimeout, deadline: linkTimeout.map { Self.deadline(of: $0) } ?? linkDeadline)
         let userData = table.userData(slot)
         if isolation == nil {
             // A nonisolated caller on this ring thread is a task that prefers the ring, so the
@@ -127,6 +128,11 @@ extension RingExecutor {
             return
         }
         table.enqueueWaiting(slot)
+        if table.linkTimeout(of: slot) != nil {
+            // The timeout also bounds the wait for admission: a wheel timer ends the wait.
+            let tick = timerScale.deadlineTick(after: table.linkDeadline(of: slot) - timerOrigin)
+            table.setWaitTimer(slot, timers.schedule(at: tick, table.userData(slot)))
+        }
     }
 
     /// Prepares `slot`'s SQE (and its linked `LINK_TIMEOUT`, if it has one); false when the
@@ -143,12 +149,24 @@ extension RingExecutor {
         request.prepare(sqe)
         sqe.userData = table.userData(slot)
         if let timeout, let linked = ring?.nextSubmission() {
+            if let waitTimer = table.takeWaitTimer(slot) { timers.cancel(waitTimer) }
+            // The time left now (the wait for admission used some): the kernel copies it
+            // when it takes the entry.
+            let spec = timeout.assumingMemoryBound(to: KernelTimespec.self)
+            spec.pointee = KernelTimespec(table.linkDeadline(of: slot) - ContinuousClock.now)
             sqe.flags.insert(.link)
-            linked.prepareLinkTimeout(timeout.assumingMemoryBound(to: KernelTimespec.self))
+            linked.prepareLinkTimeout(spec)
             linked.userData = Self.linkTimeoutUserData
         }
         table.markSubmitted(slot)
         return true
+    }
+
+    /// The absolute deadline a caller's timespec stands for (it was filled with the timeout
+    /// just before the call).
+    static func deadline(of timespec: UnsafeMutableRawPointer) -> ContinuousClock.Instant {
+        let t = timespec.assumingMemoryBound(to: KernelTimespec.self).pointee
+        return ContinuousClock.now.advanced(by: .seconds(t.tv_sec) + .nanoseconds(t.tv_nsec))
     }
 
     /// Admits waiting operations, oldest first, while the cap and the SQ allow.

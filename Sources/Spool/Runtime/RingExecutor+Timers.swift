@@ -57,9 +57,18 @@ extension RingExecutor {
         if scheduledTimers.count > 0 { fireDueScheduled(at: tick) }
         guard timers.count > 0 else { return }
         timers.advance(to: tick) { _, userData in
-            guard let slot = table.slot(for: userData), table.state(slot) == .timed else { return }
-            table.markTimerDone(slot)
-            finish(slot, .completed(0))
+            guard let slot = table.slot(for: userData) else { return }
+            switch table.state(slot) {
+            case .timed:
+                table.markTimerDone(slot)
+                finish(slot, .completed(0))
+            case .waiting where table.takeWaitTimer(slot) != nil:
+                // A timed operation still waiting for admission when its timeout expired.
+                table.removeWaiting(slot)
+                finish(slot, .timedOut)
+            default:
+                break
+            }
         }
     }
 

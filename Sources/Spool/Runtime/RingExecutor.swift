@@ -158,10 +158,14 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         pthread_setspecific(ringThreadKey, Unmanaged.passUnretained(self).toOpaque())
         threadID.store(CurrentThread.kernelID, ordering: .releasing)
         CurrentThread.setName("spool-ring-\(index)")
-        do {
+        do throws(RingError) {
             var ringOptions = options
             ringOptions.registerRingDescriptor = true  // this thread owns the ring for its whole life
             let r = try Ring(options: ringOptions, systemCalls: faults?.systemCalls() ?? .kernel)
+            guard r.features.contains(.extendedArgument) else {
+                // Timers bound the ring's wait with io_uring_enter's timeout argument.
+                throw RingError.unavailable(.noFunction, advice: "Spool needs Linux 5.11 or later (io_uring_enter with a timeout, IORING_FEAT_EXT_ARG); this kernel lacks it.")
+            }
             ring = r
             inFlightLimit = max(1, inFlightLimitSetting ?? r.completionQueueCapacity)
         } catch {
@@ -258,7 +262,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         case .cancel, .shutdown, .unschedule:
             break  // nothing is in flight any more
         case .schedule(let timer):
-            timer.fire(.failure(brokenWith.map { .broken($0) } ?? .shutdown))
+            let error: RuntimeError = brokenWith.map { .broken($0) } ?? .shutdown
+            Task.detached { timer.fire(.failure(error)) }  // never on the poster's stack
         }
     }
 

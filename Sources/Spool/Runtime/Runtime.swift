@@ -97,6 +97,9 @@ public final class Runtime: Sendable {
         guard configuration.ringCount >= 1, configuration.ringCount <= 1024 else {
             throw .invalidArgument("ringCount must be in 1...1024 (got \(configuration.ringCount))")
         }
+        if configuration.submissionEntries < 2 {
+            throw .invalidArgument("submissionEntries must be at least 2 (got \(configuration.submissionEntries)): an operation with a timeout takes two entries")
+        }
         if let limit = configuration.inFlightLimit, limit < 1 {
             throw .invalidArgument("inFlightLimit must be at least 1 (got \(limit))")
         }

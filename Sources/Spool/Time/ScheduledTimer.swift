@@ -52,7 +52,7 @@ extension Runtime {
     /// thread the timer goes on that ring; elsewhere on the next running ring. A negative
     /// delay runs it at the ring's next pass.
     ///
-    /// If the runtime is not running, `action` runs at once (on the calling thread) with
+    /// If the runtime is not running, `action` runs soon, on the global executor, with
     /// `.failure(.shutdown)` or `.failure(.broken(errno))`.
     @discardableResult
     public func schedule(after delay: Duration, _ action: @escaping @Sendable (Result<Void, RuntimeError>) -> Void) -> ScheduledTimer {
@@ -71,7 +71,10 @@ extension Runtime {
             ring = picked
         } else {
             let timer = ScheduledTimer(ring: rings[0], deadline: deadline, action: action)
-            if case .broken(let e) = refusal { timer.fire(.failure(.broken(e))) } else { timer.fire(.failure(.shutdown)) }
+            let error: RuntimeError = if case .broken(let e) = refusal { .broken(e) } else { .shutdown }
+            // On the global executor, not the caller's stack: an action that re-arms itself
+            // on failure must not recurse.
+            Task.detached { timer.fire(.failure(error)) }
             return timer
         }
         let timer = ScheduledTimer(ring: ring, deadline: deadline, action: action)

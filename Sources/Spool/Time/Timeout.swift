@@ -25,7 +25,7 @@ public func withTimeout<T: Sendable>(
 public func withDeadline<T: Sendable>(
     _ deadline: ContinuousClock.Instant, runtime: Runtime? = nil, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    let clock = SpoolClock(runtime: runtime)
+    let clock = SpoolClock(runtime: try runtime ?? Runtime.requireCurrent())  // no runtime: fail before starting the body
     return try await withThrowingTaskGroup(of: RaceOutcome<T>.self) { group in
         group.addTask { .finished(try await body()) }
         group.addTask {
