@@ -31,7 +31,8 @@ public final class Runtime: Sendable {
         /// Ring threads. Default 1 (each ring owns one thread).
         public var ringCount: Int
         /// Requests one ring can take from the runtime before it must hand them to the kernel
-        /// (the submission-queue size: 1...32768, rounded up to a power of two).
+        /// (the submission-queue size: 2...32768, rounded up to a power of two; an operation
+        /// with a timeout takes two).
         public var submissionEntries: UInt32
         /// Completions one ring can hold before the runtime collects them; `nil`: twice
         /// `submissionEntries`.
