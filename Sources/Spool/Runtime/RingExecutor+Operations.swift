@@ -22,10 +22,9 @@ extension RingExecutor {
         isolation: isolated (any Actor)? = #isolation
     ) async -> OperationOutcome {
         if lifecycle != .running { return refusal }
-        let linkDeadline = ContinuousClock.now  // refined below when there is a timeout
         if !cancellable {
             let slot = table.allocate(request)
-            table.setLinkTimeout(slot, linkTimeout, deadline: linkDeadline)
+            if let linkTimeout { table.setLinkTimeout(slot, linkTimeout, deadline: Self.deadline(of: linkTimeout)) }
             _ = isolation
             return await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
                 self.start(slot, continuation)
@@ -33,7 +32,8 @@ extension RingExecutor {
         }
         if Task.isCancelled { return .cancelled }
         let slot = table.allocate(request)
-        table.setLinkTimeout(slot, linkTimeout, deadline: linkTimeout.map { Self.deadline(of: $0) } ?? linkDeadline)
+        // No clock read on the common path: only an operation with a timeout needs one.
+        if let linkTimeout { table.setLinkTimeout(slot, linkTimeout, deadline: Self.deadline(of: linkTimeout)) }
         let userData = table.userData(slot)
         if isolation == nil {
             // A nonisolated caller on this ring thread is a task that prefers the ring, so the
