@@ -222,11 +222,9 @@ extension FileIO where Self: ~Copyable {
     @discardableResult
     public nonisolated(nonsending) func read(into buffer: inout IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
         try buffer.validate(segments)
-        try validateOffset(offset)
-        let iovecs = IOVecArray(base: buffer.base, segments: segments)
-        defer { iovecs.free() }
-        let n = Int(try await perform(.readVector, .readVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
-            .value(IOErrorContext(operation: .readVector, path: path, descriptor: descriptor, offset: offset)))
+        let n = try await vectored(.readVector, base: buffer.base, segments: segments, at: offset) {
+            .readVector(fd: $0, iovecs: $1, count: $2, offset: $3)
+        }
         buffer.setValidCount(IOVecArray.end(of: n, in: segments))
         return n
     }
@@ -235,11 +233,21 @@ extension FileIO where Self: ~Copyable {
     @discardableResult
     public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, segments: [Range<Int>], at offset: UInt64) async throws -> Int {
         try buffer.validate(segments)
+        return try await vectored(.writeVector, base: buffer.base, segments: segments, at: offset) {
+            .writeVector(fd: $0, iovecs: $1, count: $2, offset: $3)
+        }
+    }
+
+    /// One vectored transfer over `segments` (already validated) of the memory at `base`.
+    nonisolated(nonsending) func vectored(
+        _ operation: IOError.Operation, base: UnsafeMutableRawPointer, segments: [Range<Int>], at offset: UInt64,
+        _ request: (Int32, UnsafePointer<iovec>, Int, UInt64) -> OperationRequest
+    ) async throws -> Int {
         try validateOffset(offset)
-        let iovecs = IOVecArray(base: buffer.base, segments: segments)
+        let iovecs = IOVecArray(base: base, segments: segments)
         defer { iovecs.free() }
-        return Int(try await perform(.writeVector, .writeVector(fd: descriptor.rawValue, iovecs: iovecs.pointer, count: segments.count, offset: offset))
-            .value(IOErrorContext(operation: .writeVector, path: path, descriptor: descriptor, offset: offset)))
+        return Int(try await perform(operation, request(descriptor.rawValue, iovecs.pointer, segments.count, offset))
+            .value(IOErrorContext(operation: operation, path: path, descriptor: descriptor, offset: offset)))
     }
 
     // MARK: Batches
