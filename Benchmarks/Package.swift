@@ -21,7 +21,7 @@ let package = Package(
         .target(name: "BenchSupport", path: "Sources/BenchSupport"),
         .executableTarget(
             name: "read-compare",
-            dependencies: ["CReadPeer", "BenchSupport", .product(name: "Spool", package: "main"),
+            dependencies: ["CReadPeer", "BenchSupport", .product(name: "Spool", package: "main"), .product(name: "SpoolRing", package: "main"),
                            .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/ReadCompare"
         ),

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -48,6 +49,22 @@ int spool_io_uring_register(int fd, uint32_t opcode, const void *arg, uint32_t n
 
 int spool_eventfd(uint32_t initial_value, int flags) {
     int r = eventfd(initial_value, flags);
+    return r < 0 ? -errno : r;
+}
+
+int64_t spool_pread_nowait(int fd, void *buffer, size_t count, uint64_t offset) {
+#ifdef RWF_NOWAIT
+    struct iovec iov = { .iov_base = buffer, .iov_len = count };
+    ssize_t r = preadv2(fd, &iov, 1, (off_t)offset, RWF_NOWAIT);
+    return r < 0 ? -errno : r;
+#else
+    (void)fd; (void)buffer; (void)count; (void)offset;
+    return -EOPNOTSUPP;
+#endif
+}
+
+int spool_status_flags(int fd) {
+    int r = fcntl(fd, F_GETFL);
     return r < 0 ? -errno : r;
 }
 

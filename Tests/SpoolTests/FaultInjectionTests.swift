@@ -21,7 +21,7 @@ struct FaultCase: Sendable, CustomTestStringConvertible {
         return "\(site) × \(name) × SQ \(submissionEntries)"
     }
 
-    static let sites: [SubmitSite] = [.park, .submissionQueueFull, .cancel, .cancelAll, .close, .wakeRearm]
+    static let sites: [SubmitSite] = [.park, .eager, .submissionQueueFull, .cancel, .cancelAll, .close, .wakeRearm]
     static let errnos: [Int32] = [EINTR, EAGAIN, EBUSY, EBADF]
 
     /// Every site × errno, with a 64-entry SQ and again with a 2-entry one (the SQ-full flush
@@ -127,7 +127,17 @@ struct FaultInjectionTests {
         // No descriptor leaks: nothing points at the test's file or pipe any more.
         try pipe.readEnd.close()
         try pipe.writeEnd.close()
-        let left = openDescriptors().values.filter { $0.hasPrefix(dir.path) || $0 == pipeTarget }
+        var left = openDescriptors().filter { $0.value.hasPrefix(dir.path) || $0.value == pipeTarget }
+        if fault.isFatal && results["file"] == [broken] {
+            // The one documented exception (README, *When a ring breaks*): an open the kernel
+            // held when the ring broke has an unknown effect; it may have opened a descriptor
+            // whose number Spool never learns. Only the test's file may be left so, and only when
+            // its step saw the ring break.
+            for (fd, target) in left where target == dir.file("data").string {
+                close(fd)
+                left[fd] = nil
+            }
+        }
         #expect(left.isEmpty, "descriptors left open: \(left)")
     }
 }

@@ -191,9 +191,14 @@ struct HardeningTests {
         _ = try await withinDeadline(.seconds(10), "shutdown of a broken runtime") { await runtime.shutdownAndWait() }
     }
 
-    @Test("4b. a ring that breaks with a read in the kernel resumes that caller only after the kernel let go: its buffer is never written")
-    func brokenRingKeepsContract1() async throws {
-        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 16))
+    @Test("4b. a ring that breaks with a read in the kernel resumes that caller only after the kernel let go: its buffer is never written",
+          arguments: [SubmitSite.park, .eager])
+    func brokenRingKeepsContract1(_ site: SubmitSite) async throws {
+        // `.park`: the NOP below waits for the next park (no eager submit); `.eager`: the NOP's
+        // own eager submit is the enter that breaks the ring.
+        var configuration = Runtime.Configuration(submissionEntries: 16)
+        configuration.inlineCompletion = site == .eager
+        let (runtime, faults) = try runtimeWithFaults(configuration)
         let pipe = try FileDescriptor.pipe()
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
         let writer = pipe.writeEnd
@@ -212,8 +217,8 @@ struct HardeningTests {
             return (what, after, wrote)
         }
         #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
-        faults.fail(.park, with: EBADF)
-        // Wake the ring so that it parks again, into the injected fault.
+        faults.fail(site, with: EBADF)
+        // Wake the ring so that it enters the kernel again, into the injected fault.
         let nop = Task { () -> String in
             do { try await runtime.nop(); return "ok" } catch { return "\(error)" }
         }

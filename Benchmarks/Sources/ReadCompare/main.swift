@@ -1,11 +1,16 @@
-// 4 KiB random reads of a large file: Spool (per-op awaits from QD tasks, and the batch call)
-// against a C loop on raw io_uring doing the same, alternating trials in one process.
+// 4 KiB random reads of a large file: Spool (per-op awaits from QD tasks, with and without
+// inline completion, and the batch call) against a C loop on raw io_uring and against blocking
+// `pread` called from QD plain tasks, alternating trials in one process. Three data states:
+// buffered with a warm page cache, buffered with a cold one (the file's pages dropped with
+// POSIX_FADV_DONTNEED before each trial), and O_DIRECT.
 //
-//   swift run -c release read-compare [--size-mib 1024] [--ops 200000] [--trials 5] [--path /var/tmp/spool-bench.data]
+//   swift run -c release read-compare [--size-mib 1024] [--ops 200000] [--direct-ops 20000]
+//       [--trials 5] [--depths 1,32] [--states warm,cold,direct] [--modes c,pread,perop,ring,batch]
 import BenchSupport
 import CReadPeer
 import Glibc
 import Spool
+import SpoolRing
 import SystemPackage
 
 let sizeMiB = option("size-mib", 1024)
@@ -13,7 +18,8 @@ let opsPerTrial = option("ops", 200_000)
 let trials = option("trials", 5)
 let path = option("path", "/var/tmp/spool-bench-\(sizeMiB)m.data")
 let directOps = option("direct-ops", 20_000)
-let modes = Set(option("modes", "c,perop,batch").split(separator: ",").map(String.init))
+let modes = Set(option("modes", "c,pread,perop,ring,batch").split(separator: ",").map(String.init))
+let states = option("states", "warm,cold,direct").split(separator: ",").map(String.init)
 let depths = option("depths", "1,32").split(separator: ",").compactMap { Int($0) }
 let clock = ContinuousClock()
 
@@ -72,6 +78,39 @@ func spoolPerOp(_ runtime: Runtime, direct: Bool, depth: Int, total: Int, seed: 
     return count
 }
 
+/// Blocking `pread` from `depth` plain tasks (the global executor): what a Swift user writes
+/// without Spool.
+func blockingPread(direct: Bool, depth: Int, total: Int, seed: UInt64) async throws -> Int {
+    let fd = open(path, O_RDONLY | (direct ? SystemConstants.openDirect : 0))
+    precondition(fd >= 0)
+    defer { close(fd) }
+    let blocks = UInt64(sizeMiB << 20) / 4096
+    return await withTaskGroup(of: Int.self) { group in
+        for t in 0..<depth {
+            group.addTask {
+                var rng = XorShift64(seed: seed &+ UInt64(t) &* 7919)
+                let buffer = UnsafeMutableRawPointer.allocate(byteCount: 4096, alignment: 4096)
+                defer { buffer.deallocate() }
+                let share = total / depth + (t < total % depth ? 1 : 0)
+                for _ in 0..<share {
+                    let n = pread(fd, buffer, 4096, off_t((rng.next() % blocks) * 4096))
+                    precondition(n == 4096)
+                }
+                return share
+            }
+        }
+        return await group.reduce(0, +)
+    }
+}
+
+/// Drops the file's pages from the page cache (clean pages: no privilege needed).
+func dropPageCache() {
+    let fd = open(path, O_RDONLY)
+    precondition(fd >= 0)
+    precondition(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0)
+    close(fd)
+}
+
 /// Spool, batch call: one task submits `depth` reads at a time and resumes once per batch.
 func spoolBatch(_ runtime: Runtime, direct: Bool, depth: Int, total: Int, seed: UInt64) async throws -> Int {
     let file = try await File.open(FilePath(path), options: direct ? [.direct] : [], runtime: runtime)
@@ -94,40 +133,67 @@ func spoolBatch(_ runtime: Runtime, direct: Bool, depth: Int, total: Int, seed: 
 
 func run() throws {
     try prepareFile()
-    try warmPageCache()
     let runtime = try Runtime()
-    defer { runtime.shutdown() }
+    var ringOnly = Runtime.Configuration()
+    ringOnly.inlineCompletion = false
+    let ringRuntime = try Runtime(configuration: ringOnly)
+    defer { runtime.shutdown(); ringRuntime.shutdown() }
     print("4 KiB random reads of a \(sizeMiB) MiB file, one ring, median of \(trials) alternating trials (kIOPS)")
-    print("mode      QD   C loop   Spool per-op  ratio   Spool batch  ratio")
-    for direct in (option("direct", 1) == 1 ? [false, true] : [false]) {
+    print("per-op: default (inline completion); ring: inlineCompletion = false; pread: blocking pread from QD plain tasks")
+    print("state     QD   C loop    pread  ratio   per-op  ratio     ring  ratio    batch  ratio")
+    for state in states {
+        let direct = state == "direct", cold = state == "cold"
+        if state == "warm" { try warmPageCache() }
         for depth in depths {
-            let total = direct ? directOps : opsPerTrial
-            var c: [Double] = [], perOp: [Double] = [], batch: [Double] = []
+            let total = direct || cold ? directOps : opsPerTrial
+            var figures: [String: [Double]] = [:]
+            func measure(_ mode: String, _ body: () throws -> Int) rethrows {
+                guard modes.contains(mode) else { return }
+                if cold { dropPageCache() }
+                let t0 = clock.now
+                let n = try body()
+                precondition(n == total, "\(mode) read \(n) of \(total)")
+                figures[mode, default: []].append(Double(total) / (nanoseconds(clock.now - t0) / 1e9))
+            }
             for trial in 0..<trials {
                 let seed = UInt64(1000 + trial)
-                var t0 = clock.now
-                if modes.contains("c") {
+                measure("c") {
                     let r = c_random_reads(path, direct ? 1 : 0, UInt32(depth), UInt64(total), seed)
                     precondition(r == Int64(total), "C peer failed: \(r)")
-                    c.append(Double(total) / (nanoseconds(clock.now - t0) / 1e9))
+                    return Int(r)
                 }
-                t0 = clock.now
-                if modes.contains("perop") {
-                let n1 = try blockingRun(runtime) { try await spoolPerOp(runtime, direct: direct, depth: depth, total: total, seed: seed) }
-                precondition(n1 == total)
-                perOp.append(Double(total) / (nanoseconds(clock.now - t0) / 1e9))
-                }
-                if depth > 1 && modes.contains("batch") {
-                    t0 = clock.now
-                    let n2 = try blockingRun(runtime) { try await spoolBatch(runtime, direct: direct, depth: depth, total: total, seed: seed) }
-                    precondition(n2 == total)
-                    batch.append(Double(total) / (nanoseconds(clock.now - t0) / 1e9))
+                try measure("pread") { try blockingDetached { try await blockingPread(direct: direct, depth: depth, total: total, seed: seed) } }
+                try measure("perop") { try blockingRun(runtime) { try await spoolPerOp(runtime, direct: direct, depth: depth, total: total, seed: seed) } }
+                try measure("ring") { try blockingRun(ringRuntime) { try await spoolPerOp(ringRuntime, direct: direct, depth: depth, total: total, seed: seed) } }
+                if depth > 1 {
+                    try measure("batch") { try blockingRun(runtime) { try await spoolBatch(runtime, direct: direct, depth: depth, total: total, seed: seed) } }
                 }
             }
-            let cm = median(c), pm = median(perOp), bm = median(batch)
-            let batchText = depth > 1 ? "\(pad(fixed(bm / 1000, 1), 11))  \(pad(fixed(bm / cm, 2), 5))" : "          -      -"
-            print("\(direct ? "O_DIRECT" : "buffered")  \(pad(depth, 3))  \(pad(fixed(cm / 1000, 1), 7))  \(pad(fixed(pm / 1000, 1), 12))  \(pad(fixed(pm / cm, 2), 5))  \(batchText)")
+            let cm = median(figures["c"] ?? [])
+            var line = "\(state + String(repeating: " ", count: max(0, 8 - state.count)))  \(pad(depth, 3))  \(pad(fixed(cm / 1000, 1), 7))"
+            for mode in ["pread", "perop", "ring", "batch"] {
+                if let xs = figures[mode], !xs.isEmpty {
+                    let m = median(xs)
+                    line += "  \(pad(fixed(m / 1000, 1), 7))  \(pad(fixed(m / cm, 2), 5))"
+                } else {
+                    line += "        -      -"
+                }
+            }
+            print(line)
         }
+    }
+}
+
+/// Runs `body` on a detached task (the global executor) and blocks until it returns.
+func blockingDetached<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let box = ResultBox<T>()
+    Task.detached { box.set(await Result(catching: body)) }
+    return try box.wait().get()
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }
 

@@ -39,19 +39,20 @@ for batch in [1, 8, 32] {
     print("\(pad(batch, 5))  \(pad(fixed(sw, 1), 11))  \(pad(fixed(cc, 1), 8))   \(pad(fixed(sw / cc, 3), 6))")
 }
 
-// The same NOP as an `async` call from a task on a Spool ring (suspend, submit at park,
-// reap, resume on the ring thread), against the raw ring's batch-1 loop.
+// The same NOP as an `async` call from a task on a Spool ring, against the raw ring's
+// batch-1 loop: with inline completion (the default: submitted at once, completed inside the
+// submit, no suspension) and without it (suspend, submit at park, reap, resume on the ring).
 print("")
 print("async NOP from a task on the ring vs the raw ring (batch 1), \(opsPerTrial / 4) ops per trial")
-let runtime = try Runtime(configuration: Runtime.Configuration(submissionEntries: 32))
+let eagerRuntime = try Runtime(configuration: Runtime.Configuration(submissionEntries: 32))
+var suspendingConfiguration = Runtime.Configuration(submissionEntries: 32)
+suspendingConfiguration.inlineCompletion = false
+let suspendingRuntime = try Runtime(configuration: suspendingConfiguration)
 let asyncOps = opsPerTrial / 4
-var rawTimes: [Double] = [], asyncTimes: [Double] = []
+var rawTimes: [Double] = [], eagerTimes: [Double] = [], suspendingTimes: [Double] = []
 let rawRing = try Ring(options: RingOptions(submissionEntries: 32))
-for _ in 0..<trials {
-    var sum: UInt64 = 0
-    let r = try clock.measure { sum = try swiftNopLoop(rawRing, total: asyncOps, batch: 1) }
-    precondition(sum == expectedNopSum(asyncOps))
-    rawTimes.append(nanos(r) / Double(asyncOps))
+
+func asyncNopLoop(_ runtime: Runtime) -> Double {
     let done = DoneFlag()
     let start = clock.now
     Task(executorPreference: runtime.executor) {
@@ -59,11 +60,23 @@ for _ in 0..<trials {
         done.signal()
     }
     done.wait()
-    asyncTimes.append(nanos(clock.now - start) / Double(asyncOps))
+    return nanos(clock.now - start) / Double(asyncOps)
 }
-let raw = median(rawTimes), asyncNop = median(asyncTimes)
-print("raw ring \(fixed(raw, 1)) ns/op, async NOP \(fixed(asyncNop, 1)) ns/op: overhead \(fixed(asyncNop - raw, 1)) ns/op (\(fixed(asyncNop / raw, 2))x)")
-runtime.shutdown()
+
+for _ in 0..<trials {
+    var sum: UInt64 = 0
+    let r = try clock.measure { sum = try swiftNopLoop(rawRing, total: asyncOps, batch: 1) }
+    precondition(sum == expectedNopSum(asyncOps))
+    rawTimes.append(nanos(r) / Double(asyncOps))
+    eagerTimes.append(asyncNopLoop(eagerRuntime))
+    suspendingTimes.append(asyncNopLoop(suspendingRuntime))
+}
+let raw = median(rawTimes), eager = median(eagerTimes), suspending = median(suspendingTimes)
+print("raw ring \(fixed(raw, 1)) ns/op")
+print("async NOP, inline completion (default): \(fixed(eager, 1)) ns/op: overhead \(fixed(eager - raw, 1)) ns/op (\(fixed(eager / raw, 2))x)")
+print("async NOP, inlineCompletion = false:    \(fixed(suspending, 1)) ns/op: overhead \(fixed(suspending - raw, 1)) ns/op (\(fixed(suspending / raw, 2))x)")
+eagerRuntime.shutdown()
+suspendingRuntime.shutdown()
 
 final class DoneFlag: @unchecked Sendable {
     private var mutex = pthread_mutex_t()

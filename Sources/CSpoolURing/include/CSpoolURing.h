@@ -36,6 +36,14 @@ extern const int SPOOL_AT_EMPTY_PATH; /* statx(2) AT_EMPTY_PATH */
 /* eventfd(2): a descriptor, or -errno. */
 int spool_eventfd(uint32_t initial_value, int flags);
 
+/* preadv2(2) of one buffer at `offset` with RWF_NOWAIT: the byte count, or -errno
+ * (-EAGAIN when the data is not in the page cache and the read would wait for the
+ * device; -EOPNOTSUPP when the file does not take RWF_NOWAIT). Never blocks on the device. */
+int64_t spool_pread_nowait(int fd, void *buffer, size_t count, uint64_t offset);
+
+/* fcntl(fd, F_GETFL): the descriptor's status flags, or -errno. */
+int spool_status_flags(int fd);
+
 /* pipe2(2) with O_CLOEXEC: 0 or -errno. */
 int spool_pipe_cloexec(int fds[2]);
 

@@ -31,13 +31,22 @@ public struct File: ~Copyable, FileIO {
     public let path: FilePath?
     /// The runtime whose rings run this file's I/O.
     public let runtime: Runtime
+    /// Whether positional reads try the page cache first (see ``CachedReadState``); nil for
+    /// an `O_DIRECT` descriptor.
+    public let cachedReadState: CachedReadState?
     private var closed = false
 
-    /// Wraps an open descriptor; the file takes ownership of it.
+    /// Wraps an open descriptor; the file takes ownership of it. Reads its status flags once
+    /// (`fcntl(F_GETFL)`) to learn whether it was opened with `O_DIRECT`.
     public init(adopting descriptor: FileDescriptor, path: FilePath? = nil, runtime: Runtime) {
+        self.init(descriptor, path: path, runtime: runtime, cachedReadState: CachedReadState.forDescriptor(descriptor, runtime: runtime))
+    }
+
+    init(_ descriptor: FileDescriptor, path: FilePath?, runtime: Runtime, cachedReadState: CachedReadState?) {
         self.descriptor = descriptor
         self.path = path
         self.runtime = runtime
+        self.cachedReadState = cachedReadState
     }
 
     deinit {
@@ -106,7 +115,9 @@ public struct File: ~Copyable, FileIO {
         defer { cPath.free() }
         let fd = try await runtime.perform(.openAt(directory: AT_FDCWD, path: cPath.pointer, flags: flags, mode: mode))
             .value(IOErrorContext(operation: .open, path: path))
-        return File(adopting: FileDescriptor(rawValue: fd), path: path, runtime: runtime)
+        // A synchronous O_DIRECT read waits for the device even with RWF_NOWAIT: no fast path.
+        return File(FileDescriptor(rawValue: fd), path: path, runtime: runtime,
+                    cachedReadState: CachedReadState.forOpenedFile(direct: options.contains(.direct), runtime: runtime))
     }
 
     /// A ``File`` is open until it is consumed: no calls to count (`nil`).
@@ -115,7 +126,7 @@ public struct File: ~Copyable, FileIO {
     /// Turns this file into a ``SharedFile`` that many tasks can use at once.
     public consuming func shared() -> SharedFile {
         closed = true  // the shared handle owns the descriptor from now on
-        return SharedFile(descriptor: descriptor, path: path, runtime: runtime)
+        return SharedFile(descriptor: descriptor, path: path, runtime: runtime, cachedReadState: cachedReadState)
     }
 
     /// Closes the file through the ring (`IORING_OP_CLOSE`) and reports the kernel's answer.

@@ -4,61 +4,57 @@ import SystemPackage
 /// Spool's count of the calls using a shared descriptor, so that closing it can refuse new
 /// calls at once and wait for the running ones (see ``SharedFile/close()``).
 ///
+/// The count and the closed flag share one atomic word (bit 0: closed; the rest: twice the
+/// calls inside), so a call enters and leaves with one atomic add each; only a close that
+/// must wait takes the lock.
+///
 /// Every member is internal to Spool: code outside cannot unbalance the count.
-/// **Thread-safety:** `Sendable`; a `Mutex` guards the state. **Lifetime:** owned by the
-/// handle that uses it.
+/// **Thread-safety:** `Sendable` (an atomic word, and a `Mutex` for the waiting close).
+/// **Lifetime:** owned by the handle that uses it.
 public final class FileAccessGate: Sendable {
-    private struct State {
-        var closed = false
-        /// Calls between `enter` and `leave`.
-        var users = 0
-        /// A close waiting for `users` to reach zero.
-        var closer: CheckedContinuation<Void, Never>?
-    }
-    private let state = Mutex(State())
+    private static let closedBit = 1
+    private static let oneUser = 2
+    /// Bit 0: closed. Bits 1...: calls between `enter` and `leave` (including calls that
+    /// found the gate closed and are about to leave again).
+    private let word = Atomic<Int>(0)
+    /// A close waiting for the last call to leave.
+    private let closer = Mutex<CheckedContinuation<Void, Never>?>(nil)
 
     init() {}
 
     /// Whether the gate has been closed.
-    var isClosed: Bool { state.withLock { $0.closed } }
+    var isClosed: Bool { word.load(ordering: .acquiring) & Self.closedBit != 0 }
 
     /// Registers a call; throws `IOError` with `EBADF` once closed.
     func enter(_ operation: IOError.Operation, path: FilePath?, descriptor: FileDescriptor) throws(IOError) {
-        let open = state.withLock { s -> Bool in
-            if s.closed { return false }
-            s.users += 1
-            return true
+        let before = word.wrappingAdd(Self.oneUser, ordering: .acquiring).oldValue
+        if before & Self.closedBit != 0 {
+            leave()  // undo; if it was the last one inside, the close goes on
+            throw IOError(operation, errno: .badFileDescriptor, path: path, descriptor: descriptor)
         }
-        if !open { throw IOError(operation, errno: .badFileDescriptor, path: path, descriptor: descriptor) }
     }
 
     /// Ends a call that `enter` registered; the last one lets a waiting close proceed.
     func leave() {
-        let closer = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            s.users -= 1
-            guard s.users == 0, let c = s.closer else { return nil }
-            s.closer = nil
-            return c
-        }
-        closer?.resume()
+        let after = word.wrappingSubtract(Self.oneUser, ordering: .acquiringAndReleasing).newValue
+        if after == Self.closedBit { wakeCloser() }
+    }
+
+    private func wakeCloser() {
+        closer.withLock { $0.take() }?.resume()
     }
 
     /// Closes the gate (throws `IOError` with `EBADF` if it already was) and waits until no
     /// call is inside.
     func close(path: FilePath?, descriptor: FileDescriptor) async throws(IOError) {
-        let mustWait = try state.withLock { (s: inout State) throws(IOError) -> Bool in
-            if s.closed { throw IOError(.close, errno: .badFileDescriptor, path: path, descriptor: descriptor) }
-            s.closed = true
-            return s.users > 0
-        }
-        guard mustWait else { return }
+        let before = word.bitwiseOr(Self.closedBit, ordering: .acquiringAndReleasing).oldValue
+        if before & Self.closedBit != 0 { throw IOError(.close, errno: .badFileDescriptor, path: path, descriptor: descriptor) }
+        if before == 0 { return }  // nobody inside
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.users == 0 { return true }
-                s.closer = c
-                return false
-            }
-            if now { c.resume() }
+            closer.withLock { $0 = c }
+            // The last call may have left before the continuation was stored: it found none,
+            // so look again. Whoever takes the continuation out resumes it, exactly once.
+            if word.load(ordering: .acquiring) == Self.closedBit { wakeCloser() }
         }
     }
 }

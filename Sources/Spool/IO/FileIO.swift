@@ -20,6 +20,14 @@ public protocol FileIO: ~Copyable, Sendable {
     /// Counts the calls using ``descriptor`` when the handle is shared (``SharedFile``), so its
     /// close can wait for them; `nil` for a ``File``. Its members are Spool's own.
     var accessGate: FileAccessGate? { get }
+    /// Whether positional reads of this handle are first tried against the page cache on the
+    /// calling thread (README, *The fast path*); `nil`: never. Its members are Spool's own.
+    var cachedReadState: CachedReadState? { get }
+}
+
+extension FileIO where Self: ~Copyable {
+    /// No fast path for a handle that does not say otherwise.
+    public var cachedReadState: CachedReadState? { nil }
 }
 
 extension FileIO where Self: ~Copyable {
@@ -29,6 +37,11 @@ extension FileIO where Self: ~Copyable {
     /// `buffer.count` (0 at end of file). Does not move the file position.
     @discardableResult
     public nonisolated(nonsending) func read(into buffer: inout IOBuffer, at offset: UInt64) async throws -> Int {
+        // The fast path first, without an async call in between (README, *The fast path*).
+        if let n = try readFromCache(buffer.base, count: buffer.capacity, offset: offset) {
+            buffer.setValidCount(n)
+            return n
+        }
         let n = try await readRaw(buffer.base, count: buffer.capacity, offset: offset)
         buffer.setValidCount(n)
         return n
@@ -96,10 +109,36 @@ extension FileIO where Self: ~Copyable {
         }
     }
 
+    /// One read. A positional read of a handle with a ``cachedReadState`` is first tried
+    /// against the page cache on this thread (``readFromCache(_:count:offset:)``); what that
+    /// cannot serve goes to the ring.
     nonisolated(nonsending) func readRaw(
         _ base: UnsafeMutableRawPointer, count: Int, offset: UInt64?, timeout: Duration? = nil
     ) async throws -> Int {
-        try await transfer(.read, count: count, offset: offset, timeout: timeout) { .read(fd: $0, buffer: base, count: $1, offset: $2) }
+        if let offset, let n = try readFromCache(base, count: count, offset: offset) { return n }
+        return try await transfer(.read, count: count, offset: offset, timeout: timeout) { .read(fd: $0, buffer: base, count: $1, offset: $2) }
+    }
+
+    /// A positional read served from the page cache on the calling thread without blocking
+    /// (`preadv2` with `RWF_NOWAIT`): the byte count when all of it was cached (or the file
+    /// ends inside it), nil when the read must go to a ring. When only part of the range was
+    /// cached, those bytes are kept and the ring reads the rest later; nil is returned and the
+    /// caller's ring read covers the whole range again (correct, and rare).
+    func readFromCache(_ base: UnsafeMutableRawPointer, count: Int, offset: UInt64) throws -> Int? {
+        guard let state = cachedReadState else { return nil }
+        try validateOffset(offset)
+        let length = min(count, File.maximumTransfer)
+        switch try state.attempt(descriptor, gate: accessGate, into: base, count: length, offset: offset, path: path) {
+        case .read(let n):
+            // A short count is either the end of the file or a partly cached range; only the
+            // ring can tell them apart without blocking, so a short count goes to the ring.
+            if n == length || n == 0 { return n }
+            return nil
+        case .notServed:
+            return nil
+        case .failed(let errno):
+            throw IOError(.read, errno: errno, path: path, descriptor: descriptor, offset: offset)
+        }
     }
 
     nonisolated(nonsending) func writeRaw(

@@ -28,7 +28,11 @@ public final class SharedFile: FileIO {
     public let accessGate: FileAccessGate?
     private let gate = FileAccessGate()
 
-    init(descriptor: FileDescriptor, path: FilePath?, runtime: Runtime) {
+    /// Whether positional reads try the page cache first (see ``CachedReadState``).
+    public let cachedReadState: CachedReadState?
+
+    init(descriptor: FileDescriptor, path: FilePath?, runtime: Runtime, cachedReadState: CachedReadState?) {
+        self.cachedReadState = cachedReadState
         self.descriptor = descriptor
         self.path = path
         self.runtime = runtime

@@ -2,7 +2,7 @@
 ///
 /// Every `io_uring_enter` the runtime makes goes through one function
 /// (`RingExecutor.enter(_:wait:timeout:)`), which tags it with the reason for entering
-/// (``park``, ``poll`` or ``submissionQueueFull``) plus the kinds of request among the
+/// (``park``, ``poll``, ``eager`` or ``submissionQueueFull``) plus the kinds of request among the
 /// entries it submits. The fault-injection suite uses the tag to fail the enter of one
 /// particular site; nothing else reads it.
 ///
@@ -14,6 +14,8 @@ struct SubmitSite: OptionSet, Sendable, Hashable, CustomStringConvertible {
     static let park = SubmitSite(rawValue: 1 << 0)
     /// The loop passes its work to the kernel without blocking (jobs still ready).
     static let poll = SubmitSite(rawValue: 1 << 1)
+    /// A call submitted at once, its caller not yet suspended (the eager path).
+    static let eager = SubmitSite(rawValue: 1 << 8)
     /// The SQ was full: flush it to make room for the next entry.
     static let submissionQueueFull = SubmitSite(rawValue: 1 << 2)
     /// A user operation's entry.
@@ -28,7 +30,7 @@ struct SubmitSite: OptionSet, Sendable, Hashable, CustomStringConvertible {
     static let wakeRearm = SubmitSite(rawValue: 1 << 7)
 
     static let names: [(SubmitSite, String)] = [
-        (.park, "park"), (.poll, "poll"), (.submissionQueueFull, "sq-full flush"), (.operation, "operation"),
+        (.park, "park"), (.poll, "poll"), (.eager, "eager"), (.submissionQueueFull, "sq-full flush"), (.operation, "operation"),
         (.close, "close"), (.cancel, "cancel"), (.cancelAll, "cancel-all"), (.wakeRearm, "wake re-arm"),
     ]
 

@@ -41,6 +41,12 @@ extension RingExecutor {
             finishPart(slot, outcome)
             return
         }
+        if slot == eagerSlot {
+            // Completed inside its eager submit: the caller, not yet suspended, takes it.
+            eagerOutcome = outcome
+            table.release(slot)
+            return
+        }
         let c = table.takeContinuation(slot)
         table.release(slot)
         c?.resume(returning: outcome)

@@ -61,6 +61,7 @@ extension RingExecutor {
     /// Runs ready jobs, at most the budget (jobs they enqueue may run in the same pass while
     /// budget remains).
     private func runJobs() {
+        inlineBudgetLeft = Self.inlineBudget
         var budget = Self.jobBudget
         while budget > 0, let next = jobs.popFirst() {
             if next.serial {

@@ -8,8 +8,14 @@ internal import SpoolRing
 /// of the loop admits waiting operations, oldest first, as completions free room. The
 /// caller resumes in `RingExecutor+Completion.swift`.
 extension RingExecutor {
-    /// Runs one operation on this ring and suspends until its final completion.
+    /// Runs one operation on this ring and returns its final outcome.
     /// Must be called on the ring thread, from a task whose executor is this ring.
+    ///
+    /// **Eager path.** When no other job is ready on the ring (nothing would be batched with
+    /// this entry), the inline budget allows, and the operation can be admitted at once, its
+    /// entry is submitted right away and the CQ is read before the caller suspends: a request
+    /// the kernel completed inside the submit (a NOP, a cached read, a close) returns without
+    /// suspending and without a cancellation record. Otherwise the caller suspends as usual.
     ///
     /// `cancellable: false` (close) ignores task cancellation: the request always runs, so
     /// the descriptor it releases is released exactly once.
@@ -22,25 +28,31 @@ extension RingExecutor {
         isolation: isolated (any Actor)? = #isolation
     ) async -> OperationOutcome {
         if lifecycle != .running { return refusal }
-        if !cancellable {
-            let slot = table.allocate(request)
-            if let linkTimeout { table.setLinkTimeout(slot, linkTimeout, deadline: Self.deadline(of: linkTimeout)) }
-            _ = isolation
-            return await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
-                self.start(slot, continuation)
-            }
-        }
-        if Task.isCancelled { return .cancelled }
+        if cancellable && Task.isCancelled { return .cancelled }
         let slot = table.allocate(request)
         // No clock read on the common path: only an operation with a timeout needs one.
         if let linkTimeout { table.setLinkTimeout(slot, linkTimeout, deadline: Self.deadline(of: linkTimeout)) }
+        var submitted = false
+        if mayCompleteEagerly(request) {
+            switch submitEagerly(slot) {
+            case .finished(let outcome): return outcome
+            case .inFlight: submitted = true
+            case .notSubmitted: break
+            }
+        }
         let userData = table.userData(slot)
+        if !cancellable {
+            _ = isolation
+            return await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
+                self.start(slot, continuation, submitted: submitted)
+            }
+        }
         if isolation == nil {
             // A nonisolated caller on this ring thread is a task that prefers the ring, so the
             // nonisolated closure below runs here too, with no executor check.
             return await withTaskCancellationHandler {
                 await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
-                    self.start(slot, continuation)
+                    self.start(slot, continuation, submitted: submitted)
                 }
             } onCancel: {
                 self.requestCancel(userData)
@@ -51,7 +63,7 @@ extension RingExecutor {
             // keeps the closure on the actor's executor, the ring, instead of the global one.
             _ = isolation
             return await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
-                self.start(slot, continuation)
+                self.start(slot, continuation, submitted: submitted)
             }
         } onCancel: {
             self.requestCancel(userData)
@@ -78,8 +90,11 @@ extension RingExecutor {
         }
     }
 
-    private func start(_ slot: Int32, _ continuation: UnsafeContinuation<OperationOutcome, Never>) {
+    private func start(_ slot: Int32, _ continuation: UnsafeContinuation<OperationOutcome, Never>, submitted: Bool) {
         table.setContinuation(slot, continuation)
+        // Submitted eagerly and still in the kernel: its completion (or a cancellation's
+        // ASYNC_CANCEL) resumes the caller like any other submitted operation.
+        if submitted { return }
         if table.isCancelRequested(slot) {
             finish(slot, .cancelled)
             return
@@ -167,6 +182,46 @@ extension RingExecutor {
     static func deadline(of timespec: UnsafeMutableRawPointer) -> ContinuousClock.Instant {
         let t = timespec.assumingMemoryBound(to: KernelTimespec.self).pointee
         return ContinuousClock.now.advanced(by: .seconds(t.tv_sec) + .nanoseconds(t.tv_nsec))
+    }
+
+    /// Whether `request` may take the eager path now: enabled, budget left, no other job
+    /// ready (its entry would be batched with theirs at the end of the pass), nothing from
+    /// other threads waiting in the inbox, and room to admit it at once.
+    private func mayCompleteEagerly(_ request: OperationRequest) -> Bool {
+        guard inlineCompletion, inlineBudgetLeft > 0, jobs.isEmpty, table.waitingCount == 0,
+              table.inFlight < inFlightLimit, inbox.isEmpty else { return false }
+        if case .timer = request { return false }
+        return true
+    }
+
+    /// What an eager submit did.
+    private enum EagerSubmission {
+        /// The kernel completed it inside the submit: the caller has its outcome, the slot is free.
+        case finished(OperationOutcome)
+        /// Submitted and still in flight: the caller suspends until its completion.
+        case inFlight
+        /// Not submitted (no SQ room, or the ring broke): the usual path takes it.
+        case notSubmitted
+    }
+
+    /// Submits `slot` now (with whatever else is in the SQ) and reaps the CQ at once. Every
+    /// completion reaped here is delivered as usual (other callers are resumed, internal
+    /// requests handled); this slot's is kept in ``eagerOutcome`` instead of resuming a
+    /// continuation, which it does not have yet.
+    private func submitEagerly(_ slot: Int32) -> EagerSubmission {
+        guard submit(slot) else { return .notSubmitted }
+        inlineBudgetLeft -= 1
+        eagerSlot = slot
+        enter(.eager, wait: false)
+        reapCompletions()
+        eagerSlot = -1
+        if let outcome = eagerOutcome {
+            eagerOutcome = nil
+            statistics.inlineCompletions += 1
+            return .finished(outcome)
+        }
+        statistics.eagerInFlight += 1
+        return .inFlight
     }
 
     /// Admits waiting operations, oldest first, while the cap and the SQ allow.

@@ -67,6 +67,11 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// completions again (DESIGN.md: the loop is fair).
     static let jobBudget = 64
 
+    /// Calls one pass of the loop lets finish without suspending (cached reads, requests
+    /// completed inside their submit) before the rest take the suspending path, so a task
+    /// whose I/O always completes at once still gives the loop back its turn.
+    static let inlineBudget = 256
+
     /// How long a broken ring waits for the kernel to confirm it released the ring before it
     /// gives up on the callers the kernel still held (they are then never resumed).
     static let brokenRingReleaseLimit: Duration = .seconds(5)
@@ -76,6 +81,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     weak var runtime: Runtime?
     let options: RingOptions
     let inFlightLimitSetting: Int?
+    /// Whether calls may complete without suspending (``Runtime/Configuration/inlineCompletion``).
+    let inlineCompletion: Bool
     let faults: SubmitFaultInjector?
     let logger: Logger
     let taskExecutor: RingTaskExecutor
@@ -107,6 +114,13 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     @exclusivity(unchecked) var brokenErrno: Errno?
     @exclusivity(unchecked) var shutdownRequested = false
     @exclusivity(unchecked) var statistics = LoopStatistics()
+    /// What is left of this pass's ``inlineBudget``.
+    @exclusivity(unchecked) var inlineBudgetLeft = RingExecutor.inlineBudget
+    /// The operation being submitted eagerly (its completion is taken without a
+    /// continuation; see `RingExecutor+Operations.swift`), or -1.
+    @exclusivity(unchecked) var eagerSlot: Int32 = -1
+    /// The eager operation's outcome, if it completed inside its submit.
+    @exclusivity(unchecked) var eagerOutcome: OperationOutcome?
     /// Sleeping callers, by deadline tick; each timer carries its slot's `user_data`.
     @exclusivity(unchecked) var timers = TimingWheel()
     /// Scheduled actions (``ScheduledTimer``), by deadline tick; payload: index in `scheduled`.
@@ -125,10 +139,11 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// Creates the executor and starts its thread; returns once the ring exists (or failed).
     init(
         index: Int, options: RingOptions, inFlightLimit: Int?, timerScale: TickScale = .milliseconds,
-        faults: SubmitFaultInjector?, logger: Logger
+        inlineCompletion: Bool = true, faults: SubmitFaultInjector?, logger: Logger
     ) throws(RuntimeError) {
         self.index = index
         self.timerScale = timerScale
+        self.inlineCompletion = inlineCompletion
         self.options = options
         self.inFlightLimitSetting = inFlightLimit
         self.faults = faults
@@ -297,6 +312,11 @@ struct LoopStatistics: Sendable {
     var parks = 0, timedParks = 0
     /// Submissions that stalled (`EAGAIN`/`EBUSY` with nothing to reap, 16 times).
     var stalls = 0
+    /// Calls that finished without suspending: completed inside an eager submit, or read
+    /// from the page cache on this thread.
+    var inlineCompletions = 0
+    /// Eager submits whose request was still in flight afterwards (the caller suspended).
+    var eagerInFlight = 0
 }
 
 extension RuntimeError {

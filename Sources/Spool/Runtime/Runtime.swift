@@ -46,6 +46,14 @@ public final class Runtime: Sendable {
         /// Where the runtime reports what operators must know (a ring that broke, at error
         /// level). Default: a logger that discards everything.
         public var logger: Logger
+        /// Whether a call may finish without suspending its task when the work is already
+        /// done (default `true`; README, *The fast path*): a positional read of a buffered
+        /// file is first tried against the page cache (`preadv2` with `RWF_NOWAIT`, which
+        /// never waits for the device), and a call made on a ring with no other task ready
+        /// is submitted at once and its completion collected before the task would suspend.
+        /// `false`: every call goes through the ring and suspends (for measurements, or to
+        /// keep every request visible to the kernel's io_uring tracing).
+        public var inlineCompletion: Bool = true
         /// Injected `io_uring_enter` failures (tests only).
         var faults: SubmitFaultInjector? = nil
 
@@ -87,6 +95,8 @@ public final class Runtime: Sendable {
     /// The configuration the runtime was built with.
     public let configuration: Configuration
     let rings: [RingExecutor]
+    /// `configuration.inlineCompletion`, read on every read call.
+    let inlineCompletion: Bool
     private let nextRing = Atomic<Int>(0)
 
     /// Starts the ring threads.
@@ -109,6 +119,7 @@ public final class Runtime: Sendable {
             throw .invalidArgument("timerTick: \(error)")
         }
         self.configuration = configuration
+        inlineCompletion = configuration.inlineCompletion
         let options = RingOptions(
             submissionEntries: configuration.submissionEntries,
             completionEntries: configuration.completionEntries)
@@ -117,7 +128,7 @@ public final class Runtime: Sendable {
             for i in 0..<configuration.ringCount {
                 made.append(try RingExecutor(
                     index: i, options: options, inFlightLimit: configuration.inFlightLimit, timerScale: timerScale,
-                    faults: configuration.faults, logger: configuration.logger))
+                    inlineCompletion: configuration.inlineCompletion, faults: configuration.faults, logger: configuration.logger))
             }
         } catch {
             for r in made {

@@ -1,0 +1,43 @@
+internal import SpoolRing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How many calls in a row may finish without suspending on the calling thread.
+///
+/// A call that completes inline (a cached read, an eager submit the kernel finished at once)
+/// does not give its thread back. On a ring thread the loop's per-pass budget
+/// (``RingExecutor/inlineBudget``) bounds that, so timers, the inbox and other tasks still
+/// get their turn; on any other thread a per-thread count does the same: after
+/// ``RingExecutor/inlineBudget`` inline completions the next call takes the suspending path
+/// and the count starts again.
+///
+/// A namespace over thread-local state: each thread touches only its own.
+enum InlineBudget {
+    /// The per-thread count of inline completions off the rings (an integer stored in the
+    /// pointer slot).
+    private static let offRingKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Takes one unit of the calling thread's budget; false when it is spent (the call must
+    /// suspend). `ring`: the calling thread's ring executor, if it is a ring thread.
+    @inline(__always)
+    static func take(on ring: RingExecutor?) -> Bool {
+        if let ring {
+            guard ring.inlineBudgetLeft > 0 else { return false }
+            ring.inlineBudgetLeft -= 1
+            return true
+        }
+        let used = Int(bitPattern: pthread_getspecific(offRingKey))
+        if used >= RingExecutor.inlineBudget {
+            pthread_setspecific(offRingKey, nil)
+            return false
+        }
+        pthread_setspecific(offRingKey, UnsafeRawPointer(bitPattern: used + 1))
+        return true
+    }
+}

@@ -1,0 +1,272 @@
+import Glibc
+@testable import Spool
+import SystemPackage
+import Testing
+
+/// The fast path (README, *The fast path*): cached reads served on the calling thread with
+/// `RWF_NOWAIT`, and eager submits whose completion is collected before the caller suspends.
+/// Each test checks the path was really taken (the ring's counters), so none passes vacuously.
+@Suite("Inline completion: cached reads and eager submits", .timeLimit(.minutes(2)))
+struct InlineCompletionTests {
+    /// A file of `size` pattern bytes in `dir`, read once so its pages are cached.
+    func cachedFile(_ dir: TemporaryDirectory, _ name: String = "data", size: Int = 64 * 1024) throws -> FilePath {
+        let path = dir.file(name)
+        try writeFile(path, (0..<size).map(pattern))
+        let fd = try FileDescriptor.open(path, .readOnly)
+        defer { try? fd.close() }
+        var scratch = [UInt8](repeating: 0, count: size)
+        _ = try scratch.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }
+        return path
+    }
+
+    func inlineCount(_ runtime: Runtime) async -> Int { await runtime.snapshots().first?.statistics.inlineCompletions ?? -1 }
+
+    @Test("cached positional reads complete on the ring thread without the ring, with the right bytes")
+    func cachedReadsAreServedInline() async throws {
+        let dir = TemporaryDirectory()
+        let path = try cachedFile(dir)
+        try await withTestRuntime { runtime in
+            let before = await inlineCount(runtime)
+            let ok = try await runtime.spawn { () -> Bool in
+                let file = try await File.open(path, runtime: runtime)
+                #expect(file.cachedReadState != nil)
+                var buffer = IOBuffer(capacity: 4096)
+                var good = true
+                for block in 0..<16 {
+                    let n = try await file.read(into: &buffer, at: UInt64(block * 4096))
+                    good = good && n == 4096 && buffer.bytes == (block * 4096..<(block + 1) * 4096).map(pattern)
+                }
+                // At the end of the file: 0, as a ring read says.
+                let atEnd = try await file.read(into: &buffer, at: 64 * 1024)
+                #expect(atEnd == 0)
+                try await file.close()
+                return good
+            }.value
+            #expect(ok)
+            #expect(await inlineCount(runtime) - before >= 16, "the reads took the fast path")
+        }
+    }
+
+    @Test("with inlineCompletion = false nothing completes inline and files get no fast path")
+    func inlineCompletionCanBeTurnedOff() async throws {
+        let dir = TemporaryDirectory()
+        let path = try cachedFile(dir)
+        var configuration = Runtime.Configuration(submissionEntries: 64)
+        configuration.inlineCompletion = false
+        try await withTestRuntime(configuration) { runtime in
+            let bytes = try await runtime.spawn { () -> [UInt8] in
+                let file = try await File.open(path, runtime: runtime)
+                #expect(file.cachedReadState == nil)
+                for _ in 0..<8 { try await runtime.nop() }
+                let bytes = try await file.read(upToCount: 4096, at: 4096)
+                try await file.close()
+                return bytes
+            }.value
+            #expect(bytes == (4096..<8192).map(pattern))
+            let stats = await runtime.snapshots().first?.statistics
+            #expect(stats?.inlineCompletions == 0)
+            #expect(stats?.eagerInFlight == 0)
+        }
+    }
+
+    @Test("cached reads from a plain Task (no ring) are served on that thread too")
+    func cachedReadsOffTheRing() async throws {
+        let dir = TemporaryDirectory()
+        let path = try cachedFile(dir)
+        try await withTestRuntime { runtime in
+            let file = try await File.open(path, runtime: runtime).shared()
+            let bytes = try await Task.detached { try await file.read(upToCount: 100, at: 1000) }.value
+            #expect(bytes == (1000..<1100).map(pattern))
+            // A file system that takes RWF_NOWAIT keeps the fast path on.
+            #expect(file.cachedReadState?.isWorthTrying == true)
+            try await file.close()
+        }
+    }
+
+    @Test("an O_DIRECT file never tries the page cache synchronously (it would wait for the disk)")
+    func directFilesHaveNoFastPath() async throws {
+        // /var/tmp is on a disk file system here (tmpfs refuses O_DIRECT).
+        let dir = "/var/tmp/spool-direct-\(getpid())"
+        mkdir(dir, 0o700)
+        defer { removeTree(dir) }
+        let path = FilePath(dir + "/data")
+        try writeFile(path, (0..<8192).map(pattern))
+        try await withTestRuntime { runtime in
+            let opened = try await runtime.spawn { () -> (Bool, Bool, [UInt8]) in
+                let file = try await File.open(path, options: [.direct], runtime: runtime)
+                let adopted = File(adopting: FileDescriptor(rawValue: dup(file.descriptor.rawValue)), runtime: runtime)
+                var buffer = IOBuffer(capacity: 4096, alignment: 4096)
+                try await file.read(into: &buffer, at: 4096)
+                let result = (file.cachedReadState == nil, adopted.cachedReadState == nil, buffer.bytes)
+                try await adopted.close()
+                try await file.close()
+                return result
+            }.value
+            #expect(opened.0, "File.open(options: .direct) has no fast path")
+            #expect(opened.1, "an adopted O_DIRECT descriptor has none either (read from F_GETFL)")
+            #expect(opened.2 == (4096..<8192).map(pattern))
+        }
+    }
+
+    @Test("a file system without RWF_NOWAIT (tmpfs) costs one refused try, then reads go to the ring")
+    func unsupportedFileSystemIsRemembered() async throws {
+        let shm = "/dev/shm"
+        try #require(access(shm, W_OK) == 0, "/dev/shm (tmpfs) is writable on these machines")
+        let path = FilePath("\(shm)/spool-test-\(getpid())")
+        defer { unlink(path.string) }
+        try writeFile(path, (0..<8192).map(pattern))
+        try await withTestRuntime { runtime in
+            let file = try await File.open(path, runtime: runtime)
+            #expect(file.cachedReadState?.isWorthTrying == true)
+            let first = try await file.read(upToCount: 4096, at: 0)
+            #expect(first == (0..<4096).map(pattern))
+            #expect(file.cachedReadState?.isWorthTrying == false, "EOPNOTSUPP turned the fast path off for this handle")
+            let second = try await file.read(upToCount: 4096, at: 4096)
+            #expect(second == (4096..<8192).map(pattern))
+            try await file.close()
+        }
+    }
+
+    @Test("cold data: RWF_NOWAIT refuses at once and the ring reads it; a partly cached range reads whole")
+    func coldAndPartlyCachedData() async throws {
+        let dir = TemporaryDirectory()
+        let path = try cachedFile(dir, size: 256 * 1024)
+        try await withTestRuntime { runtime in
+            let result = try await runtime.spawn { () -> (Bool, Bool, Int) in
+                let file = try await File.open(path, runtime: runtime)
+                let fd = file.descriptor.rawValue
+                // Drop the file's pages; no read-ahead on this descriptor.
+                #expect(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0)
+                #expect(posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM) == 0)
+                let cold = try await file.read(upToCount: 4096, at: 128 * 1024)
+                // Cache one page only, then read a range of four starting there.
+                var one: UInt8 = 0
+                #expect(pread(fd, &one, 1, 200 * 1024) == 1)
+                var buffer = IOBuffer(capacity: 16 * 1024)
+                let n = try await file.read(into: &buffer, at: 200 * 1024)
+                let whole = buffer.bytes == (200 * 1024..<216 * 1024).map(pattern)
+                try await file.close()
+                return (cold == (128 * 1024..<132 * 1024).map(pattern), whole, n)
+            }.value
+            #expect(result.0, "the cold read returned the file's bytes")
+            #expect(result.2 == 16 * 1024, "a partly cached range is read whole, as a ring read would be")
+            #expect(result.1)
+        }
+    }
+
+    @Test("a cancelled task's read throws CancellationError even when the data is cached")
+    func cancelledTaskDoesNotReadInline() async throws {
+        let dir = TemporaryDirectory()
+        let path = try cachedFile(dir)
+        try await withTestRuntime { runtime in
+            let file = try await File.open(path, runtime: runtime).shared()
+            let go = Flag()
+            let task = runtime.spawn { () -> String in
+                while !go.isSet { await Task.yield() }
+                do {
+                    _ = try await file.read(upToCount: 16, at: 0)
+                    return "read"
+                } catch is CancellationError {
+                    return "cancelled"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            task.cancel()
+            go.set()
+            #expect(try await task.value == "cancelled")
+            try await file.close()
+        }
+    }
+
+    @Test("bad input on the fast path: huge offsets, closed shared files, invalid descriptors")
+    func badInputOnTheFastPath() async throws {
+        let dir = TemporaryDirectory()
+        let path = try cachedFile(dir)
+        try await withTestRuntime { runtime in
+            let file = try await File.open(path, runtime: runtime).shared()
+            await #expect(throws: RuntimeError.self) { _ = try await file.read(upToCount: 1, at: UInt64(Int64.max) + 1) }
+            try await file.close()
+            do {
+                _ = try await file.read(upToCount: 1, at: 0)
+                Issue.record("a read of a closed SharedFile succeeded")
+            } catch let e as IOError {
+                #expect(e.errno == .badFileDescriptor)
+            }
+            // A descriptor number nobody opened: no fast path, and the ring says EBADF.
+            let bogus = File(adopting: FileDescriptor(rawValue: 100_000), runtime: runtime)
+            #expect(bogus.cachedReadState == nil)
+            do {
+                var buffer = IOBuffer(capacity: 8)
+                _ = try await bogus.read(into: &buffer, at: 0)
+                Issue.record("a read of an invalid descriptor succeeded")
+            } catch let e as IOError {
+                #expect(e.errno == .badFileDescriptor)
+            }
+            _ = consume bogus  // its deinit closes nothing real (close fails with EBADF)
+        }
+    }
+
+    @Test("a task whose reads always hit the cache does not starve its ring: sleep, off-ring I/O and shutdown")
+    func inlineLoopDoesNotStarveTheRing() async throws {
+        let dir = TemporaryDirectory()
+        let path = try cachedFile(dir)
+        let runtime = try Runtime()
+        let stop = Flag()
+        let reads = Counter()
+        let reader = runtime.spawn {
+            let file = try await File.open(path, runtime: runtime)
+            var buffer = IOBuffer(capacity: 512)
+            while !stop.isSet {
+                try await file.read(into: &buffer, at: 512)
+                reads.increment()
+            }
+            try await file.close()
+        }
+        let nops = runtime.spawn {
+            // Eager NOPs complete inside their submit: the same question for the eager path.
+            while !stop.isSet { try await runtime.nop() }
+        }
+        #expect(await eventually { reads.value > 10_000 })
+        let slept = try await withinDeadline(.seconds(10), "a Task.sleep beside the inline loops") {
+            try await runtime.spawn { () -> Bool in
+                try await Task.sleep(for: .milliseconds(5))
+                return true
+            }.value
+        }
+        #expect(slept == true)
+        let offRing = try await withinDeadline(.seconds(10), "a NOP from another thread") { try await runtime.nop(); return true }
+        #expect(offRing == true)
+        let stats = try await withinDeadline(.seconds(10), "a snapshot") { await runtime.snapshots().first?.statistics }
+        #expect((stats??.inlineCompletions ?? 0) > 10_000, "the loops really completed inline")
+        stop.set()
+        try await reader.value
+        try await nops.value
+        let done = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait(); return true }
+        #expect(done == true)
+    }
+
+    @Test("an eager submit still in flight suspends its caller; cancelling it consumes nothing")
+    func eagerSubmitInFlightIsCancellable() async throws {
+        try await withTestRuntime { runtime in
+            let pipe = try FileDescriptor.pipe()
+            defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+            let before = await runtime.snapshots().first?.statistics.eagerInFlight ?? 0
+            let reader = runtime.spawn { () -> ReadOutcome in
+                // Let this test's own hops to the ring settle, so the read finds no other job.
+                try? await Task.sleep(for: .milliseconds(20))
+                return await readOneByte(dupReader(pipe.readEnd), runtime: runtime)
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(await runtime.snapshots().first?.inFlight == 1)
+            let after = await runtime.snapshots().first?.statistics.eagerInFlight ?? 0
+            #expect(after > before, "the read was submitted eagerly and stayed in flight")
+            reader.cancel()
+            #expect(outcomeName(try await reader.value) == "cancelled")
+            // The cancelled read took nothing: a byte written now is still there.
+            _ = try pipe.writeEnd.writeAll([42])
+            var byte: UInt8 = 0
+            #expect(read(pipe.readEnd.rawValue, &byte, 1) == 1 && byte == 42)
+        }
+    }
+}
