@@ -16,7 +16,7 @@ import Glibc
 /// A namespace of stateless functions: thread-safe. The caller keeps `buffer` valid for the
 /// duration of the call (it is synchronous; nothing is retained).
 public enum CachedRead {
-    /// What an attempt did.
+    /// What an attempt did. A plain value: `Sendable`.
     public enum Outcome: Equatable, Sendable {
         /// Read this many bytes (0: end of file). Fewer than asked when only part of the
         /// range was cached (or the file ends inside it).
@@ -25,11 +25,14 @@ public enum CachedRead {
         case wouldBlock
         /// This file does not take `RWF_NOWAIT` (tmpfs, procfs, some network file systems).
         case unsupported
-        /// The read failed with this errno (the same a ring read would report).
+        /// The read failed with this errno. `preadv2` is stricter than a ring read in places
+        /// (`ESPIPE` for any non-seekable descriptor): send the read to the ring for the real
+        /// answer.
         case failed(Int32)
     }
 
     /// Reads up to `count` bytes at `offset` into `buffer` if they are in the page cache.
+    /// Synchronous and non-blocking; safe from any thread; retains nothing.
     public static func attempt(_ descriptor: Int32, into buffer: UnsafeMutableRawPointer, count: Int, offset: UInt64) -> Outcome {
         let r = spool_pread_nowait(descriptor, buffer, count, offset)
         if r >= 0 { return .read(Int(r)) }
@@ -41,7 +44,7 @@ public enum CachedRead {
     }
 
     /// Whether `descriptor` was opened with `O_DIRECT`; nil if its flags cannot be read
-    /// (an invalid descriptor).
+    /// (an invalid descriptor). One `fcntl(F_GETFL)`; safe from any thread.
     public static func isDirect(_ descriptor: Int32) -> Bool? {
         let flags = spool_status_flags(descriptor)
         if flags < 0 { return nil }

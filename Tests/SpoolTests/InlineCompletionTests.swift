@@ -154,6 +154,43 @@ struct InlineCompletionTests {
         }
     }
 
+    @Test("a positional read of a pipe still works: preadv2 refuses it (ESPIPE), the ring reads it, the handle stops trying")
+    func positionalReadOfAPipe() async throws {
+        try await withTestRuntime { runtime in
+            let pipe = try FileDescriptor.pipe()
+            defer { try? pipe.writeEnd.close() }
+            _ = try pipe.writeEnd.writeAll(Array("hello".utf8))
+            let file = File(adopting: pipe.readEnd, runtime: runtime)
+            #expect(file.cachedReadState?.isWorthTrying == true)
+            var buffer = IOBuffer(capacity: 16)
+            let n = try await file.read(into: &buffer, at: 0)
+            #expect(n == 5 && buffer.bytes == Array("hello".utf8))
+            #expect(file.cachedReadState?.isWorthTrying == false)
+            try await file.close()
+        }
+    }
+
+    @Test("a file smaller than the buffer is served from the cache whole: the short count is the end of the file")
+    func smallFileEndsInsideTheBuffer() async throws {
+        let dir = TemporaryDirectory()
+        let path = try cachedFile(dir, size: 1000)
+        try await withTestRuntime { runtime in
+            let result = try await runtime.spawn { () -> (Int, Bool, Int) in
+                let file = try await File.open(path, runtime: runtime)
+                let before = runtime.rings[0].statistics.inlineCompletions
+                var buffer = IOBuffer(capacity: 4096)
+                let n = try await file.read(into: &buffer, at: 0)
+                let served = runtime.rings[0].statistics.inlineCompletions - before
+                let good = buffer.bytes == (0..<1000).map(pattern)
+                try await file.close()
+                return (n, good, served)
+            }.value
+            #expect(result.0 == 1000)
+            #expect(result.1)
+            #expect(result.2 == 2, "two cache reads (the data, then 0 at the end), no ring read")
+        }
+    }
+
     @Test("a cancelled task's read throws CancellationError even when the data is cached")
     func cancelledTaskDoesNotReadInline() async throws {
         let dir = TemporaryDirectory()

@@ -1,5 +1,9 @@
 internal import SpoolRing
 import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import SystemPackage
 
 /// Spool's memo of whether a file's positional reads are first tried against the page cache
@@ -38,11 +42,10 @@ public final class CachedReadState: Sendable {
     enum Attempt {
         /// This many bytes (0: end of file).
         case read(Int)
-        /// Go to the ring: not cached, not supported, the thread's inline budget spent, or
-        /// the task cancelled (the ring path reports that).
+        /// Go to the ring: not cached, not supported, failed (the ring gives the real answer:
+        /// a positional read of a pipe, say, is refused by `preadv2` but not by the ring), the
+        /// thread's inline budget spent, or the task cancelled (the ring path reports that).
         case notServed
-        /// The read failed with this errno (the same a ring read reports).
-        case failed(Errno)
     }
 
     /// Tries a positional read of `count` bytes (already clamped) at `offset` against the page
@@ -64,11 +67,13 @@ public final class CachedReadState: Sendable {
             return .read(n)
         case .wouldBlock:
             return .notServed
-        case .unsupported:
-            unsupported.store(true, ordering: .relaxed)  // every later read goes to the ring
+        case .unsupported, .failed(ESPIPE), .failed(EINVAL):
+            // The file system refuses RWF_NOWAIT, or the descriptor is not seekable (a pipe, a
+            // socket, a terminal): every later read of this handle goes to the ring.
+            unsupported.store(true, ordering: .relaxed)
             return .notServed
-        case .failed(let errno):
-            return .failed(Errno(rawValue: errno))
+        case .failed:
+            return .notServed  // the ring's own read reports the error, with its context
         }
     }
 }

@@ -32,7 +32,7 @@ public struct File: ~Copyable, FileIO {
     /// The runtime whose rings run this file's I/O.
     public let runtime: Runtime
     /// Whether positional reads try the page cache first (see ``CachedReadState``); nil for
-    /// an `O_DIRECT` descriptor.
+    /// an `O_DIRECT` descriptor. Set once; safe from any thread; lives as long as the handle.
     public let cachedReadState: CachedReadState?
     private var closed = false
 

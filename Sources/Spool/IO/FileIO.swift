@@ -26,7 +26,7 @@ public protocol FileIO: ~Copyable, Sendable {
 }
 
 extension FileIO where Self: ~Copyable {
-    /// No fast path for a handle that does not say otherwise.
+    /// No fast path for a handle that does not say otherwise. Immutable; safe from any thread.
     public var cachedReadState: CachedReadState? { nil }
 }
 
@@ -38,11 +38,12 @@ extension FileIO where Self: ~Copyable {
     @discardableResult
     public nonisolated(nonsending) func read(into buffer: inout IOBuffer, at offset: UInt64) async throws -> Int {
         // The fast path first, without an async call in between (README, *The fast path*).
-        if let n = try readFromCache(buffer.base, count: buffer.capacity, offset: offset) {
+        let cached = try readFromCache(buffer.base, count: buffer.capacity, offset: offset)
+        if case .served(let n) = cached {
             buffer.setValidCount(n)
             return n
         }
-        let n = try await readRaw(buffer.base, count: buffer.capacity, offset: offset)
+        let n = try await readAfterCache(cached, buffer.base, count: buffer.capacity, offset: offset, timeout: nil)
         buffer.setValidCount(n)
         return n
     }
@@ -115,29 +116,49 @@ extension FileIO where Self: ~Copyable {
     nonisolated(nonsending) func readRaw(
         _ base: UnsafeMutableRawPointer, count: Int, offset: UInt64?, timeout: Duration? = nil
     ) async throws -> Int {
-        if let offset, let n = try readFromCache(base, count: count, offset: offset) { return n }
-        return try await transfer(.read, count: count, offset: offset, timeout: timeout) { .read(fd: $0, buffer: base, count: $1, offset: $2) }
+        guard let offset else {
+            return try await transfer(.read, count: count, offset: nil, timeout: timeout) { .read(fd: $0, buffer: base, count: $1, offset: $2) }
+        }
+        let cached = try readFromCache(base, count: count, offset: offset)
+        if case .served(let n) = cached { return n }
+        return try await readAfterCache(cached, base, count: count, offset: offset, timeout: timeout)
     }
 
     /// A positional read served from the page cache on the calling thread without blocking
-    /// (`preadv2` with `RWF_NOWAIT`): the byte count when all of it was cached (or the file
-    /// ends inside it), nil when the read must go to a ring. When only part of the range was
-    /// cached, those bytes are kept and the ring reads the rest later; nil is returned and the
-    /// caller's ring read covers the whole range again (correct, and rare).
-    func readFromCache(_ base: UnsafeMutableRawPointer, count: Int, offset: UInt64) throws -> Int? {
-        guard let state = cachedReadState else { return nil }
+    /// (`preadv2` with `RWF_NOWAIT`). A short count is either the end of the file or a partly
+    /// cached range: a second try at the rest tells them apart (0: the end of the file).
+    func readFromCache(_ base: UnsafeMutableRawPointer, count: Int, offset: UInt64) throws -> CachedReadResult {
+        guard let state = cachedReadState else { return .notServed }
         try validateOffset(offset)
         let length = min(count, File.maximumTransfer)
-        switch try state.attempt(descriptor, gate: accessGate, into: base, count: length, offset: offset, path: path) {
-        case .read(let n):
-            // A short count is either the end of the file or a partly cached range; only the
-            // ring can tell them apart without blocking, so a short count goes to the ring.
-            if n == length || n == 0 { return n }
-            return nil
+        guard case .read(let n) = try state.attempt(descriptor, gate: accessGate, into: base, count: length, offset: offset, path: path) else {
+            return .notServed
+        }
+        if n == length || n == 0 { return .served(n) }
+        switch try state.attempt(descriptor, gate: accessGate, into: base + n, count: length - n, offset: offset + UInt64(n), path: path) {
+        case .read(0): return .served(n)  // the file ends inside the range
+        case .read(let more) where n + more == length: return .served(length)
+        case .read(let more): return .partial(n + more)
+        case .notServed: return .partial(n)
+        }
+    }
+
+    /// The ring's part of a positional read the page cache did not serve whole: all of it, or
+    /// the rest after a partial read. If the rest fails (or the task is cancelled meanwhile),
+    /// the bytes already read are the result: a short read, as POSIX allows.
+    nonisolated(nonsending) func readAfterCache(
+        _ cached: CachedReadResult, _ base: UnsafeMutableRawPointer, count: Int, offset: UInt64, timeout: Duration?
+    ) async throws -> Int {
+        switch cached {
+        case .served(let n):
+            return n
+        case .partial(let n):
+            let more = try? await transfer(.read, count: min(count, File.maximumTransfer) - n, offset: offset + UInt64(n), timeout: timeout) {
+                .read(fd: $0, buffer: base + n, count: $1, offset: $2)
+            }
+            return n + (more ?? 0)
         case .notServed:
-            return nil
-        case .failed(let errno):
-            throw IOError(.read, errno: errno, path: path, descriptor: descriptor, offset: offset)
+            return try await transfer(.read, count: count, offset: offset, timeout: timeout) { .read(fd: $0, buffer: base, count: $1, offset: $2) }
         }
     }
 

@@ -28,7 +28,8 @@ public final class SharedFile: FileIO {
     public let accessGate: FileAccessGate?
     private let gate = FileAccessGate()
 
-    /// Whether positional reads try the page cache first (see ``CachedReadState``).
+    /// Whether positional reads try the page cache first (see ``CachedReadState``). Set once;
+    /// safe from any thread; lives as long as the handle.
     public let cachedReadState: CachedReadState?
 
     init(descriptor: FileDescriptor, path: FilePath?, runtime: Runtime, cachedReadState: CachedReadState?) {

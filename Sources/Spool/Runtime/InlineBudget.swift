@@ -17,10 +17,9 @@ import Glibc
 enum InlineBudget {
     /// The per-thread count of inline completions off the rings (an integer stored in the
     /// pointer slot).
-    private static let offRingKey: pthread_key_t = {
+    private static let offRingKey: pthread_key_t? = {
         var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
+        return pthread_key_create(&key, nil) == 0 ? key : nil
     }()
 
     /// Takes one unit of the calling thread's budget; false when it is spent (the call must
@@ -32,6 +31,7 @@ enum InlineBudget {
             ring.inlineBudgetLeft -= 1
             return true
         }
+        guard let offRingKey else { return false }  // no thread-local slot: no inline completion off the rings
         let used = Int(bitPattern: pthread_getspecific(offRingKey))
         if used >= RingExecutor.inlineBudget {
             pthread_setspecific(offRingKey, nil)

@@ -186,10 +186,21 @@ extension RingExecutor {
 
     /// Whether `request` may take the eager path now: enabled, budget left, no other job
     /// ready (its entry would be batched with theirs at the end of the pass), nothing from
-    /// other threads waiting in the inbox, and room to admit it at once.
+    /// other threads waiting in the inbox, no internal request left out of the SQ and no due
+    /// timer waiting for the loop, and room to admit it at once.
     private func mayCompleteEagerly(_ request: OperationRequest) -> Bool {
         guard inlineCompletion, inlineBudgetLeft > 0, jobs.isEmpty, table.waitingCount == 0,
               table.inFlight < inFlightLimit, inbox.isEmpty else { return false }
+        // The loop's own work goes first. Internal requests go into the SQ ahead of this
+        // entry (the eager enter then submits them too); if they cannot, or a timer is due,
+        // the call takes the usual path and the loop serves them.
+        if !internalRequests.cancels.isEmpty || internalRequests.wakeRearmWanted || internalRequests.cancelAllWanted {
+            flushInternalRequests()
+            if !internalRequests.cancels.isEmpty || internalRequests.wakeRearmWanted || internalRequests.cancelAllWanted {
+                return false
+            }
+        }
+        if timersDue { return false }
         if case .timer = request { return false }
         return true
     }

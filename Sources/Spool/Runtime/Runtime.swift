@@ -52,7 +52,9 @@ public final class Runtime: Sendable {
         /// never waits for the device), and a call made on a ring with no other task ready
         /// is submitted at once and its completion collected before the task would suspend.
         /// `false`: every call goes through the ring and suspends (for measurements, or to
-        /// keep every request visible to the kernel's io_uring tracing).
+        /// keep every request visible to the kernel's io_uring tracing). The setting belongs to
+        /// the runtime's rings and the files it opens: a call made from a ring thread of another
+        /// runtime follows that ring's setting.
         public var inlineCompletion: Bool = true
         /// Injected `io_uring_enter` failures (tests only).
         var faults: SubmitFaultInjector? = nil
