@@ -191,6 +191,34 @@ struct InlineCompletionTests {
         }
     }
 
+    @Test("an eager batch wider than the in-flight cap: parts completed inside the submit free room, the rest are admitted, nothing stalls")
+    func eagerBatchWiderThanTheCap() async throws {
+        let dir = TemporaryDirectory()
+        let path = try cachedFile(dir)
+        try await withTestRuntime(Runtime.Configuration(submissionEntries: 8, inFlightLimit: 2)) { runtime in
+            let result = try await withinDeadline(.seconds(10), "a batch of 16 under a cap of 2") {
+                try await runtime.spawn { () -> (Bool, Int) in
+                    let file = try await File.open(path, runtime: runtime)
+                    let before = runtime.rings[0].statistics.eagerInFlight
+                    var buffer = IOBuffer(capacity: 16 * 4096)
+                    let parts = (0..<16).map { BatchPart(range: ($0 * 4096)..<(($0 + 1) * 4096), offset: UInt64((15 - $0) * 4096)) }
+                    let counts = try await file.read(into: &buffer, batch: parts)
+                    let bytes = buffer.bytes
+                    var good = counts == Array(repeating: 4096, count: 16)
+                    for i in 0..<16 {
+                        good = good && Array(bytes[(i * 4096)..<((i + 1) * 4096)]) == ((15 - i) * 4096..<(16 - i) * 4096).map(pattern)
+                    }
+                    let eager = runtime.rings[0].statistics.eagerInFlight - before
+                    try await file.close()
+                    return (good, eager)
+                }.value
+            }
+            let (good, eager) = try #require(result)
+            #expect(good)
+            #expect(eager == 1, "the batch went out eagerly and had to wait for admission of the rest")
+        }
+    }
+
     @Test("a cancelled task's read throws CancellationError even when the data is cached")
     func cancelledTaskDoesNotReadInline() async throws {
         let dir = TemporaryDirectory()

@@ -27,7 +27,7 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     /// The parent of a batch: never submitted itself; it collects its parts' results.
     case batch
     /// A sleep until `deadline` on the ring's timing wheel: never submitted to the kernel.
-    case timer(deadline: ContinuousClock.Instant)
+    case timer(deadline: StoredInstant)
 
     /// What kind of submission this request makes (fault-injection tests target kinds).
     var site: SubmitSite { if case .close = self { return .close } else { return .operation } }

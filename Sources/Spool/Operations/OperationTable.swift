@@ -64,7 +64,7 @@ final class OperationTable {
         /// linked `LINK_TIMEOUT`, or nil.
         var linkTimeout: UnsafeMutableRawPointer? = nil
         /// When the linked timeout expires (it also bounds the wait for admission).
-        var linkDeadline: ContinuousClock.Instant = .now
+        var linkDeadline = StoredInstant()
         /// A wheel timer bounding the wait for admission (`timer` names it).
         var hasWaitTimer = false
     }
@@ -272,11 +272,11 @@ final class OperationTable {
     /// Bounds slot `index`'s operation with the kernel timespec at `timespec` (the caller's).
     func setLinkTimeout(_ index: Int32, _ timespec: UnsafeMutableRawPointer?, deadline: ContinuousClock.Instant) {
         slots[Int(index)].linkTimeout = timespec
-        slots[Int(index)].linkDeadline = deadline
+        slots[Int(index)].linkDeadline = StoredInstant(deadline)
     }
 
     /// When slot `index`'s linked timeout expires.
-    func linkDeadline(of index: Int32) -> ContinuousClock.Instant { slots[Int(index)].linkDeadline }
+    func linkDeadline(of index: Int32) -> ContinuousClock.Instant { slots[Int(index)].linkDeadline.instant }
 
     /// Slot `index` waits for admission under wheel timer `id` (its link deadline).
     func setWaitTimer(_ index: Int32, _ id: TimerID) {
@@ -397,6 +397,22 @@ final class OperationTable {
 
     /// Moves the slab to `newCapacity` slots (only free slots may be cut off) and rebuilds
     /// the free lists and the upper-half count.
+    /// Gives the slab's memory back once nothing uses the table (the ring stopped): every
+    /// slot is dropped and two free ones remain.
+    func discardAll() {
+        slots.deinitialize(count: capacity)
+        slots.deallocate()
+        capacity = 2
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: Slot(), count: capacity)
+        used = 0
+        inFlight = 0
+        waitingHead = -1
+        waitingTail = -1
+        waitingCount = 0
+        rebuildFreeLists()
+    }
+
     private func resize(to newCapacity: Int) {
         let fresh = UnsafeMutablePointer<Slot>.allocate(capacity: newCapacity)
         let kept = min(capacity, newCapacity)

@@ -72,6 +72,11 @@ extension RingExecutor {
         } else {
             parentOutcome = .completed(0)
         }
+        if done.parent == eagerSlot {
+            // The whole batch completed inside its eager submit: the caller takes the outcome.
+            eagerOutcome = parentOutcome
+            return
+        }
         done.continuation?.resume(returning: parentOutcome)
     }
 }

@@ -139,7 +139,7 @@ extension RingExecutor {
         // The wake read's buffer may be freed unless the kernel could still hold the read.
         wakeSignal.close(freeBuffer: !internalRequests.wakeReadInRing)
         // Nothing touches the operation table once stopped: give its memory back.
-        table = OperationTable(initialCapacity: 2)
+        table.discardAll()
         timers = TimingWheel(initialCapacity: 2)
         scheduledTimers = TimingWheel(initialCapacity: 2)
         scheduled = ScheduledTable()

@@ -25,6 +25,10 @@ extension RingExecutor {
             runJobs()
             if shutdownRequested && lifecycle == .running { beginShutdown() }
             flushInternalRequests()
+            // Completions reaped inside jobs (eager submits) may have freed room: whatever can
+            // be admitted goes into the SQ now, so the ring never parks with admittable work
+            // waiting and nothing in flight to wake it.
+            admitWaiting()
 
             if lifecycle == .broken {
                 tearDownBrokenRing()

@@ -71,7 +71,9 @@ extension RingExecutor {
     }
 
     /// Runs many reads or writes as one batch: the caller resumes once, when every part has
-    /// its final completion. `results[i]` receives part `i`'s result.
+    /// its final completion. `results[i]` receives part `i`'s result. Takes the eager path
+    /// like ``perform(_:cancellable:linkTimeout:isolation:)``: when every part completes inside
+    /// the submit, the caller does not suspend at all.
     func performBatch(
         _ parts: [OperationRequest], results: UnsafeMutablePointer<Int32>, isolation: isolated (any Actor)? = #isolation
     ) async -> OperationOutcome {
@@ -80,10 +82,33 @@ extension RingExecutor {
         if parts.isEmpty { return .completed(0) }
         let parent = table.allocate(.batch)
         let userData = table.userData(parent)
+        var started = false
+        if mayCompleteEagerly(.batch) {
+            table.makeBatchParent(parent, parts: parts.count, results: results)
+            inlineBudgetLeft -= 1
+            // Set before the parts are admitted: a part that fails at once (a broken ring) may
+            // complete the batch right here.
+            eagerSlot = parent
+            linkAndAdmit(parent, parts)
+            enter(.eager, wait: false)
+            reapCompletions()
+            eagerSlot = -1
+            if let outcome = eagerOutcome {
+                eagerOutcome = nil
+                statistics.inlineCompletions += 1
+                return outcome
+            }
+            statistics.eagerInFlight += 1
+            started = true
+        }
         return await withTaskCancellationHandler {
             _ = isolation  // run on the caller's executor (see `perform`)
             return await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
-                self.startBatch(parent, parts, results, continuation)
+                if started {
+                    self.table.setContinuation(parent, continuation)  // its last part resumes it
+                } else {
+                    self.startBatch(parent, parts, results, continuation)
+                }
             }
         } onCancel: {
             self.requestCancel(userData)
@@ -100,7 +125,7 @@ extension RingExecutor {
             return
         }
         if case .timer(let deadline) = table.request(slot) {
-            armTimer(slot, deadline: deadline)
+            armTimer(slot, deadline: deadline.instant)
             return
         }
         admitOrQueue(slot)
@@ -116,6 +141,11 @@ extension RingExecutor {
             finish(parent, .cancelled)
             return
         }
+        linkAndAdmit(parent, parts)
+    }
+
+    /// Allocates and links every part of batch `parent`, then admits them in order.
+    private func linkAndAdmit(_ parent: Int32, _ parts: [OperationRequest]) {
         // Every part is linked before any is admitted: a part that fails at once (a broken
         // ring) must not complete the batch while later parts are still unlinked.
         var slots: [Int32] = []

@@ -106,7 +106,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     // Ring-thread state.
     @exclusivity(unchecked) var ring: Ring?
     @exclusivity(unchecked) var jobs = JobQueue<RingJob>(capacity: 256)
-    @exclusivity(unchecked) var table = OperationTable()
+    /// A `let`: the hot path reaches it without retaining it.
+    let table = OperationTable()
     @exclusivity(unchecked) var inFlightLimit = 0
     @exclusivity(unchecked) var internalRequests = InternalRequests()
     /// Request kinds prepared in the SQ since the last successful enter (for ``SubmitSite``).

@@ -39,7 +39,7 @@ public struct SpoolClock: Clock, Sendable {
     ///   shuts down, its ring breaks, or there is no runtime.
     public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {
         let runtime = try runtime ?? Runtime.requireCurrent()
-        switch await runtime.perform(.timer(deadline: deadline)) {
+        switch await runtime.perform(.timer(deadline: StoredInstant(deadline))) {
         case .completed: return
         case .cancelled, .timedOut: throw CancellationError()
         case .shutdown: throw RuntimeError.shutdown
