@@ -87,7 +87,19 @@ public final class Ring {
     public static let stallWait: Duration = .milliseconds(1)
 
     /// Counts, for diagnostics and tests.
-    @exclusivity(unchecked) public private(set) var statistics = Statistics()
+    @exclusivity(unchecked) var counters = Statistics()
+    /// Enters made by the inlined fast path of ``submit(waitingFor:timeout:)``.
+    @exclusivity(unchecked) @usableFromInline var fastEnterCalls = 0
+    /// Whether ``submit(waitingFor:timeout:)`` may try its inlined fast path: the kernel's own
+    /// `io_uring_enter`, no SQ polling thread, a healthy ring.
+    @exclusivity(unchecked) @usableFromInline var fastEnter = false
+
+    /// The ring's counters so far (a copy).
+    public var statistics: Statistics {
+        var s = counters
+        s.enterCalls += fastEnterCalls
+        return s
+    }
 
     /// Creates a ring.
     ///
@@ -199,6 +211,7 @@ public final class Ring {
                 enterFlagsBase = IORING_ENTER_REGISTERED_RING
             }
         }
+        fastEnter = directEnter && !usesSQPoll
     }
 
     deinit {
@@ -277,8 +290,33 @@ public final class Ring {
     ///   - minimumCompletions: block until at least this many completions are ready (0: don't block).
     ///   - timeout: the longest to block; `nil` waits without limit. Needs ``RingFeatures/extendedArgument``.
     /// - Returns: the number of entries the kernel consumed.
+    @inlinable
     @discardableResult
     public func submit(waitingFor minimumCompletions: UInt32 = 0, timeout: Duration? = nil) throws(RingError) -> Int {
+        // The common case, inlined into the caller: one enter without a timeout that succeeds.
+        // Anything else (an error, a timeout, SQ polling, a broken or injected ring) goes
+        // through the full path below, which owns the retry policy; an enter that failed here
+        // consumed nothing, so the full path simply starts over.
+        if fastEnter && timeout == nil {
+            spool_store_release_u32(sqTail, localSQTail)
+            let toSubmit = localSQTail &- sqHead.pointee
+            var flags = enterFlagsBase
+            if minimumCompletions > 0 || alwaysGetEvents
+                || spool_load_relaxed_u32(sqFlags) & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN) != 0
+            {
+                flags |= IORING_ENTER_GETEVENTS
+            }
+            if toSubmit == 0 && flags & IORING_ENTER_GETEVENTS == 0 { return 0 }
+            fastEnterCalls &+= 1
+            let result = spool_io_uring_enter(enterDescriptor, toSubmit, minimumCompletions, flags, nil, 0)
+            if result >= 0 { return Int(result) }
+        }
+        return try submitWithRetries(waitingFor: minimumCompletions, timeout: timeout)
+    }
+
+    /// ``submit(waitingFor:timeout:)`` with its whole retry policy.
+    @usableFromInline
+    func submitWithRetries(waitingFor minimumCompletions: UInt32, timeout: Duration?) throws(RingError) -> Int {
         if case .broken(let errno) = state { throw .broken(errno) }
         // Publish every prepared entry with one release store.
         spool_store_release_u32(sqTail, localSQTail)
@@ -319,13 +357,13 @@ public final class Ring {
             }
             switch errno! {
             case .interrupted:
-                statistics.interruptedRetries += 1
+                counters.interruptedRetries += 1
                 // A timed wait that a signal cut short ends here (the caller re-parks with a
                 // fresh timeout); retrying it whole could keep stretching it. Entries not yet
                 // consumed stay in the SQ for the next enter.
                 if timeout != nil && minComplete > 0 && !waitingOutStall { return consumedTotal }
             case .resourceTemporarilyUnavailable, .resourceBusy:
-                statistics.busyRetries += 1
+                counters.busyRetries += 1
                 waitingOutStall = false
                 if moveCompletionsToSpill() > 0 {
                     stalls = 0
@@ -341,6 +379,7 @@ public final class Ring {
                 waitingOutStall = features.contains(.extendedArgument)
             default:
                 state = .broken(errno!)
+                fastEnter = false
                 throw .broken(errno!)
             }
         }
@@ -348,7 +387,7 @@ public final class Ring {
 
     /// The single call site of `io_uring_enter`.
     private func enterOnce(toSubmit: UInt32, minComplete: UInt32, flags: UInt32, timeout: Duration?) -> Int32 {
-        statistics.enterCalls += 1
+        counters.enterCalls += 1
         guard let timeout, features.contains(.extendedArgument) else {
             if directEnter { return spool_io_uring_enter(enterDescriptor, toSubmit, minComplete, flags, nil, 0) }
             return systemCalls.enter(enterDescriptor, toSubmit, minComplete, flags, nil, 0)
@@ -379,7 +418,7 @@ public final class Ring {
             moved += 1
         }
         if moved > 0 { spool_store_release_u32(cqHead, localCQHead) }
-        statistics.spilledCompletions += moved
+        counters.spilledCompletions += moved
         return moved
     }
 
@@ -430,7 +469,7 @@ public final class Ring {
 
     @usableFromInline
     func flushOverflowBacklog() {
-        statistics.overflowFlushes += 1
+        counters.overflowFlushes += 1
         // GETEVENTS with nothing to wait for makes the kernel move its backlog into the
         // CQ. A failure here is recorded in `state` and reported by the next submit.
         _ = try? submit()
