@@ -272,8 +272,10 @@ public final class Ring {
         return SubmissionQueueEntry(sqe)
     }
 
-    /// Submits every prepared entry and optionally waits for completions: the only place
-    /// that calls `io_uring_enter`.
+    /// Submits every prepared entry and optionally waits for completions: the only function
+    /// that calls `io_uring_enter` (its inlined fast path makes one enter; any failure, and
+    /// everything it does not cover, goes through the retry policy below, in
+    /// `submitWithRetries` and `enterOnce`, which nothing else calls).
     ///
     /// Retry policy (DESIGN.md contract 4):
     /// - `EINTR`: retried at once (a wait with a timeout returns instead, like `ETIME`).
@@ -310,14 +312,20 @@ public final class Ring {
             fastEnterCalls &+= 1
             let result = spool_io_uring_enter(enterDescriptor, toSubmit, minimumCompletions, flags, nil, 0)
             if result >= 0 { return Int(result) }
+            // Failed: the enter consumed nothing (the kernel reports entries it took even when
+            // the wait then fails). The full path classifies this result first, with no
+            // second enter.
+            return try submitWithRetries(waitingFor: minimumCompletions, timeout: nil, firstResult: result)
         }
         return try submitWithRetries(waitingFor: minimumCompletions, timeout: timeout)
     }
 
-    /// ``submit(waitingFor:timeout:)`` with its whole retry policy.
+    /// ``submit(waitingFor:timeout:)`` with its whole retry policy. `firstResult`: the result
+    /// of an enter the fast path already made (negative), handled as this path's first.
     @usableFromInline
-    func submitWithRetries(waitingFor minimumCompletions: UInt32, timeout: Duration?) throws(RingError) -> Int {
+    func submitWithRetries(waitingFor minimumCompletions: UInt32, timeout: Duration?, firstResult: Int32? = nil) throws(RingError) -> Int {
         if case .broken(let errno) = state { throw .broken(errno) }
+        var pendingResult = firstResult
         // Publish every prepared entry with one release store.
         spool_store_release_u32(sqTail, localSQTail)
         var consumedTotal = 0
@@ -344,7 +352,13 @@ public final class Ring {
                 return consumedTotal
             }
 
-            let result = enterOnce(toSubmit: toSubmit, minComplete: minComplete, flags: flags, timeout: waitLimit)
+            let result: Int32
+            if let first = pendingResult {
+                result = first
+                pendingResult = nil
+            } else {
+                result = enterOnce(toSubmit: toSubmit, minComplete: minComplete, flags: flags, timeout: waitLimit)
+            }
             let errno = result < 0 ? Errno(rawValue: -result) : nil
             if result >= 0 || errno == Errno(rawValue: ETIME) {
                 if waitingOutStall {
@@ -385,7 +399,8 @@ public final class Ring {
         }
     }
 
-    /// The single call site of `io_uring_enter`.
+    /// The full path's call site of `io_uring_enter` (the other is the inlined fast path of
+    /// ``submit(waitingFor:timeout:)``; both feed the one retry policy above).
     private func enterOnce(toSubmit: UInt32, minComplete: UInt32, flags: UInt32, timeout: Duration?) -> Int32 {
         counters.enterCalls += 1
         guard let timeout, features.contains(.extendedArgument) else {

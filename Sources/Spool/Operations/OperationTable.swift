@@ -395,16 +395,17 @@ final class OperationTable {
         }
     }
 
-    /// Moves the slab to `newCapacity` slots (only free slots may be cut off) and rebuilds
-    /// the free lists and the upper-half count.
     /// Gives the slab's memory back once nothing uses the table (the ring stopped): every
-    /// slot is dropped and two free ones remain.
+    /// slot is dropped and two free ones remain (`capacity` below `minimumCapacity` from then
+    /// on: the table is never used again).
     func discardAll() {
         slots.deinitialize(count: capacity)
         slots.deallocate()
         capacity = 2
         slots = .allocate(capacity: capacity)
-        slots.initialize(repeating: Slot(), count: capacity)
+        var blank = Slot()
+        blank.generation = generationFloor
+        slots.initialize(repeating: blank, count: capacity)
         used = 0
         inFlight = 0
         waitingHead = -1
@@ -413,6 +414,8 @@ final class OperationTable {
         rebuildFreeLists()
     }
 
+    /// Moves the slab to `newCapacity` slots (only free slots may be cut off) and rebuilds
+    /// the free lists and the upper-half count.
     private func resize(to newCapacity: Int) {
         let fresh = UnsafeMutablePointer<Slot>.allocate(capacity: newCapacity)
         let kept = min(capacity, newCapacity)

@@ -26,6 +26,18 @@ final class SubmitFaultInjector: Sendable {
         var sitesSeen: SubmitSite = []
     }
     private let state = Mutex(State())
+    private let eagerReapHook = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Runs `hook` on the ring thread right after every eager submit's reap, before the
+    /// caller would suspend (tests of races in that window: a cancellation arriving then).
+    func afterEagerReap(_ hook: (@Sendable () -> Void)?) {
+        eagerReapHook.withLock { $0 = hook }
+    }
+
+    /// Called by the ring after an eager reap.
+    func eagerReapDone() {
+        eagerReapHook.withLock { $0 }?()
+    }
 
     init() {}
 

@@ -92,20 +92,30 @@ extension RingExecutor {
             linkAndAdmit(parent, parts)
             enter(.eager, wait: false)
             reapCompletions()
-            eagerSlot = -1
+            faults?.eagerReapDone()
             if let outcome = eagerOutcome {
+                eagerSlot = -1
                 eagerOutcome = nil
                 statistics.inlineCompletions += 1
                 return outcome
             }
             statistics.eagerInFlight += 1
             started = true
+            // `eagerSlot` stays set until the continuation is stored: if the task was cancelled
+            // meanwhile, the handler below runs at once, on this thread, and may finish the
+            // batch (its waiting parts resume as cancelled) before there is a continuation.
         }
         return await withTaskCancellationHandler {
             _ = isolation  // run on the caller's executor (see `perform`)
             return await withUnsafeContinuation { (continuation: UnsafeContinuation<OperationOutcome, Never>) in
                 if started {
-                    self.table.setContinuation(parent, continuation)  // its last part resumes it
+                    self.eagerSlot = -1
+                    if let outcome = self.eagerOutcome {
+                        self.eagerOutcome = nil  // finished by the cancellation handler
+                        continuation.resume(returning: outcome)
+                    } else {
+                        self.table.setContinuation(parent, continuation)  // its last part resumes it
+                    }
                 } else {
                     self.startBatch(parent, parts, results, continuation)
                 }
@@ -255,6 +265,7 @@ extension RingExecutor {
         eagerSlot = slot
         enter(.eager, wait: false)
         reapCompletions()
+        faults?.eagerReapDone()
         eagerSlot = -1
         if let outcome = eagerOutcome {
             eagerOutcome = nil
@@ -266,7 +277,9 @@ extension RingExecutor {
     }
 
     /// Admits waiting operations, oldest first, while the cap and the SQ allow.
+    /// Internal requests that found no SQ room go first: none is admitted while they wait.
     func admitWaiting() {
+        if !internalRequests.cancels.isEmpty || internalRequests.wakeRearmWanted || internalRequests.cancelAllWanted { return }
         while lifecycle == .running, table.inFlight < inFlightLimit, let slot = table.firstWaiting {
             if !submit(slot) { return }  // no SQ room: it stays first in line
         }
