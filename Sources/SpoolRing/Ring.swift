@@ -56,8 +56,8 @@ public final class Ring {
     /// What was asked for (before flags the kernel rejected were dropped).
     public let requestedOptions: RingOptions
 
-    @usableFromInline var enterDescriptor: Int32
-    @usableFromInline var enterFlagsBase: UInt32
+    @exclusivity(unchecked) @usableFromInline var enterDescriptor: Int32
+    @exclusivity(unchecked) @usableFromInline var enterFlagsBase: UInt32
     @usableFromInline let alwaysGetEvents: Bool
     @usableFromInline let usesSQPoll: Bool
     let systemCalls: RingSystemCalls
