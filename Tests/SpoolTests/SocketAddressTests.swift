@@ -56,6 +56,12 @@ struct SocketAddressTests {
         ("[::g]:80", .badIPv6("::g")),
         ("[]:80", .badIPv6("")),
         ("[fe80::1%no-such-interface0]:80", .unknownInterface("no-such-interface0")),
+        ("[::1%]:80", .badZone("")),
+        ("[::1%99999999999]:80", .badZone("99999999999")),
+        ("[zz%eth9]:80", .badIPv6("zz")),
+        ("127.0.0.1\u{0}junk:80", .badIPv4("127.0.0.1\u{0}junk")),
+        ("[::1\u{0}x]:80", .badIPv6("::1\u{0}x")),
+        ("[fe80::1%lo\u{0}x]:80", .badZone("lo\u{0}x")),
         ("unix:", .emptyPath),
         ("unix:@", .emptyPath),
         ("unix:/a\u{0}b", .nulInPath),
@@ -121,6 +127,45 @@ struct SocketAddressTests {
         #expect(try boundAddress(file) == file)
         let abstract = try SocketAddress(abstractUnixName: "spool-test-\(getpid())")
         #expect(try boundAddress(abstract) == abstract)
+    }
+
+    @Test("Unix addresses only the kernel makes: unnamed, autobound, a full-length path, non-UTF-8 bytes")
+    func kernelUnixAddresses() throws {
+        // An unnamed socket (one end of a socketpair).
+        var pair: [Int32] = [-1, -1]
+        try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &pair) == 0)
+        defer { close(pair[0]); close(pair[1]) }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) { p in p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(pair[0], $0, &length) } }
+        let unnamed = try #require(withUnsafePointer(to: &storage) { p in p.withMemoryRebound(to: sockaddr.self, capacity: 1) { SocketAddress($0, length: length) } })
+        #expect(unnamed.family == .unix && unnamed.unixPath == "" && !unnamed.isAbstract && unnamed.description == "unix:")
+        #expect(unnamed.withSocketAddress { $1 } == length, "encodes back to the kernel's own length")
+
+        // Autobind: binding with only the family makes the kernel pick an abstract name.
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        try #require(unnamed.withSocketAddress { bind(fd, $0, $1) } == 0)
+        length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = withUnsafeMutablePointer(to: &storage) { p in p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        let autobound = try #require(withUnsafePointer(to: &storage) { p in p.withMemoryRebound(to: sockaddr.self, capacity: 1) { SocketAddress($0, length: length) } })
+        #expect(autobound.isAbstract && autobound.unixPath?.utf8.count == 5)
+        #expect(autobound.withSocketAddress { $1 } == length)
+
+        // A file path of the greatest length sun_path holds with its terminator.
+        let dir = TemporaryDirectory()
+        let name = String(repeating: "p", count: SocketAddress.maximumUnixPathLength - dir.path.utf8.count - 1)
+        let longest = try SocketAddress(unixPath: FilePath(dir.path + "/" + name))
+        #expect(longest.unixPath?.utf8.count == SocketAddress.maximumUnixPathLength)
+        #expect(try boundAddress(longest) == longest)
+
+        // Non-UTF-8 bytes in a path reach the kernel unchanged.
+        let raw: [UInt8] = Array(dir.path.utf8) + [UInt8(ascii: "/"), 0xff, 0xfe]
+        let cString = raw.map { CChar(bitPattern: $0) } + [0]
+        let oddPath = cString.withUnsafeBufferPointer { FilePath(platformString: $0.baseAddress!) }
+        let odd = try SocketAddress(unixPath: oddPath)
+        #expect(try boundAddress(odd) == odd)
     }
 
     @Test("addresses the kernel writes that Spool does not take are nil, not a crash")

@@ -18,9 +18,14 @@ import Glibc
 ///
 /// A plain value: `Sendable`, `Hashable`; no resources.
 public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
-    /// The address family.
+    /// The address family. A plain value: `Sendable`.
     public enum Family: Sendable, Hashable {
-        case ipv4, ipv6, unix
+        /// `AF_INET`.
+        case ipv4
+        /// `AF_INET6`.
+        case ipv6
+        /// `AF_UNIX` (files, abstract names, and unnamed sockets).
+        case unix
     }
 
     enum Storage: Sendable, Hashable {
@@ -31,6 +36,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         /// The path's bytes (no terminating NUL); `abstract`: the name lives in the abstract
         /// namespace (`sun_path[0] == 0`).
         case unix(path: [UInt8], abstract: Bool)
+        /// A Unix socket with no name (a peer that never bound; only the kernel reports these).
+        case unnamedUnix
     }
 
     let storage: Storage
@@ -85,7 +92,9 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// A Unix socket file at `path` (at most ``maximumUnixPathLength`` bytes).
     public init(unixPath path: FilePath) throws(SocketAddressError) {
-        self = try Self.unix(Array(path.string.utf8), abstract: false, input: path.string)
+        // The path's own bytes (a `FilePath` need not be UTF-8).
+        let bytes = path.withPlatformString { p in Array(UnsafeBufferPointer(start: p, count: strlen(p))).map { UInt8(bitPattern: $0) } }
+        self = try Self.unix(bytes, abstract: false, input: path.string)
     }
 
     /// A name in Linux's abstract Unix namespace (no file; at most ``maximumUnixPathLength``
@@ -124,7 +133,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     private static func ipv4(_ host: String, port: UInt16, input: String) throws(SocketAddressError) -> SocketAddress {
         var address = in_addr()
-        guard !host.isEmpty, inet_pton(AF_INET, host, &address) == 1 else {
+        // C sees a string only up to its first NUL: refuse one rather than parse a prefix.
+        guard !host.isEmpty, !host.utf8.contains(0), inet_pton(AF_INET, host, &address) == 1 else {
             throw SocketAddressError(input: input, reason: .badIPv4(host))
         }
         return SocketAddress(storage: .ipv4(address: address.s_addr, port: port))
@@ -132,20 +142,27 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     private static func ipv6(_ text: String, port: UInt16, input: String) throws(SocketAddressError) -> SocketAddress {
         var host = text
-        var scopeID: UInt32 = 0
+        var zone: String?
         if let percent = text.firstIndex(of: "%") {
             host = String(text[..<percent])
-            let zone = String(text[text.index(after: percent)...])
-            if let index = UInt32(zone) {
-                scopeID = index
-            } else {
-                scopeID = zone.isEmpty ? 0 : if_nametoindex(zone)
-                if scopeID == 0 { throw SocketAddressError(input: input, reason: .unknownInterface(zone)) }
-            }
+            zone = String(text[text.index(after: percent)...])
         }
         var address = in6_addr()
-        guard !host.isEmpty, inet_pton(AF_INET6, host, &address) == 1 else {
+        // C sees a string only up to its first NUL: refuse one rather than parse a prefix.
+        guard !host.isEmpty, !host.utf8.contains(0), inet_pton(AF_INET6, host, &address) == 1 else {
             throw SocketAddressError(input: input, reason: .badIPv6(host))
+        }
+        var scopeID: UInt32 = 0
+        if let zone {
+            if zone.isEmpty || zone.utf8.contains(0) {
+                throw SocketAddressError(input: input, reason: .badZone(zone))
+            } else if zone.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }) {
+                guard let index = UInt32(zone) else { throw SocketAddressError(input: input, reason: .badZone(zone)) }
+                scopeID = index
+            } else {
+                scopeID = if_nametoindex(zone)
+                if scopeID == 0 { throw SocketAddressError(input: input, reason: .unknownInterface(zone)) }
+            }
         }
         let (high, low) = withUnsafeBytes(of: address) { ($0.load(as: UInt64.self), $0.load(fromByteOffset: 8, as: UInt64.self)) }
         return SocketAddress(storage: .ipv6(high: high, low: low, port: port, scopeID: scopeID))
@@ -167,7 +184,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         switch storage {
         case .ipv4: return .ipv4
         case .ipv6: return .ipv6
-        case .unix: return .unix
+        case .unix, .unnamedUnix: return .unix
         }
     }
 
@@ -175,7 +192,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     public var port: UInt16? {
         switch storage {
         case .ipv4(_, let port), .ipv6(_, _, let port, _): return port
-        case .unix: return nil
+        case .unix, .unnamedUnix: return nil
         }
     }
 
@@ -198,17 +215,21 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             guard inet_ntop(AF_INET6, &a, &text, socklen_t(text.count)) != nil else { return nil }
             let base = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             return scopeID == 0 ? base : "\(base)%\(scopeID)"
-        case .unix:
+        case .unix, .unnamedUnix:
             return nil
         }
     }
 
-    /// The path of a Unix socket file, or the name of an abstract one (see ``isAbstract``);
-    /// nil for an IP address. Empty for an unnamed Unix socket (a peer that never bound), the
-    /// one address whose ``description`` (`"unix:"`) does not parse back.
+    /// The path of a Unix socket file, or the name of an abstract one (see ``isAbstract``),
+    /// decoded as UTF-8 (other bytes become U+FFFD: ``description`` then does not parse back
+    /// to this address); empty for an unnamed Unix socket (a peer that never bound); nil for an
+    /// IP address.
     public var unixPath: String? {
-        if case .unix(let path, _) = storage { return String(decoding: path, as: UTF8.self) }
-        return nil
+        switch storage {
+        case .unix(let path, _): return String(decoding: path, as: UTF8.self)
+        case .unnamedUnix: return ""
+        default: return nil
+        }
     }
 
     /// Whether this is a name in the abstract Unix namespace.
@@ -217,12 +238,15 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return false
     }
 
-    /// The string form, which ``init(_:)`` parses back to an equal address.
+    /// The string form, which ``init(_:)`` parses back to an equal address, except for the
+    /// few addresses only the kernel produces: an unnamed Unix socket (`"unix:"`), and Unix
+    /// names that are not UTF-8 or contain NUL bytes.
     public var description: String {
         switch storage {
         case .ipv4(_, let port): return "\(host ?? "?"):\(port)"
         case .ipv6(_, _, let port, _): return "[\(host ?? "?")]:\(port)"
         case .unix(_, let abstract): return "unix:\(abstract ? "@" : "")\(unixPath ?? "")"
+        case .unnamedUnix: return "unix:"
         }
     }
 
@@ -256,24 +280,32 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             var sun = sockaddr_un()
             sun.sun_family = sa_family_t(AF_UNIX)
             let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path) ?? 2
+            let start = abstract ? 1 : 0  // abstract: sun_path[0] stays 0
             withUnsafeMutableBytes(of: &sun.sun_path) { raw in
-                let start = abstract ? 1 : 0  // abstract: sun_path[0] stays 0
-                for (i, byte) in path.enumerated() { raw[start + i] = byte }
+                for (i, byte) in path.enumerated() where start + i < raw.count { raw[start + i] = byte }
             }
-            // A file path is NUL-terminated (the zeroed byte after it); an abstract name is
-            // exactly its bytes after the leading NUL.
-            let length = pathOffset + path.count + 1
+            // A file path is NUL-terminated (the zeroed byte after it) unless it fills
+            // `sun_path` (Linux accepts that); an abstract name is exactly its bytes after the
+            // leading NUL.
+            let length = min(pathOffset + start + path.count + (abstract ? 0 : 1), MemoryLayout<sockaddr_un>.size)
             return try withUnsafePointer(to: &sun) { p in
                 try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, socklen_t(length)) }
+            }
+        case .unnamedUnix:
+            var sun = sockaddr_un()
+            sun.sun_family = sa_family_t(AF_UNIX)
+            return try withUnsafePointer(to: &sun) { p in
+                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, socklen_t(MemoryLayout<sa_family_t>.size)) }
             }
         }
     }
 
-    /// The address the kernel wrote into `address` (`length` bytes, as from `accept`,
-    /// `getsockname` or `recvmsg`); nil for a family Spool does not handle or a length too
-    /// short for its family.
+    /// The address the kernel wrote into `address`, which must point at a whole
+    /// `sockaddr_storage` (as given to `accept`, `getsockname` or `recvmsg`; `length` is what
+    /// the kernel reported, which can exceed what it wrote when it truncated); nil for a
+    /// family Spool does not handle or a length too short for its family.
     init?(_ address: UnsafePointer<sockaddr>, length: socklen_t) {
-        let size = Int(length)
+        let size = min(Int(length), MemoryLayout<sockaddr_storage>.size)
         guard size >= MemoryLayout<sa_family_t>.size else { return nil }
         switch Int32(address.pointee.sa_family) {
         case AF_INET:
@@ -289,10 +321,12 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \sockaddr_un.sun_path) ?? 2
             let count = min(size, MemoryLayout<sockaddr_un>.size) - pathOffset
             let bytes = count > 0 ? Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(address) + pathOffset, count: count)) : []
-            if let first = bytes.first, first == 0, bytes.count > 1 {
-                storage = .unix(path: Array(bytes.dropFirst()), abstract: true)  // abstract: exactly the bytes
+            if bytes.isEmpty {
+                storage = .unnamedUnix
+            } else if bytes[0] == 0 {
+                storage = .unix(path: Array(bytes.dropFirst()), abstract: true)  // abstract: exactly the bytes, even none
             } else {
-                storage = .unix(path: Array(bytes.prefix { $0 != 0 }), abstract: false)  // unnamed: empty path
+                storage = .unix(path: Array(bytes.prefix { $0 != 0 }), abstract: false)
             }
         default:
             return nil
@@ -308,7 +342,7 @@ public struct SocketAddressError: Error, Sendable, Hashable, CustomStringConvert
         case empty
         /// No `:port` after the host.
         case missingPort
-        /// The port is not a decimal number in 0...65535.
+        /// The port is not a decimal number in 0...65535 (at most five digits).
         case badPort(String)
         /// The host is not a dotted-quad IPv4 address (names are not resolved).
         case badIPv4(String)
@@ -318,6 +352,8 @@ public struct SocketAddressError: Error, Sendable, Hashable, CustomStringConvert
         case unbracketedIPv6
         /// The `%zone` of an IPv6 address names no interface of this machine.
         case unknownInterface(String)
+        /// The `%zone` of an IPv6 address is empty, or a number too large for a scope ID.
+        case badZone(String)
         /// A Unix address with no path or name.
         case emptyPath
         /// A Unix path or name longer than `sun_path` holds.
@@ -331,6 +367,7 @@ public struct SocketAddressError: Error, Sendable, Hashable, CustomStringConvert
     /// What is wrong with it.
     public let reason: Reason
 
+    /// One sentence: the input, and what is wrong with it.
     public var description: String {
         let what: String
         switch reason {
@@ -341,6 +378,7 @@ public struct SocketAddressError: Error, Sendable, Hashable, CustomStringConvert
         case .badIPv6(let h): what = "\"\(h)\" is not an IPv6 address"
         case .unbracketedIPv6: what = "an IPv6 address needs brackets, as in [::1]:8080"
         case .unknownInterface(let z): what = "no network interface is named \"\(z)\""
+        case .badZone(let z): what = "the zone \"\(z)\" is neither an interface name nor a scope number"
         case .emptyPath: what = "the Unix path or name is empty"
         case .pathTooLong(let n, let max): what = "the Unix path is \(n) bytes; at most \(max) fit"
         case .nulInPath: what = "the Unix path contains a NUL byte"
