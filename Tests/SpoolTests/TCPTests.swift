@@ -1,0 +1,268 @@
+import Glibc
+@testable import Spool
+import SystemPackage
+import Testing
+
+/// TCP over loopback against the real kernel: echo with every byte checked, half-close,
+/// resets, refusals, cancellation without leaks, and bad input.
+@Suite("TCP streams and listeners", .timeLimit(.minutes(2)))
+struct TCPTests {
+    /// Serves `connections` echo connections on `listener`: each reads until the peer's
+    /// half-close and writes back everything it read.
+    static func echoServer(_ listener: borrowing TCPListener, connections: Int) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<connections {
+                let stream = try await listener.accept()
+                group.addTask { [stream = consume stream] in
+                    var buffer = IOBuffer(capacity: 64 * 1024)
+                    while true {
+                        let n = try await stream.read(into: &buffer)
+                        if n == 0 { break }
+                        try await stream.writeAll(buffer)
+                    }
+                    try await stream.close()
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    /// One client: sends `message` in chunks, reading back as it goes (so neither side's
+    /// buffers fill up), half-closes, and reads the rest.
+    static func echoRoundTrip(_ address: SocketAddress, _ message: [UInt8], runtime: Runtime) async throws -> [UInt8] {
+        let stream = try await TCPStream.connect(to: address, runtime: runtime)
+        try stream.setNoDelay(true)
+        var received: [UInt8] = []
+        received.reserveCapacity(message.count)
+        var buffer = IOBuffer(capacity: 64 * 1024)
+        var sent = 0
+        while sent < message.count {
+            let chunk = min(16 * 1024, message.count - sent)
+            try await stream.writeAll(message[sent..<(sent + chunk)])
+            sent += chunk
+            // The echo of this chunk: read until we have caught up with what was sent.
+            while received.count < sent {
+                let n = try await stream.read(into: &buffer)
+                if n == 0 { break }
+                received += buffer.bytes
+            }
+        }
+        try await stream.shutdown(.write)
+        while true {
+            let n = try await stream.read(into: &buffer)
+            if n == 0 { break }
+            received += buffer.bytes
+        }
+        try await stream.close()
+        return received
+    }
+
+    static func message(_ size: Int, seed: Int) -> [UInt8] { (0..<size).map { pattern($0 &+ seed) } }
+
+    @Test("echo: 1 and 100 concurrent connections, messages of 1 B to 1 MiB, every byte checked", arguments: [1, 100])
+    func echo(connections: Int) async throws {
+        try await withTestRuntime { runtime in
+            let listener = try TCPListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let address = listener.localAddress
+            #expect((address.port ?? 0) > 0, "port 0 chose a port")
+            let sizes = connections == 1 ? [1, 100, 4096, 65_537, 1 << 20] : [1, 1000, 70_000]
+            let total = connections * sizes.count
+            let clients = Task { () -> Bool in
+                try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for c in 0..<connections {
+                        group.addTask {
+                            for (i, size) in sizes.enumerated() {
+                                let message = Self.message(size, seed: c * 31 + i)
+                                let back = try await Self.echoRoundTrip(address, message, runtime: runtime)
+                                guard back == message else { return false }
+                            }
+                            return true
+                        }
+                    }
+                    return try await group.reduce(true) { $0 && $1 }
+                }
+            }
+            try await Self.echoServer(listener, connections: total)
+            #expect(try await clients.value, "every byte came back")
+            try await listener.close()
+        }
+    }
+
+    @Test("IPv6 loopback echo")
+    func ipv6() async throws {
+        try await withTestRuntime { runtime in
+            let listener = try TCPListener.bind(SocketAddress("[::1]:0"), runtime: runtime)
+            let address = listener.localAddress
+            #expect(address.family == .ipv6)
+            let client = Task { try await Self.echoRoundTrip(address, Self.message(10_000, seed: 6), runtime: runtime) }
+            try await Self.echoServer(listener, connections: 1)
+            #expect(try await client.value == Self.message(10_000, seed: 6))
+            try await listener.close()
+        }
+    }
+
+    @Test("half-close: the peer reads end of stream, then still answers; addresses and options")
+    func halfClose() async throws {
+        try await withTestRuntime { runtime in
+            let listener = try TCPListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let address = listener.localAddress
+            let clientSide = Task { () -> String in
+                let client = try await TCPStream.connect(to: address, runtime: runtime)
+                #expect(try client.peerAddress() == address)
+                #expect(try client.localAddress().host == "127.0.0.1")
+                try client.setNoDelay(true)
+                #expect(try client.noDelay())
+                try client.setKeepAlive(true)
+                #expect(try client.keepAlive())
+                try await client.writeAll(Array("hello".utf8))
+                try await client.shutdown(.write)
+                var buffer = IOBuffer(capacity: 64)
+                let n = try await client.readFully(into: &buffer)  // "bye", then the server's close
+                try await client.close()
+                return String(decoding: buffer.bytes.prefix(n), as: UTF8.self)
+            }
+            let stream = try await listener.accept()
+            var buffer = IOBuffer(capacity: 64)
+            let n = try await stream.readFully(into: &buffer)  // until the client's half-close
+            #expect(String(decoding: buffer.bytes.prefix(n), as: UTF8.self) == "hello")
+            try await stream.writeAll(Array("bye".utf8))
+            try await stream.close()
+            #expect(try await clientSide.value == "bye")
+            try await listener.close()
+        }
+    }
+
+    @Test("connection refused and address in use are IOErrors naming the address")
+    func refusedAndInUse() async throws {
+        try await withTestRuntime { runtime in
+            let listener = try TCPListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let address = listener.localAddress
+            do {
+                _ = try TCPListener.bind(address, runtime: runtime)
+                Issue.record("a second bind to \(address) succeeded")
+            } catch let error as IOError {
+                #expect(error.operation == .bind && error.errno == .addressInUse && error.address == address)
+                #expect(error.description.contains("address \(address)"))
+            }
+            try await listener.close()
+            do {
+                _ = try await TCPStream.connect(to: address, runtime: runtime)
+                Issue.record("connect to a closed port succeeded")
+            } catch let error as IOError {
+                #expect(error.operation == .connect && error.errno == .connectionRefused && error.address == address)
+            }
+        }
+    }
+
+    @Test("a peer that resets: the read throws ECONNRESET, a write EPIPE or ECONNRESET, and no SIGPIPE")
+    func peerReset() async throws {
+        try await withTestRuntime { runtime in
+            let listener = try TCPListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let client = try await TCPStream.connect(to: listener.localAddress, runtime: runtime)
+            let server = try await listener.accept()
+            // Linger 0: close sends RST instead of FIN.
+            var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+            #expect(setsockopt(server.descriptor.rawValue, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size)) == 0)
+            try await server.close()
+            var buffer = IOBuffer(capacity: 16)
+            do {
+                _ = try await client.read(into: &buffer)
+                Issue.record("a read from a reset connection succeeded")
+            } catch let error as IOError {
+                #expect(error.operation == .receive && error.errno == .connectionReset)
+                #expect(error.descriptor == client.descriptor)
+            }
+            do {
+                for _ in 0..<4 { try await client.writeAll(Array(repeating: 1, count: 1000)) }
+                Issue.record("writes to a reset connection succeeded")
+            } catch let error as IOError {
+                #expect(error.operation == .send && (error.errno == .brokenPipe || error.errno == .connectionReset))
+            }
+            try await client.close()
+            try await listener.close()
+        }
+    }
+
+    @Test("cancelling a pending accept, connect and read: CancellationError each, no descriptor left")
+    func cancellation() async throws {
+        try await withTestRuntime { runtime in
+            let before = openDescriptors().count
+            // A pending accept: the listener moves into the accepting task, which closes it.
+            let quiet = try TCPListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let accept = runtime.spawn { [quiet = consume quiet] () -> String in
+                let outcome: String
+                do { _ = try await quiet.accept(); outcome = "accepted" } catch is CancellationError { outcome = "cancelled" } catch { outcome = "\(error)" }
+                try? await quiet.close()
+                return outcome
+            }
+            #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 })
+            accept.cancel()
+            #expect(try await accept.value == "cancelled")
+
+            // A pending connect: with backlog 0 the accept queue holds one connection and later
+            // SYNs go unanswered while nobody accepts, so a connect waits.
+            let listener = try TCPListener.bind(SocketAddress("127.0.0.1:0"), backlog: 0, runtime: runtime)
+            let address = listener.localAddress
+            var held: [Task<String, any Error>] = []
+            var cancelledConnect: String?
+            for _ in 0..<8 {
+                let attempt = runtime.spawn { () -> String in
+                    do {
+                        let s = try await TCPStream.connect(to: address, runtime: runtime)
+                        try await Task.sleep(for: .seconds(30))  // holds its connection until cancelled
+                        try await s.close()
+                        return "held"
+                    } catch is CancellationError { return "cancelled" } catch { return "\(error)" }
+                }
+                try await Task.sleep(for: .milliseconds(150))
+                let inFlight = await runtime.snapshots().first?.inFlight ?? 0
+                if inFlight > 0 {  // the connect is still waiting in the kernel
+                    attempt.cancel()
+                    cancelledConnect = try await attempt.value
+                    break
+                }
+                held.append(attempt)
+            }
+            #expect(cancelledConnect == "cancelled", "a connect that waited was cancelled")
+            for h in held { h.cancel() }
+            for h in held { _ = try await h.value }
+
+            // A pending read on a silent connection, moved into the reading task.
+            let reader = try await TCPStream.connect(to: address, runtime: runtime)
+            let read = runtime.spawn { [reader = consume reader] () -> String in
+                var buffer = IOBuffer(capacity: 8)
+                let outcome: String
+                do { _ = try await reader.read(into: &buffer); outcome = "read" } catch is CancellationError { outcome = "cancelled" } catch { outcome = "\(error)" }
+                try? await reader.close()
+                return outcome
+            }
+            #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 })
+            read.cancel()
+            #expect(try await read.value == "cancelled")
+            try await listener.close()
+            #expect(await eventually { openDescriptors().count <= before }, "no descriptor left open")
+        }
+    }
+
+    @Test("bad input: Unix addresses, a negative backlog, a descriptor that is not a socket")
+    func badInput() async throws {
+        try await withTestRuntime { runtime in
+            await #expect(throws: RuntimeError.self) { _ = try await TCPStream.connect(to: SocketAddress("unix:/tmp/x"), runtime: runtime) }
+            #expect(throws: RuntimeError.self) { _ = try TCPListener.bind(SocketAddress("unix:/tmp/x"), runtime: runtime) }
+            #expect(throws: RuntimeError.self) { _ = try TCPListener.bind(SocketAddress("127.0.0.1:0"), backlog: -1, runtime: runtime) }
+            // A pipe is not a socket: the kernel says ENOTSOCK, with the call and descriptor.
+            let pipe = try FileDescriptor.pipe()
+            defer { try? pipe.writeEnd.close() }
+            let notSocket = TCPStream(adopting: pipe.readEnd, runtime: runtime)
+            var buffer = IOBuffer(capacity: 8)
+            do {
+                _ = try await notSocket.read(into: &buffer)
+                Issue.record("recv on a pipe succeeded")
+            } catch let error as IOError {
+                #expect(error.operation == .receive && error.errno == .notSocket)
+            }
+            #expect(throws: IOError.self) { _ = try notSocket.peerAddress() }
+            try await notSocket.close()
+        }
+    }
+}
