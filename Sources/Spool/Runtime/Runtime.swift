@@ -217,6 +217,28 @@ public final class Runtime: Sendable {
         }
     }
 
+    /// Starts a task on a ring that owns `value`: a `~Copyable` handle (a ``TCPStream``, a
+    /// ``File``, a ``TCPListener``) moves into the task, and `body` receives it as its own, so
+    /// it can close it (`consuming`). A value `body` did not consume is dropped when it returns
+    /// (a handle then closes its descriptor in `deinit`).
+    ///
+    /// ```swift
+    /// let connection = try await listener.accept()
+    /// runtime.spawn(taking: connection) { connection in
+    ///     … try await connection.close()
+    /// }
+    /// ```
+    @discardableResult
+    public func spawn<Value: ~Copyable & Sendable, T: Sendable>(
+        taking value: consuming Value, _ body: sending @escaping (consuming Value) async throws -> T
+    ) -> Task<T, any Error> {
+        let handoff = Handoff(value)
+        let ring = pickRing() ?? rings[0]
+        return Task(executorPreference: ring.taskExecutor) { [self] in
+            try await Runtime.$taskRuntime.withValue(self) { try await body(handoff.take()) }
+        }
+    }
+
     /// Creates a runtime, runs `body` as a task on its first ring, shuts the runtime down,
     /// and returns what `body` returned. Blocks the calling thread: call it from a
     /// synchronous `main`.
