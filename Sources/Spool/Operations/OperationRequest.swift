@@ -40,6 +40,17 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     /// A sleep until `deadline` on the ring's timing wheel: never submitted to the kernel.
     case timer(deadline: StoredInstant)
 
+    /// Whether the request waits on a peer (a connection to accept, data to receive, room in
+    /// the peer's window, a handshake): it may wait indefinitely, and its completion may depend
+    /// on other requests of the same process, so it does not count against the ring's in-flight
+    /// cap (capping it could deadlock: a server's accept queued behind its clients' reads).
+    var waitsOnPeer: Bool {
+        switch self {
+        case .accept, .connect, .receive, .send: return true
+        default: return false
+        }
+    }
+
     /// What kind of submission this request makes (fault-injection tests target kinds).
     var site: SubmitSite { if case .close = self { return .close } else { return .operation } }
 

@@ -84,6 +84,9 @@ final class OperationTable {
     private var generationFloor: UInt32 = 0
     /// Operations whose SQE is in the kernel's hands.
     private(set) var inFlight = 0
+    /// Of those, the ones that count against the in-flight cap (all but requests that wait on
+    /// a peer: ``OperationRequest/waitsOnPeer``).
+    private(set) var cappedInFlight = 0
     /// The most operations ever in the kernel's hands at once (diagnostics).
     private(set) var peakInFlight = 0
     /// The largest the slab has been (diagnostics).
@@ -240,6 +243,7 @@ final class OperationTable {
         removeWaiting(index)
         slots[Int(index)].state = .submitted
         inFlight += weight(index)
+        if !slots[Int(index)].request.waitsOnPeer { cappedInFlight += weight(index) }
         if inFlight > peakInFlight { peakInFlight = inFlight }
     }
 
@@ -248,6 +252,7 @@ final class OperationTable {
         guard slots[Int(index)].state == .submitted else { return }
         slots[Int(index)].state = .reserved
         inFlight -= weight(index)
+        if !slots[Int(index)].request.waitsOnPeer { cappedInFlight -= weight(index) }
     }
 
     /// Gives up on slot `index` for good: its caller is never resumed and the slot is never
@@ -408,6 +413,7 @@ final class OperationTable {
         slots.initialize(repeating: blank, count: capacity)
         used = 0
         inFlight = 0
+        cappedInFlight = 0
         waitingHead = -1
         waitingTail = -1
         waitingCount = 0

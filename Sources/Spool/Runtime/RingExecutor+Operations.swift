@@ -175,7 +175,7 @@ extension RingExecutor {
             finish(slot, refusal)
             return
         }
-        if table.waitingCount == 0 && table.inFlight < inFlightLimit && submit(slot) { return }
+        if table.waitingCount == 0 && underCap(slot) && submit(slot) { return }
         if lifecycle != .running {
             // The SQ-full flush inside `submit` found the ring broken: `fail` already resumed
             // the waiters; this caller never reached the queue, so resume it here.
@@ -230,7 +230,7 @@ extension RingExecutor {
     /// timer waiting for the loop, and room to admit it at once.
     private func mayCompleteEagerly(_ request: OperationRequest) -> Bool {
         guard inlineCompletion, inlineBudgetLeft > 0, jobs.isEmpty, table.waitingCount == 0,
-              table.inFlight < inFlightLimit, inbox.isEmpty else { return false }
+              table.cappedInFlight < inFlightLimit || request.waitsOnPeer, inbox.isEmpty else { return false }
         // The loop's own work goes first. Internal requests go into the SQ ahead of this
         // entry (the eager enter then submits them too); if they cannot, or a timer is due,
         // the call takes the usual path and the loop serves them.
@@ -280,8 +280,14 @@ extension RingExecutor {
     /// Internal requests that found no SQ room go first: none is admitted while they wait.
     func admitWaiting() {
         if !internalRequests.cancels.isEmpty || internalRequests.wakeRearmWanted || internalRequests.cancelAllWanted { return }
-        while lifecycle == .running, table.inFlight < inFlightLimit, let slot = table.firstWaiting {
+        while lifecycle == .running, let slot = table.firstWaiting, underCap(slot) {
             if !submit(slot) { return }  // no SQ room: it stays first in line
         }
+    }
+
+    /// Whether `slot` may enter the kernel under the in-flight cap (requests that wait on a
+    /// peer always may: see ``OperationRequest/waitsOnPeer``).
+    private func underCap(_ slot: Int32) -> Bool {
+        table.cappedInFlight < inFlightLimit || table.request(slot).waitsOnPeer
     }
 }

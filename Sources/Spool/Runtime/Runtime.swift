@@ -38,7 +38,10 @@ public final class Runtime: Sendable {
         /// `submissionEntries`.
         public var completionEntries: UInt32?
         /// Operations one ring keeps in the kernel at once; callers past it wait FIFO.
-        /// `nil`: the completion capacity (so completions are never dropped).
+        /// `nil`: the completion capacity. Socket operations that wait on a peer (accept,
+        /// connect, send, receive) do not count: they can wait indefinitely and depend on each
+        /// other, so capping them could deadlock; each still yields one completion, and what
+        /// the CQ cannot hold the kernel keeps (no-drop overflow) until the ring drains it.
         public var inFlightLimit: Int?
         /// The tick of each ring's timing wheel: timers fire at most this long after their
         /// deadline (never before). 1 µs ... 1 s; default 1 ms.
