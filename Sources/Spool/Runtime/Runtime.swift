@@ -217,6 +217,31 @@ public final class Runtime: Sendable {
         }
     }
 
+    /// Starts a task on a ring that owns `value`: a `~Copyable` handle (a ``File``, say) moves
+    /// into the task, and `body` receives it as its own, so it can close it (`consuming`). A
+    /// value `body` did not consume is dropped when it returns (a handle then closes its
+    /// descriptor in `deinit`). (A `~Copyable` value captured with `[x = consume x]` can be
+    /// used in a task but not consumed there: this is the way to hand one over.)
+    ///
+    /// ```swift
+    /// let file = try await File.open("/var/log/app.log")
+    /// runtime.spawn(taking: file) { file in
+    ///     let head = try await file.read(upToCount: 4096, at: 0)
+    ///     try await file.close()
+    ///     return head
+    /// }
+    /// ```
+    @discardableResult
+    public func spawn<Value: ~Copyable & Sendable, T: Sendable>(
+        taking value: consuming Value, _ body: sending @escaping (consuming Value) async throws -> T
+    ) -> Task<T, any Error> {
+        let handoff = Handoff(value)
+        let ring = pickRing() ?? rings[0]
+        return Task(executorPreference: ring.taskExecutor) { [self] in
+            try await Runtime.$taskRuntime.withValue(self) { try await body(handoff.take()) }
+        }
+    }
+
     /// Creates a runtime, runs `body` as a task on its first ring, shuts the runtime down,
     /// and returns what `body` returned. Blocks the calling thread: call it from a
     /// synchronous `main`.
