@@ -220,15 +220,19 @@ public final class Runtime: Sendable {
         }
     }
 
-    /// Starts a task on a ring that owns `value`: a `~Copyable` handle (a ``TCPStream``, a
-    /// ``File``, a ``TCPListener``) moves into the task, and `body` receives it as its own, so
-    /// it can close it (`consuming`). A value `body` did not consume is dropped when it returns
-    /// (a handle then closes its descriptor in `deinit`).
+    /// Starts a task on a ring that owns `value`: a `~Copyable` handle (a ``File``, a
+    /// ``TCPStream``, a ``TCPListener``) moves
+    /// into the task, and `body` receives it as its own, so it can close it (`consuming`). A
+    /// value `body` did not consume is dropped when it returns (a handle then closes its
+    /// descriptor in `deinit`). (A `~Copyable` value captured with `[x = consume x]` can be
+    /// used in a task but not consumed there: this is the way to hand one over.)
     ///
     /// ```swift
-    /// let connection = try await listener.accept()
-    /// runtime.spawn(taking: connection) { connection in
-    ///     … try await connection.close()
+    /// let file = try await File.open("/var/log/app.log")
+    /// runtime.spawn(taking: file) { file in
+    ///     let head = try await file.read(upToCount: 4096, at: 0)
+    ///     try await file.close()
+    ///     return head
     /// }
     /// ```
     @discardableResult
