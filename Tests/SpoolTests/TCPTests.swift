@@ -62,6 +62,7 @@ struct TCPTests {
         // The default configuration: 1,000 connections put about 2,000 peer-waiting requests in
         // flight, far past the cap (the CQ size), which they must not count against: capped,
         // the server's accept would wait behind its clients' reads forever.
+        raiseDescriptorLimit()  // 1,000 connections are 2,000 sockets in this process
         try await withTestRuntime(Runtime.Configuration()) { runtime in
             let listener = try TCPListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
             let address = listener.localAddress
@@ -184,6 +185,60 @@ struct TCPTests {
         }
     }
 
+    @Test("peer-waiting requests pass the in-flight cap: 100 connections echo under a cap of 8")
+    func capDoesNotDeadlockSockets() async throws {
+        try await withTestRuntime(Runtime.Configuration(submissionEntries: 64, inFlightLimit: 8)) { runtime in
+            let listener = try TCPListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let address = listener.localAddress
+            let clients = Task { () -> Bool in
+                try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for c in 0..<100 {
+                        group.addTask { try await Self.echoRoundTrip(address, Self.message(2000, seed: c), runtime: runtime) == Self.message(2000, seed: c) }
+                    }
+                    return try await group.reduce(true) { $0 && $1 }
+                }
+            }
+            let server = runtime.spawn(taking: listener) { listener in
+                try await Self.echoServer(listener, connections: 100, runtime: runtime)
+                try await listener.close()
+            }
+            let served = try await withinDeadline(.seconds(30), "100 echo connections under a cap of 8") {
+                try await server.value
+                return try await clients.value
+            }
+            #expect(served == true)
+            #expect((await runtime.snapshots().first?.peakInFlight ?? 0) > 8, "more requests were in flight than the cap")
+        }
+    }
+
+    @Test("a capped request that never completes and one queued behind it do not hold up sockets (nor their close)",
+          .disabled("open question for issue 8: closes and shutdowns are capped, so a socket's close still waits behind a capped request that never completes (a pipe read under inFlightLimit 1); exempting them changes issue 6's admission tests (5c, the 10,000-read cap test)"))
+    func cappedWaitersDoNotBlockSockets() async throws {
+        try await withTestRuntime(Runtime.Configuration(submissionEntries: 64, inFlightLimit: 1)) { runtime in
+            let pipe = try FileDescriptor.pipe()
+            defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+            let stuck = runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
+            #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 })
+            let queued = runtime.spawn { try await runtime.nop() }  // waits for the cap, behind nothing it can pass
+            #expect(await eventually { (await runtime.snapshots().first?.waiting ?? 0) >= 1 })
+            let listener = try TCPListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let address = listener.localAddress
+            let client = Task { try await Self.echoRoundTrip(address, Self.message(5000, seed: 9), runtime: runtime) }
+            let server = runtime.spawn(taking: listener) { listener in
+                try await Self.echoServer(listener, connections: 1, runtime: runtime)
+                try await listener.close()
+            }
+            let echoed = try await withinDeadline(.seconds(10), "an echo beside a stuck capped read") {
+                try await server.value
+                return try await client.value
+            }
+            #expect(echoed == Self.message(5000, seed: 9))
+            _ = try pipe.writeEnd.writeAll([1])  // release the pipe read; the queued NOP follows
+            _ = try await stuck.value
+            try await queued.value
+        }
+    }
+
     @Test("cancelling a pending accept, connect and read: CancellationError each, no descriptor left")
     func cancellation() async throws {
         try await withTestRuntime { runtime in
@@ -209,12 +264,11 @@ struct TCPTests {
             var cancelledConnect: String?
             for _ in 0..<8 {
                 let attempt = runtime.spawn { () -> String in
-                    do {
-                        let s = try await TCPStream.connect(to: address, runtime: runtime)
-                        try await Task.sleep(for: .seconds(30))  // holds its connection until cancelled
-                        try await s.close()
-                        return "held"
-                    } catch is CancellationError { return "cancelled" } catch { return "\(error)" }
+                    let s: TCPStream
+                    do { s = try await TCPStream.connect(to: address, runtime: runtime) } catch is CancellationError { return "cancelled" } catch { return "\(error)" }
+                    try? await Task.sleep(for: .seconds(30))  // holds its connection until cancelled
+                    try? await s.close()
+                    return "connected"
                 }
                 try await Task.sleep(for: .milliseconds(150))
                 let inFlight = await runtime.snapshots().first?.inFlight ?? 0
@@ -296,4 +350,12 @@ func openSocketDescriptors(ports: [UInt16]) -> [Int32] {
     return openDescriptors().compactMap { fd, target in
         inodes.contains(where: { target == "socket:[\($0)]" }) ? fd : nil
     }
+}
+
+/// Raises this process's descriptor limit to its hard limit (for tests with many sockets).
+func raiseDescriptorLimit() {
+    var limit = rlimit()
+    guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
 }

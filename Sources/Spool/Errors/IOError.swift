@@ -39,7 +39,8 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
         case sync = "fsync", dataSync = "fdatasync", allocate = "fallocate", status = "statx"
         case remove = "unlink", removeDirectory = "rmdir", rename, createDirectory = "mkdir"
         case socket, bind, listen, accept, connect, send, receive = "recv"
-        case shutdownSocket = "shutdown", setOption = "setsockopt", localAddress = "getsockname", peerAddress = "getpeername"
+        case shutdownSocket = "shutdown", setOption = "setsockopt", getOption = "getsockopt"
+        case localAddress = "getsockname", peerAddress = "getpeername"
     }
 
     public var description: String {

@@ -36,7 +36,7 @@ enum SocketCalls {
         var v: Int32 = 0
         var length = socklen_t(MemoryLayout<Int32>.size)
         if getsockopt(fd.rawValue, level, name, &v, &length) != 0 {
-            throw IOError(.setOption, errno: Errno(rawValue: errno), descriptor: fd)
+            throw IOError(.getOption, errno: Errno(rawValue: errno), descriptor: fd)
         }
         return v
     }

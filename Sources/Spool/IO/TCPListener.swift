@@ -65,17 +65,13 @@ public struct TCPListener: ~Copyable, Sendable {
         }
     }
 
-    /// Waits for the next connection. Cancellable: a cancelled accept throws
-    /// `CancellationError` and leaves no descriptor open.
+    /// Waits for the next connection (its peer: ``TCPStream/peerAddress()``). Cancellable: a
+    /// cancelled accept throws `CancellationError` and leaves no descriptor open, unless the
+    /// kernel had already accepted a connection, which is then returned.
+    /// - Throws: ``IOError`` (`accept`, with the listener's address), `CancellationError`,
+    ///   ``RuntimeError``.
     public nonisolated(nonsending) func accept() async throws -> TCPStream {
-        let storage = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<sockaddr_storage>.size, alignment: 16)
-        let length = UnsafeMutablePointer<socklen_t>.allocate(capacity: 1)
-        length.initialize(to: socklen_t(MemoryLayout<sockaddr_storage>.size))
-        defer {
-            storage.deallocate()
-            length.deallocate()
-        }
-        let fd = try await runtime.perform(.accept(fd: descriptor.rawValue, address: storage, length: length))
+        let fd = try await runtime.perform(.accept(fd: descriptor.rawValue, address: nil, length: nil))
             .value(IOErrorContext(operation: .accept, descriptor: descriptor, address: localAddress))
         return TCPStream(adopting: FileDescriptor(rawValue: fd), runtime: runtime)
     }

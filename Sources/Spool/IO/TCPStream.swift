@@ -66,6 +66,7 @@ public struct TCPStream: ~Copyable, Sendable {
 
     /// Receives up to `buffer.capacity` bytes; sets and returns `buffer.count` (0: the peer
     /// closed its side).
+    /// - Throws: ``IOError`` (`recv`: `ECONNRESET`, …), `CancellationError`, ``RuntimeError``.
     @discardableResult
     public nonisolated(nonsending) func read(into buffer: inout IOBuffer) async throws -> Int {
         let n = try await receive(buffer.base, count: buffer.capacity)
@@ -74,6 +75,8 @@ public struct TCPStream: ~Copyable, Sendable {
     }
 
     /// Receives until `buffer` is full or the peer closes; sets and returns `buffer.count`.
+    /// If it throws (cancellation included), bytes already received are lost to the caller:
+    /// the stream's position in the peer's data is then unknown.
     @discardableResult
     public nonisolated(nonsending) func readFully(into buffer: inout IOBuffer) async throws -> Int {
         var done = 0
@@ -93,7 +96,9 @@ public struct TCPStream: ~Copyable, Sendable {
         try await send(UnsafeRawPointer(buffer.base), count: buffer.count)
     }
 
-    /// Sends all of `buffer`'s valid bytes, retrying short sends.
+    /// Sends all of `buffer`'s valid bytes, retrying short sends. If it throws (cancellation
+    /// included), an unknown prefix of the bytes was sent.
+    /// - Throws: ``IOError`` (`send`: `EPIPE`, `ECONNRESET`, …), `CancellationError`, ``RuntimeError``.
     public nonisolated(nonsending) func writeAll(_ buffer: borrowing IOBuffer) async throws {
         var done = 0
         while done < buffer.count {
@@ -118,6 +123,7 @@ public struct TCPStream: ~Copyable, Sendable {
     }
 
     /// Ends one or both directions of the connection; the descriptor stays open.
+    /// - Throws: ``IOError`` (`shutdown`: `ENOTCONN`, …), ``RuntimeError``.
     public nonisolated(nonsending) func shutdown(_ direction: Direction) async throws {
         let how: Int32
         switch direction {

@@ -25,8 +25,8 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     case renameAt(from: UnsafePointer<CChar>, to: UnsafePointer<CChar>)
     case mkdirAt(directory: Int32, path: UnsafePointer<CChar>, mode: mode_t)
     /// Accepts a connection on listening socket `fd`; the peer's address goes to `address`
-    /// (`length` in and out). Completes with the new descriptor (close-on-exec).
-    case accept(fd: Int32, address: UnsafeMutableRawPointer, length: UnsafeMutablePointer<socklen_t>)
+    /// (`length` in and out) when given. Completes with the new descriptor (close-on-exec).
+    case accept(fd: Int32, address: UnsafeMutableRawPointer?, length: UnsafeMutablePointer<socklen_t>?)
     /// Connects `fd` to the `sockaddr` at `address`.
     case connect(fd: Int32, address: UnsafeRawPointer, length: socklen_t)
     /// Sends `count` bytes (`MSG_NOSIGNAL` is added: a closed peer is `EPIPE`, never `SIGPIPE`).

@@ -212,6 +212,15 @@ final class OperationTable {
     /// The oldest waiting slot.
     var firstWaiting: Int32? { waitingHead >= 0 ? waitingHead : nil }
 
+    /// The waiting operation after `index` in the admission queue, if any.
+    func waiting(after index: Int32) -> Int32? {
+        let next = slots[Int(index)].next
+        return next >= 0 ? next : nil
+    }
+
+    /// Waiting operations that wait on a peer (they may pass capped ones when the cap is full).
+    private(set) var waitingOnPeer = 0
+
     /// Puts slot `index` at the end of the admission queue.
     func enqueueWaiting(_ index: Int32) {
         let s = slots + Int(index)
@@ -221,6 +230,7 @@ final class OperationTable {
         if waitingTail >= 0 { slots[Int(waitingTail)].next = index } else { waitingHead = index }
         waitingTail = index
         waitingCount += 1
+        if slots[Int(index)].request.waitsOnPeer { waitingOnPeer += 1 }
     }
 
     /// Takes slot `index` out of the admission queue (state back to `reserved`).
@@ -234,6 +244,7 @@ final class OperationTable {
         s.pointee.previous = -1
         s.pointee.state = .reserved
         waitingCount -= 1
+        if s.pointee.request.waitsOnPeer { waitingOnPeer -= 1 }
     }
 
     // MARK: Kernel hand-off
@@ -414,6 +425,7 @@ final class OperationTable {
         used = 0
         inFlight = 0
         cappedInFlight = 0
+        waitingOnPeer = 0
         waitingHead = -1
         waitingTail = -1
         waitingCount = 0

@@ -175,7 +175,10 @@ extension RingExecutor {
             finish(slot, refusal)
             return
         }
-        if table.waitingCount == 0 && underCap(slot) && submit(slot) { return }
+        // FIFO: nothing passes a waiting operation, except that a request waiting on a peer
+        // never waits behind capped ones (they may wait indefinitely, e.g. a pipe read).
+        let request = table.request(slot)
+        if (table.waitingCount == 0 || (request.waitsOnPeer && table.waitingOnPeer == 0)) && underCap(slot) && submit(slot) { return }
         if lifecycle != .running {
             // The SQ-full flush inside `submit` found the ring broken: `fail` already resumed
             // the waiters; this caller never reached the queue, so resume it here.
@@ -282,6 +285,18 @@ extension RingExecutor {
         if !internalRequests.cancels.isEmpty || internalRequests.wakeRearmWanted || internalRequests.cancelAllWanted { return }
         while lifecycle == .running, let slot = table.firstWaiting, underCap(slot) {
             if !submit(slot) { return }  // no SQ room: it stays first in line
+        }
+        // The cap is full (or nothing waits): requests waiting on a peer do not count against
+        // it, so they may pass the capped ones, in their own order.
+        guard lifecycle == .running, table.waitingOnPeer > 0, var slot = table.firstWaiting else { return }
+        while true {
+            let next = table.waiting(after: slot)
+            if table.request(slot).waitsOnPeer {
+                if !submit(slot) { return }  // no SQ room
+                if table.waitingOnPeer == 0 { return }
+            }
+            guard let n = next else { return }
+            slot = n
         }
     }
 
