@@ -105,6 +105,10 @@ extension RingExecutor {
         var released = false
         do {
             let witness = try TeardownWitness(attachingTo: self.ring!)
+            // The witness's registration was a system call, which may have run pending kernel
+            // work that posted completions (an open that installed a descriptor): deliver
+            // them, they are real results.
+            reapCompletions()
             self.ring = nil  // unregisters, unmaps and closes: the kernel cancels everything
             released = witness.waitForRelease(timeout: Self.brokenRingReleaseLimit)
         } catch {
