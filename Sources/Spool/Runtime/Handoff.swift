@@ -11,11 +11,8 @@ final class Handoff<Value: ~Copyable & Sendable>: Sendable {
         slot = Mutex(.some(value))
     }
 
-    /// The value; called exactly once, by the task it was handed to.
-    func take() -> Value {
-        guard let value = slot.withLock({ $0.take() }) else {
-            preconditionFailure("Handoff.take() called twice")  // internal misuse only: one task, one call
-        }
-        return value
+    /// The value, the first time; nil after (only the task it was handed to calls this, once).
+    func take() -> Value? {
+        slot.withLock { $0.take() }
     }
 }

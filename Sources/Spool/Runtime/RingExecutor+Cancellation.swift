@@ -23,6 +23,9 @@ struct InternalRequests {
     var cancels = JobQueue<UInt64>(capacity: 16)
     /// Cancel and cancel-all requests in the kernel (the wake read is not counted).
     var inFlight = 0
+
+    /// Whether some request still waits to go into the SQ (it goes before user operations).
+    var waitForRoom: Bool { !cancels.isEmpty || wakeRearmWanted || cancelAllWanted }
 }
 
 /// Cancellation: a task cancelled while its operation waits or runs.

@@ -90,16 +90,10 @@ extension RingExecutor {
             // complete the batch right here.
             eagerSlot = parent
             linkAndAdmit(parent, parts)
-            enter(.eager, wait: false)
-            reapCompletions()
-            faults?.eagerReapDone()
-            if let outcome = eagerOutcome {
+            if let outcome = enterAndReapEagerly() {
                 eagerSlot = -1
-                eagerOutcome = nil
-                statistics.inlineCompletions += 1
                 return outcome
             }
-            statistics.eagerInFlight += 1
             started = true
             // `eagerSlot` stays set until the continuation is stored: if the task was cancelled
             // meanwhile, the handler below runs at once, on this thread, and may finish the
@@ -237,9 +231,9 @@ extension RingExecutor {
         // The loop's own work goes first. Internal requests go into the SQ ahead of this
         // entry (the eager enter then submits them too); if they cannot, or a timer is due,
         // the call takes the usual path and the loop serves them.
-        if !internalRequests.cancels.isEmpty || internalRequests.wakeRearmWanted || internalRequests.cancelAllWanted {
+        if internalRequests.waitForRoom {
             flushInternalRequests()
-            if !internalRequests.cancels.isEmpty || internalRequests.wakeRearmWanted || internalRequests.cancelAllWanted {
+            if internalRequests.waitForRoom {
                 return false
             }
         }
@@ -266,23 +260,30 @@ extension RingExecutor {
         guard submit(slot) else { return .notSubmitted }
         inlineBudgetLeft -= 1
         eagerSlot = slot
+        let outcome = enterAndReapEagerly()
+        eagerSlot = -1
+        return outcome.map { .finished($0) } ?? .inFlight
+    }
+
+    /// The eager call's enter and reap (its entries are in the SQ, ``eagerSlot`` names it):
+    /// its outcome if the kernel completed it inside the submit, else nil (still in flight).
+    private func enterAndReapEagerly() -> OperationOutcome? {
         enter(.eager, wait: false)
         reapCompletions()
         faults?.eagerReapDone()
-        eagerSlot = -1
-        if let outcome = eagerOutcome {
-            eagerOutcome = nil
-            statistics.inlineCompletions += 1
-            return .finished(outcome)
+        guard let outcome = eagerOutcome else {
+            statistics.eagerInFlight += 1
+            return nil
         }
-        statistics.eagerInFlight += 1
-        return .inFlight
+        eagerOutcome = nil
+        statistics.inlineCompletions += 1
+        return outcome
     }
 
     /// Admits waiting operations, oldest first, while the cap and the SQ allow.
     /// Internal requests that found no SQ room go first: none is admitted while they wait.
     func admitWaiting() {
-        if !internalRequests.cancels.isEmpty || internalRequests.wakeRearmWanted || internalRequests.cancelAllWanted { return }
+        if internalRequests.waitForRoom { return }
         while lifecycle == .running, let slot = table.firstWaiting, underCap(slot) {
             if !submit(slot) { return }  // no SQ room: it stays first in line
         }

@@ -242,7 +242,12 @@ public final class Runtime: Sendable {
         let handoff = Handoff(value)
         let ring = pickRing() ?? rings[0]
         return Task(executorPreference: ring.taskExecutor) { [self] in
-            try await Runtime.$taskRuntime.withValue(self) { try await body(handoff.take()) }
+            try await Runtime.$taskRuntime.withValue(self) {
+                guard let value = handoff.take() else {
+                    throw RuntimeError.invalidArgument("a handed-off value was taken twice")  // unreachable: one task, one take
+                }
+                return try await body(value)
+            }
         }
     }
 
