@@ -221,7 +221,7 @@ public final class Runtime: Sendable {
     }
 
     /// Starts a task on a ring that owns `value`: a `~Copyable` handle (a ``File``, a
-    /// ``TCPStream``, a ``TCPListener``) moves
+    /// ``StreamSocket``, a ``StreamListener``) moves
     /// into the task, and `body` receives it as its own, so it can close it (`consuming`). A
     /// value `body` did not consume is dropped when it returns (a handle then closes its
     /// descriptor in `deinit`). (A `~Copyable` value captured with `[x = consume x]` can be

@@ -4,7 +4,8 @@ import SystemPackage
 import Glibc
 #endif
 
-/// A connected TCP socket: one owner, reads and writes through its runtime's rings.
+/// A connected stream socket (TCP, or a Unix stream socket): one owner, reads and writes
+/// through its runtime's rings.
 ///
 /// Every call returns only after the kernel has finished with the memory it was given, also
 /// when the calling task is cancelled (the request is cancelled in the kernel and the call
@@ -17,7 +18,7 @@ import Glibc
 /// another task (`Task { [stream = consume stream] in … }`); its calls may come from any task,
 /// fastest from a task on a ring. **Lifetime:** ``close()`` releases the descriptor in every outcome; a stream dropped
 /// without it closes its descriptor in `deinit`, on any thread.
-public struct TCPStream: ~Copyable, Sendable {
+public struct StreamSocket: ~Copyable, Sendable {
     /// The socket's descriptor. Valid until the stream is closed or dropped.
     public let descriptor: FileDescriptor
     /// The runtime whose rings run this stream's I/O.
@@ -37,13 +38,13 @@ public struct TCPStream: ~Copyable, Sendable {
     /// The most a single read or write moves (larger buffers move in several calls).
     public static let maximumTransfer = File.maximumTransfer
 
-    /// Connects to `address` (IPv4 or IPv6). Cancellable: a cancelled connect throws
+    /// Connects to `address` (IPv4, IPv6 or a named Unix socket). Cancellable: a cancelled connect throws
     /// `CancellationError` and leaves no descriptor open.
     /// - Throws: ``IOError`` (`connect`, with the address: `ECONNREFUSED`, `ENETUNREACH`, …),
-    ///   ``RuntimeError/invalidArgument(_:)`` for a Unix address.
-    public static func connect(to address: SocketAddress, runtime: Runtime? = nil) async throws -> TCPStream {
+    ///   ``RuntimeError/invalidArgument(_:)`` for an unnamed Unix address.
+    public static func connect(to address: SocketAddress, runtime: Runtime? = nil) async throws -> StreamSocket {
         let runtime = try runtime ?? Runtime.requireCurrent()
-        guard address.family != .unix else { throw RuntimeError.invalidArgument("TCPStream connects to IPv4 or IPv6 addresses (got \(address))") }
+        guard !address.isUnnamedUnix else { throw RuntimeError.invalidArgument("cannot connect to an unnamed Unix address (got \(address))") }
         let fd = try SocketCalls.create(for: address, type: Int32(SOCK_STREAM.rawValue))
         // The kernel reads the address while the request runs: it lives until the call returns.
         let storage = UnsafeMutableRawPointer.allocate(byteCount: MemoryLayout<sockaddr_storage>.size, alignment: 16)
@@ -59,7 +60,7 @@ public struct TCPStream: ~Copyable, Sendable {
             SocketCalls.closeQuietly(fd)
             throw error
         }
-        return TCPStream(adopting: fd, runtime: runtime)
+        return StreamSocket(adopting: fd, runtime: runtime)
     }
 
     // MARK: Reading and writing
