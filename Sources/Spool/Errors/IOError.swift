@@ -17,14 +17,20 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
     public var descriptor: FileDescriptor?
     /// The file offset, for positioned reads and writes.
     public var offset: UInt64?
+    /// The socket address involved (bind, connect, a stream's peer), if any.
+    public var address: SocketAddress?
 
     /// Creates an error value.
-    public init(_ operation: Operation, errno: Errno, path: FilePath? = nil, descriptor: FileDescriptor? = nil, offset: UInt64? = nil) {
+    public init(
+        _ operation: Operation, errno: Errno, path: FilePath? = nil, descriptor: FileDescriptor? = nil, offset: UInt64? = nil,
+        address: SocketAddress? = nil
+    ) {
         self.operation = operation
         self.errno = errno
         self.path = path
         self.descriptor = descriptor
         self.offset = offset
+        self.address = address
     }
 
     /// The operation that failed.
@@ -32,6 +38,9 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
         case open, close, read, write, readVector = "readv", writeVector = "writev"
         case sync = "fsync", dataSync = "fdatasync", allocate = "fallocate", status = "statx"
         case remove = "unlink", removeDirectory = "rmdir", rename, createDirectory = "mkdir"
+        case socket, bind, listen, accept, connect, send, receive = "recv"
+        case shutdownSocket = "shutdown", setOption = "setsockopt", getOption = "getsockopt"
+        case localAddress = "getsockname", peerAddress = "getpeername"
     }
 
     public var description: String {
@@ -39,6 +48,7 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
         if let path { parts.append("path \(path)") }
         if let descriptor { parts.append("fd \(descriptor.rawValue)") }
         if let offset { parts.append("offset \(offset)") }
+        if let address { parts.append("address \(address)") }
         return parts.joined(separator: ", ")
     }
 }

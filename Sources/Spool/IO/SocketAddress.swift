@@ -238,6 +238,13 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return false
     }
 
+    /// Whether this is an unnamed Unix socket's address (a socket that never bound): one
+    /// cannot bind, listen on or connect to it.
+    public var isUnnamedUnix: Bool {
+        if case .unnamedUnix = storage { return true }
+        return false
+    }
+
     /// The string form, which ``init(_:)`` parses back to an equal address, except for the
     /// few addresses only the kernel produces: an unnamed Unix socket (`"unix:"`), and Unix
     /// names that are not UTF-8 or contain NUL bytes.

@@ -8,7 +8,7 @@ extension OperationOutcome {
         case .completed(let r) where r >= 0: return r
         case .completed(let r):
             let c = context()
-            throw IOError(c.operation, errno: Errno(rawValue: -r), path: c.path, descriptor: c.descriptor, offset: c.offset)
+            throw IOError(c.operation, errno: Errno(rawValue: -r), path: c.path, descriptor: c.descriptor, offset: c.offset, address: c.address)
         case .cancelled: throw CancellationError()
         case .timedOut: throw TimeoutError(deadline: .now)
         case .shutdown: throw RuntimeError.shutdown
@@ -23,6 +23,7 @@ struct IOErrorContext {
     var path: FilePath? = nil
     var descriptor: FileDescriptor? = nil
     var offset: UInt64? = nil
+    var address: SocketAddress? = nil
 }
 
 extension Runtime {

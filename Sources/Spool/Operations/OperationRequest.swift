@@ -24,10 +24,32 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     case unlinkAt(directory: Int32, path: UnsafePointer<CChar>, flags: Int32)
     case renameAt(from: UnsafePointer<CChar>, to: UnsafePointer<CChar>)
     case mkdirAt(directory: Int32, path: UnsafePointer<CChar>, mode: mode_t)
+    /// Accepts a connection on listening socket `fd`; the peer's address goes to `address`
+    /// (`length` in and out) when given. Completes with the new descriptor (close-on-exec).
+    case accept(fd: Int32, address: UnsafeMutableRawPointer?, length: UnsafeMutablePointer<socklen_t>?)
+    /// Connects `fd` to the `sockaddr` at `address`.
+    case connect(fd: Int32, address: UnsafeRawPointer, length: socklen_t)
+    /// Sends `count` bytes (`MSG_NOSIGNAL` is added: a closed peer is `EPIPE`, never `SIGPIPE`).
+    case send(fd: Int32, buffer: UnsafeRawPointer, count: UInt32, flags: Int32)
+    /// Receives up to `count` bytes.
+    case receive(fd: Int32, buffer: UnsafeMutableRawPointer, count: UInt32, flags: Int32)
+    /// `shutdown(fd, how)`.
+    case shutdownSocket(fd: Int32, how: Int32)
     /// The parent of a batch: never submitted itself; it collects its parts' results.
     case batch
     /// A sleep until `deadline` on the ring's timing wheel: never submitted to the kernel.
     case timer(deadline: StoredInstant)
+
+    /// Whether the request waits on a peer (a connection to accept, data to receive, room in
+    /// the peer's window, a handshake): it may wait indefinitely, and its completion may depend
+    /// on other requests of the same process, so it does not count against the ring's in-flight
+    /// cap (capping it could deadlock: a server's accept queued behind its clients' reads).
+    var waitsOnPeer: Bool {
+        switch self {
+        case .accept, .connect, .receive, .send: return true
+        default: return false
+        }
+    }
 
     /// What kind of submission this request makes (fault-injection tests target kinds).
     var site: SubmitSite { if case .close = self { return .close } else { return .operation } }
@@ -61,6 +83,16 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
             sqe.prepareRenameAt(FileDescriptor(rawValue: AT_FDCWD), oldPath: from, FileDescriptor(rawValue: AT_FDCWD), newPath: to)
         case .mkdirAt(let directory, let path, let mode):
             sqe.prepareMkdirAt(FileDescriptor(rawValue: directory), path: path, mode: mode)
+        case .accept(let fd, let address, let length):
+            sqe.prepareAccept(FileDescriptor(rawValue: fd), address: address, length: length)
+        case .connect(let fd, let address, let length):
+            sqe.prepareConnect(FileDescriptor(rawValue: fd), address: address, length: length)
+        case .send(let fd, let buffer, let count, let flags):
+            sqe.prepareSend(FileDescriptor(rawValue: fd), from: UnsafeRawBufferPointer(start: buffer, count: Int(count)), flags: flags | Int32(MSG_NOSIGNAL))
+        case .receive(let fd, let buffer, let count, let flags):
+            sqe.prepareReceive(FileDescriptor(rawValue: fd), into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(count)), flags: flags)
+        case .shutdownSocket(let fd, let how):
+            sqe.prepareShutdown(FileDescriptor(rawValue: fd), how: how)
         case .batch, .timer:
             sqe.prepareNop()  // never submitted: a batch's parent collects its parts; a timer waits in the wheel
         }

@@ -84,6 +84,9 @@ final class OperationTable {
     private var generationFloor: UInt32 = 0
     /// Operations whose SQE is in the kernel's hands.
     private(set) var inFlight = 0
+    /// Of those, the ones that count against the in-flight cap (all but requests that wait on
+    /// a peer: ``OperationRequest/waitsOnPeer``).
+    private(set) var cappedInFlight = 0
     /// The most operations ever in the kernel's hands at once (diagnostics).
     private(set) var peakInFlight = 0
     /// The largest the slab has been (diagnostics).
@@ -209,6 +212,15 @@ final class OperationTable {
     /// The oldest waiting slot.
     var firstWaiting: Int32? { waitingHead >= 0 ? waitingHead : nil }
 
+    /// The waiting operation after `index` in the admission queue, if any.
+    func waiting(after index: Int32) -> Int32? {
+        let next = slots[Int(index)].next
+        return next >= 0 ? next : nil
+    }
+
+    /// Waiting operations that wait on a peer (they may pass capped ones when the cap is full).
+    private(set) var waitingOnPeer = 0
+
     /// Puts slot `index` at the end of the admission queue.
     func enqueueWaiting(_ index: Int32) {
         let s = slots + Int(index)
@@ -218,6 +230,7 @@ final class OperationTable {
         if waitingTail >= 0 { slots[Int(waitingTail)].next = index } else { waitingHead = index }
         waitingTail = index
         waitingCount += 1
+        if slots[Int(index)].request.waitsOnPeer { waitingOnPeer += 1 }
     }
 
     /// Takes slot `index` out of the admission queue (state back to `reserved`).
@@ -231,6 +244,7 @@ final class OperationTable {
         s.pointee.previous = -1
         s.pointee.state = .reserved
         waitingCount -= 1
+        if s.pointee.request.waitsOnPeer { waitingOnPeer -= 1 }
     }
 
     // MARK: Kernel hand-off
@@ -240,6 +254,7 @@ final class OperationTable {
         removeWaiting(index)
         slots[Int(index)].state = .submitted
         inFlight += weight(index)
+        if !slots[Int(index)].request.waitsOnPeer { cappedInFlight += weight(index) }
         if inFlight > peakInFlight { peakInFlight = inFlight }
     }
 
@@ -248,6 +263,7 @@ final class OperationTable {
         guard slots[Int(index)].state == .submitted else { return }
         slots[Int(index)].state = .reserved
         inFlight -= weight(index)
+        if !slots[Int(index)].request.waitsOnPeer { cappedInFlight -= weight(index) }
     }
 
     /// Gives up on slot `index` for good: its caller is never resumed and the slot is never
@@ -408,6 +424,8 @@ final class OperationTable {
         slots.initialize(repeating: blank, count: capacity)
         used = 0
         inFlight = 0
+        cappedInFlight = 0
+        waitingOnPeer = 0
         waitingHead = -1
         waitingTail = -1
         waitingCount = 0

@@ -169,7 +169,10 @@ extension RingExecutor {
             finish(slot, refusal)
             return
         }
-        if table.waitingCount == 0 && table.inFlight < inFlightLimit && submit(slot) { return }
+        // FIFO: nothing passes a waiting operation, except that a request waiting on a peer
+        // never waits behind capped ones (they may wait indefinitely, e.g. a pipe read).
+        let request = table.request(slot)
+        if (table.waitingCount == 0 || (request.waitsOnPeer && table.waitingOnPeer == 0)) && underCap(slot) && submit(slot) { return }
         if lifecycle != .running {
             // The SQ-full flush inside `submit` found the ring broken: `fail` already resumed
             // the waiters; this caller never reached the queue, so resume it here.
@@ -224,7 +227,7 @@ extension RingExecutor {
     /// timer waiting for the loop, and room to admit it at once.
     private func mayCompleteEagerly(_ request: OperationRequest) -> Bool {
         guard inlineCompletion, inlineBudgetLeft > 0, jobs.isEmpty, table.waitingCount == 0,
-              table.inFlight < inFlightLimit, inbox.isEmpty else { return false }
+              table.cappedInFlight < inFlightLimit || request.waitsOnPeer, inbox.isEmpty else { return false }
         // The loop's own work goes first. Internal requests go into the SQ ahead of this
         // entry (the eager enter then submits them too); if they cannot, or a timer is due,
         // the call takes the usual path and the loop serves them.
@@ -281,8 +284,26 @@ extension RingExecutor {
     /// Internal requests that found no SQ room go first: none is admitted while they wait.
     func admitWaiting() {
         if internalRequests.waitForRoom { return }
-        while lifecycle == .running, table.inFlight < inFlightLimit, let slot = table.firstWaiting {
+        while lifecycle == .running, let slot = table.firstWaiting, underCap(slot) {
             if !submit(slot) { return }  // no SQ room: it stays first in line
         }
+        // The cap is full (or nothing waits): requests waiting on a peer do not count against
+        // it, so they may pass the capped ones, in their own order.
+        guard lifecycle == .running, table.waitingOnPeer > 0, var slot = table.firstWaiting else { return }
+        while true {
+            let next = table.waiting(after: slot)
+            if table.request(slot).waitsOnPeer {
+                if !submit(slot) { return }  // no SQ room
+                if table.waitingOnPeer == 0 { return }
+            }
+            guard let n = next else { return }
+            slot = n
+        }
+    }
+
+    /// Whether `slot` may enter the kernel under the in-flight cap (requests that wait on a
+    /// peer always may: see ``OperationRequest/waitsOnPeer``).
+    private func underCap(_ slot: Int32) -> Bool {
+        table.cappedInFlight < inFlightLimit || table.request(slot).waitsOnPeer
     }
 }

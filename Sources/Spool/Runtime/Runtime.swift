@@ -38,7 +38,10 @@ public final class Runtime: Sendable {
         /// `submissionEntries`.
         public var completionEntries: UInt32?
         /// Operations one ring keeps in the kernel at once; callers past it wait FIFO.
-        /// `nil`: the completion capacity (so completions are never dropped).
+        /// `nil`: the completion capacity. Socket operations that wait on a peer (accept,
+        /// connect, send, receive) do not count: they can wait indefinitely and depend on each
+        /// other, so capping them could deadlock; each still yields one completion, and what
+        /// the CQ cannot hold the kernel keeps (no-drop overflow) until the ring drains it.
         public var inFlightLimit: Int?
         /// The tick of each ring's timing wheel: timers fire at most this long after their
         /// deadline (never before). 1 µs ... 1 s; default 1 ms.
@@ -217,7 +220,8 @@ public final class Runtime: Sendable {
         }
     }
 
-    /// Starts a task on a ring that owns `value`: a `~Copyable` handle (a ``File``, say) moves
+    /// Starts a task on a ring that owns `value`: a `~Copyable` handle (a ``File``, a
+    /// ``StreamSocket``, a ``StreamListener``) moves
     /// into the task, and `body` receives it as its own, so it can close it (`consuming`). A
     /// value `body` did not consume is dropped when it returns (a handle then closes its
     /// descriptor in `deinit`). (A `~Copyable` value captured with `[x = consume x]` can be
