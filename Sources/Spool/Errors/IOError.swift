@@ -41,6 +41,8 @@ public struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
         case socket, bind, listen, accept, connect, send, receive = "recv"
         case shutdownSocket = "shutdown", setOption = "setsockopt", getOption = "getsockopt"
         case localAddress = "getsockname", peerAddress = "getpeername"
+        case sendMessage = "sendmsg", receiveMessage = "recvmsg"
+        case registerBuffers = "register provided buffers"
     }
 
     public var description: String {

@@ -35,6 +35,20 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     case receive(fd: Int32, buffer: UnsafeMutableRawPointer, count: UInt32, flags: Int32)
     /// `shutdown(fd, how)`.
     case shutdownSocket(fd: Int32, how: Int32)
+    /// A multishot accept: one completion per connection (close-on-exec) while `F_MORE` is set.
+    /// Runs with a ``MultishotConsumer`` instead of a suspended caller.
+    case acceptMultishot(fd: Int32)
+    /// A multishot receive into buffers of provided-buffer group `group`: one completion per
+    /// filled buffer while `F_MORE` is set. Runs with a ``MultishotConsumer``.
+    case receiveMultishot(fd: Int32, group: UInt16)
+    /// `sendmsg` of the `msghdr` at `message` (`MSG_NOSIGNAL` is added).
+    case sendMessage(fd: Int32, message: UnsafePointer<msghdr>, flags: Int32)
+    /// `recvmsg` into the `msghdr` at `message`.
+    case receiveMessage(fd: Int32, message: UnsafeMutablePointer<msghdr>, flags: Int32)
+    /// A zero-copy send (`MSG_NOSIGNAL` is added): two completions, the result (with `F_MORE`)
+    /// and the notification that the kernel no longer reads the buffer. The caller resumes
+    /// after the second, so its buffer stays borrowed until the kernel is done with it.
+    case sendZeroCopy(fd: Int32, buffer: UnsafeRawPointer, count: UInt32, flags: Int32)
     /// The parent of a batch: never submitted itself; it collects its parts' results.
     case batch
     /// A sleep until `deadline` on the ring's timing wheel: never submitted to the kernel.
@@ -46,7 +60,9 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     /// cap (capping it could deadlock: a server's accept queued behind its clients' reads).
     var waitsOnPeer: Bool {
         switch self {
-        case .accept, .connect, .receive, .send: return true
+        case .accept, .connect, .receive, .send, .acceptMultishot, .receiveMultishot, .sendMessage, .receiveMessage,
+             .sendZeroCopy:
+            return true
         default: return false
         }
     }
@@ -93,6 +109,16 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
             sqe.prepareReceive(FileDescriptor(rawValue: fd), into: UnsafeMutableRawBufferPointer(start: buffer, count: Int(count)), flags: flags)
         case .shutdownSocket(let fd, let how):
             sqe.prepareShutdown(FileDescriptor(rawValue: fd), how: how)
+        case .acceptMultishot(let fd):
+            sqe.prepareAccept(FileDescriptor(rawValue: fd), multishot: true)
+        case .receiveMultishot(let fd, let group):
+            sqe.prepareReceive(FileDescriptor(rawValue: fd), bufferGroup: group, multishot: true)
+        case .sendMessage(let fd, let message, let flags):
+            sqe.prepareSendMessage(FileDescriptor(rawValue: fd), message: message, flags: flags | Int32(MSG_NOSIGNAL))
+        case .receiveMessage(let fd, let message, let flags):
+            sqe.prepareReceiveMessage(FileDescriptor(rawValue: fd), message: message, flags: flags)
+        case .sendZeroCopy(let fd, let buffer, let count, let flags):
+            sqe.prepareSendZeroCopy(FileDescriptor(rawValue: fd), from: UnsafeRawBufferPointer(start: buffer, count: Int(count)), flags: flags | Int32(MSG_NOSIGNAL))
         case .batch, .timer:
             sqe.prepareNop()  // never submitted: a batch's parent collects its parts; a timer waits in the wheel
         }

@@ -67,6 +67,10 @@ final class OperationTable {
         var linkDeadline = StoredInstant()
         /// A wheel timer bounding the wait for admission (`timer` names it).
         var hasWaitTimer = false
+        /// A multishot operation's consumer (instead of a continuation): it gets every CQE.
+        var consumer: (any MultishotConsumer)? = nil
+        /// A zero-copy send's result, kept from its first CQE until the notification.
+        var firstResult: Int32? = nil
     }
 
     /// Generation reserved for the runtime's own requests (wake-up read, cancellations).
@@ -142,6 +146,8 @@ final class OperationTable {
         s.pointee.results = nil
         s.pointee.linkTimeout = nil
         s.pointee.hasWaitTimer = false
+        s.pointee.consumer = nil
+        s.pointee.firstResult = nil
         used += 1
         return index
     }
@@ -152,6 +158,7 @@ final class OperationTable {
         let s = slots + Int(index)
         s.pointee.state = .free
         s.pointee.continuation = nil
+        s.pointee.consumer = nil
         s.pointee.request = .nop
         s.pointee.generation = Self.nextGeneration(after: s.pointee.generation)
         used -= 1
@@ -206,6 +213,20 @@ final class OperationTable {
         slots[Int(index)].continuation = nil
         return c
     }
+
+    /// Makes slot `index` a multishot operation reporting to `consumer`.
+    func setConsumer(_ index: Int32, _ consumer: any MultishotConsumer) {
+        slots[Int(index)].consumer = consumer
+    }
+
+    /// The multishot consumer of slot `index`, if it has one.
+    func consumer(of index: Int32) -> (any MultishotConsumer)? { slots[Int(index)].consumer }
+
+    /// Keeps a zero-copy send's first result until its notification arrives.
+    func setFirstResult(_ index: Int32, _ result: Int32) { slots[Int(index)].firstResult = result }
+
+    /// The zero-copy send's first result, if its first CQE arrived.
+    func firstResult(of index: Int32) -> Int32? { slots[Int(index)].firstResult }
 
     // MARK: Admission queue
 
@@ -268,6 +289,7 @@ final class OperationTable {
 
     /// Gives up on slot `index` for good: its caller is never resumed and the slot is never
     /// reused (a broken ring whose release the kernel did not confirm; contract 1 wins).
+    /// A multishot consumer stays referenced (with the buffers it keeps alive).
     func abandon(_ index: Int32) {
         slots[Int(index)].continuation = nil
         slots[Int(index)].state = .batchParent  // any non-free state: never handed out again

@@ -18,10 +18,21 @@ extension RingExecutor {
             return
         }
         guard let slot = table.slot(for: completion.userData), table.state(slot) == .submitted else { return }  // stale
-        if completion.hasMore { return }  // not final (single-shot operations never set it)
+        if let consumer = table.consumer(of: slot) {
+            completeMultishot(slot, consumer, completion)
+            return
+        }
+        var result = completion.result
+        if completion.hasMore {
+            // Not final: only a zero-copy send's first CQE (its result) sets it; the caller
+            // waits for the notification, after which the kernel no longer reads the buffer.
+            table.setFirstResult(slot, completion.result)
+            return
+        }
+        if completion.isNotification, let first = table.firstResult(of: slot) { result = first }
         table.markCompleted(slot)
         let outcome: OperationOutcome
-        let interrupted = completion.result == -ECANCELED || completion.result == -EINTR
+        let interrupted = result == -ECANCELED || result == -EINTR
         if interrupted && table.isCancelRequested(slot) {
             outcome = .cancelled
         } else if interrupted && lifecycle != .running {
@@ -29,7 +40,7 @@ extension RingExecutor {
         } else if interrupted && table.linkTimeout(of: slot) != nil {
             outcome = .timedOut  // the linked timeout fired: the kernel cancelled it
         } else {
-            outcome = .completed(completion.result)
+            outcome = .completed(result)
         }
         finish(slot, outcome)
     }
@@ -39,6 +50,12 @@ extension RingExecutor {
     func finish(_ slot: Int32, _ outcome: OperationOutcome) {
         if table.parent(of: slot) != nil {
             finishPart(slot, outcome)
+            return
+        }
+        if let consumer = table.consumer(of: slot) {
+            // A multishot request that ended without a final CQE (never reached the kernel).
+            table.release(slot)
+            consumer.ended(outcome)
             return
         }
         if slot == eagerSlot {

@@ -123,7 +123,13 @@ extension RingExecutor {
             if !inKernel.isEmpty {
                 logger.critical("Spool ring \(index): the kernel did not confirm releasing the broken ring within \(Self.brokenRingReleaseLimit); \(inKernel.count) callers whose requests it held are never resumed, so it cannot write memory they got back")
             }
-            for slot in inKernel { table.markCompleted(slot); table.abandon(slot) }
+            for slot in inKernel {
+                table.markCompleted(slot)
+                table.abandon(slot)
+                // A multishot consumer's task holds no memory the kernel writes (its buffers
+                // stay referenced by the abandoned slot): it learns the ring broke.
+                table.consumer(of: slot)?.ended(.brokenInFlight(errno))
+            }
         }
         for slot in held where table.state(slot) == .submitted {
             let reachedKernel = !neverSubmitted.contains(table.userData(slot))

@@ -164,7 +164,7 @@ extension RingExecutor {
 
     /// Submits `slot` if the in-flight cap and the SQ allow, else queues it FIFO. On a ring
     /// that is no longer running the caller resumes at once with the refusal.
-    private func admitOrQueue(_ slot: Int32) {
+    func admitOrQueue(_ slot: Int32) {
         if lifecycle != .running {
             finish(slot, refusal)
             return

@@ -122,6 +122,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     @exclusivity(unchecked) var eagerSlot: Int32 = -1
     /// The eager operation's outcome, if it completed inside its submit.
     @exclusivity(unchecked) var eagerOutcome: OperationOutcome?
+    /// The provided-buffer group id the next ``BufferPool`` on this ring tries first.
+    @exclusivity(unchecked) var nextBufferGroup: UInt16 = 0
     /// Sleeping callers, by deadline tick; each timer carries its slot's `user_data`.
     @exclusivity(unchecked) var timers = TimingWheel()
     /// Scheduled actions (``ScheduledTimer``), by deadline tick; payload: index in `scheduled`.
@@ -318,6 +320,10 @@ struct LoopStatistics: Sendable {
     var inlineCompletions = 0
     /// Eager submits whose request was still in flight afterwards (the caller suspended).
     var eagerInFlight = 0
+    /// Multishot requests started (each arm and re-arm).
+    var multishotArms = 0
+    /// Multishot requests cancelled because their consumer had `bound` completions queued.
+    var multishotPauses = 0
 }
 
 extension RuntimeError {

@@ -1,0 +1,149 @@
+internal import SpoolRing
+import Synchronization
+import SystemPackage
+
+/// A pool of equal-sized receive buffers that the kernel fills directly (an io_uring
+/// provided-buffer ring): multishot receives (``StreamSocket/receiveBuffers(from:)``) take a
+/// buffer per completion and hand it to you as a ``ReceivedBuffer``, which returns it to the
+/// pool when dropped.
+///
+/// **Backpressure.** The pool is the whole memory a receiver can hold: when every buffer is
+/// leased out, the kernel stops the receive (`ENOBUFS`) and it is re-armed only when a buffer
+/// comes back. A slow consumer makes the sender wait (TCP's window closes); memory stays at
+/// `count × bufferSize`. One pool may serve many connections on the same ring.
+///
+/// ```swift
+/// let pool = try await BufferPool(count: 256, bufferSize: 16 * 1024)
+/// ```
+///
+/// **Thread-safety:** `Sendable`; leases may be dropped on any thread. **Lifetime:** the pool
+/// lives while anything uses it: its receivers, their armed requests and every outstanding
+/// lease hold it. Its memory is freed (and its group unregistered from the ring) only after
+/// the last of them is gone, so the kernel never writes freed memory.
+public final class BufferPool: Sendable {
+    /// Number of buffers.
+    public let count: Int
+    /// Bytes in each buffer.
+    public let bufferSize: Int
+    /// The provided-buffer group id on ``ring``.
+    let group: UInt16
+    /// The ring whose receives may use this pool (a group belongs to one ring).
+    let ring: RingExecutor
+    private let state: Mutex<State>
+
+    private struct State: ~Copyable {
+        var buffers: ProvidedBufferRing
+        var leased = 0
+        var peakLeased = 0
+        /// Receivers waiting for a buffer to come back before they re-arm.
+        var waiters: [UInt64: UnsafeContinuation<Void, Never>] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+
+    /// Creates `count` buffers of `bufferSize` bytes on a ring of `runtime` (the current one
+    /// by default) and hands them all to the kernel.
+    /// - Parameters:
+    ///   - count: a power of two in 1...32768.
+    ///   - bufferSize: 1 byte to 2 GiB; the most one receive completion carries.
+    /// - Throws: ``RuntimeError/invalidArgument(_:)`` for a bad count or size,
+    ///   ``IOError`` (`register provided buffers`) when the kernel refuses (`EINVAL` before Linux
+    ///   5.19), ``RuntimeError/shutdown`` on a stopped runtime.
+    public init(count: Int = 256, bufferSize: Int = 16 * 1024, runtime: Runtime? = nil) async throws {
+        let runtime = try runtime ?? Runtime.requireCurrent()
+        guard count >= 1, count <= 32768, count & (count - 1) == 0 else {
+            throw RuntimeError.invalidArgument("a buffer pool's count must be a power of two in 1...32768 (got \(count))")
+        }
+        guard bufferSize >= 1, bufferSize <= 1 << 31 else {
+            throw RuntimeError.invalidArgument("a buffer pool's buffer size must be in 1...\(1 << 31) bytes (got \(bufferSize))")
+        }
+        guard let ring = runtime.pickRingForPool() else { throw RuntimeError.shutdown }
+        let made: Result<(ProvidedBufferRing, UInt16), any Error> = await withTaskExecutorPreference(ring.taskExecutor) {
+            guard RingExecutor.current === ring, ring.lifecycle == .running, let kernelRing = ring.ring else {
+                return .failure(ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError))
+            }
+            // Group ids are per ring; one still registered answers EEXIST: try the next.
+            var lastError: Errno = .fileExists
+            for _ in 0..<64 {
+                let group = ring.nextBufferGroup
+                ring.nextBufferGroup &+= 1
+                do throws(RingError) {
+                    return .success((try ProvidedBufferRing(ring: kernelRing, group: group, count: count, bufferSize: bufferSize), group))
+                } catch {
+                    switch error {
+                    case .registrationFailed(_, let errno) where errno == .fileExists: lastError = errno; continue
+                    case .registrationFailed(_, let errno): return .failure(IOError(.registerBuffers, errno: errno))
+                    case .invalidArgument(let what): return .failure(RuntimeError.invalidArgument(what))
+                    default: return .failure(IOError(.registerBuffers, errno: error.errno ?? .ioError))
+                    }
+                }
+            }
+            return .failure(IOError(.registerBuffers, errno: lastError))
+        }
+        let (buffers, group) = try made.get()
+        self.count = count
+        self.bufferSize = bufferSize
+        self.group = group
+        self.ring = ring
+        self.state = Mutex(State(buffers: buffers))
+    }
+
+    /// Buffers leased out now (received and not yet dropped).
+    public var leased: Int { state.withLock { $0.leased } }
+    /// The most buffers ever leased out at once.
+    public var peakLeased: Int { state.withLock { $0.peakLeased } }
+    /// Whether some buffer is with the kernel (a receive may be armed).
+    var hasFreeBuffer: Bool { state.withLock { $0.leased < count } }
+
+    /// Takes buffer `id`, filled with `length` bytes by the kernel, as a lease.
+    func lease(_ id: UInt16, length: Int) -> ReceivedBuffer {
+        let base = state.withLock { s -> UnsafeMutableRawPointer in
+            s.leased += 1
+            if s.leased > s.peakLeased { s.peakLeased = s.leased }
+            return s.buffers.buffer(id).baseAddress!
+        }
+        return ReceivedBuffer(pool: self, id: id, base: base, count: length)
+    }
+
+    /// Gives buffer `id` back to the kernel (any thread); `leased` says whether it was out
+    /// as a ``ReceivedBuffer``. Wakes receivers waiting for a buffer.
+    func giveBack(_ id: UInt16, leased: Bool) {
+        let waiters = state.withLock { s -> [UnsafeContinuation<Void, Never>] in
+            s.buffers.recycle(id)
+            if leased { s.leased -= 1 }
+            if s.waiters.isEmpty { return [] }
+            let w = Array(s.waiters.values)
+            s.waiters.removeAll()
+            return w
+        }
+        for w in waiters { w.resume() }
+    }
+
+    /// Waits until a buffer is free (returns at once if one is), or the task is cancelled.
+    nonisolated(nonsending) func waitForFreeBuffer() async throws {
+        let id = state.withLock { s -> UInt64 in
+            s.nextWaiter &+= 1
+            return s.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.leased < count || Task.isCancelled { return true }
+                    s.waiters[id] = c
+                    return false
+                }
+                if now { c.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+        try Task.checkCancellation()
+    }
+}
+
+extension Runtime {
+    /// The ring a new buffer pool lives on: the calling ring, else the first running one.
+    func pickRingForPool() -> RingExecutor? {
+        if let ring = RingExecutor.current, ring.lifecycle == .running { return ring }
+        return pickRing()
+    }
+}

@@ -1,0 +1,228 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The meeting point of a multishot request (completions arrive on the ring thread) and the
+/// one task that consumes them (any thread): a bounded queue of CQEs under a lock, the
+/// consumer's continuation, and the request's arm/stop state.
+///
+/// The consumer calls ``next()``: it takes the oldest queued completion; when none is queued
+/// and no request is armed, it arms one (on the ring, through the one operation path), so a
+/// request that ended (the kernel stops a multishot receive when its buffers run out, and
+/// this feed pauses an accept when `bound` connections are queued) is re-armed only when the
+/// consumer comes back for more — that is the backpressure. ``stop()`` (the owner's `deinit`)
+/// cancels the request; completions that arrive afterwards are handed to `dispose` (close an
+/// accepted descriptor, return a buffer), so nothing is lost or leaked.
+///
+/// **Thread-safety:** `Sendable`; ``next()`` must not run concurrently with itself (its
+/// owners are `~Copyable` and call it from a `mutating` method). **Lifetime:** the ring's slot
+/// holds the feed while a request is armed; the owner holds it otherwise.
+final class MultishotFeed: MultishotConsumer, Sendable {
+    /// One completion.
+    struct Event: Sendable {
+        var result: Int32
+        var flags: UInt32
+        /// The request ended with this completion (no `F_MORE`).
+        var final: Bool
+    }
+
+    private struct State: ~Copyable {
+        var events: [Event] = []
+        var head = 0
+        var waiter: UnsafeContinuation<Void, Never>? = nil
+        /// A request is armed (or being armed); cleared by its final completion.
+        var armed = false
+        /// The armed request's `user_data`, once known.
+        var userData: UInt64? = nil
+        /// The request was cancelled because `bound` events were queued.
+        var paused = false
+        var stopped = false
+        /// Why the feed can never arm again (shutdown, a broken ring).
+        var refused: OperationOutcome? = nil
+        var queued: Int { events.count - head }
+    }
+
+    let ring: RingExecutor
+    let request: OperationRequest
+    private let bound: Int
+    private let dispose: @Sendable (Event) -> Void
+    private let state: Mutex<State>
+
+    /// - Parameters:
+    ///   - bound: queued completions beyond which the request is cancelled until the consumer
+    ///     drains the queue (a receive is bounded by its buffers instead: pass `Int.max`).
+    ///   - dispose: takes a completion nobody will consume (after ``stop()``).
+    init(ring: RingExecutor, request: OperationRequest, bound: Int, dispose: @escaping @Sendable (Event) -> Void) {
+        self.ring = ring
+        self.request = request
+        self.bound = bound
+        self.dispose = dispose
+        self.state = Mutex(State())
+    }
+
+    // MARK: Ring side
+
+    func deliver(result: Int32, flags: UInt32, final: Bool) {
+        let event = Event(result: result, flags: flags, final: final)
+        var cancel: UInt64? = nil
+        let (keep, waiter) = state.withLock { s -> (Bool, UnsafeContinuation<Void, Never>?) in
+            if final {
+                s.armed = false
+                s.userData = nil
+            }
+            if s.stopped { return (false, nil) }
+            s.events.append(event)
+            if !final && !s.paused && s.queued >= bound, let userData = s.userData {
+                s.paused = true
+                cancel = userData
+            }
+            let w = s.waiter
+            s.waiter = nil
+            return (true, w)
+        }
+        if !keep { dispose(event) }
+        if let cancel {
+            ring.statistics.multishotPauses += 1  // ring thread
+            ring.requestCancel(cancel)
+        }
+        waiter?.resume()
+    }
+
+    func ended(_ outcome: OperationOutcome) {
+        let waiter = state.withLock { s -> UnsafeContinuation<Void, Never>? in
+            s.armed = false
+            s.userData = nil
+            switch outcome {
+            case .cancelled: break  // stopped before it reached the kernel
+            default: s.refused = outcome
+            }
+            let w = s.waiter
+            s.waiter = nil
+            return w
+        }
+        waiter?.resume()
+    }
+
+    // MARK: Consumer side
+
+    /// What ``next()`` found.
+    enum Next: Sendable {
+        case event(Event)
+        /// The runtime stopped or the ring broke: nothing more will come.
+        case refused(OperationOutcome)
+    }
+
+    private enum Step {
+        case event(Event)
+        case refused(OperationOutcome)
+        case arm
+        case wait
+    }
+
+    /// The next completion, arming a request when none is armed and none is queued.
+    /// `mayArm` is asked before arming (a receive arms only while its pool has free buffers);
+    /// when it says no, `waitToArm` is awaited and the question asked again.
+    /// - Throws: `CancellationError` when the consumer's task is cancelled (the armed request
+    ///   stays armed; queued completions stay queued).
+    nonisolated(nonsending) func next(
+        mayArm: () -> Bool = { true }, waitToArm: () async throws -> Void = {}
+    ) async throws -> Next {
+        while true {
+            try Task.checkCancellation()
+            let step = state.withLock { s -> Step in
+                if s.head < s.events.count {
+                    let e = s.events[s.head]
+                    s.head += 1
+                    if s.head == s.events.count {
+                        s.events.removeAll(keepingCapacity: true)
+                        s.head = 0
+                    }
+                    return .event(e)
+                }
+                if let refused = s.refused { return .refused(refused) }
+                if s.stopped { return .refused(.cancelled) }
+                if s.armed { return .wait }
+                return .arm
+            }
+            switch step {
+            case .event(let e): return .event(e)
+            case .refused(let outcome): return .refused(outcome)
+            case .wait: await waitForChange()
+            case .arm:
+                if !mayArm() {
+                    try await waitToArm()
+                    continue
+                }
+                state.withLock { s in
+                    s.armed = true
+                    s.paused = false
+                }
+                await arm()
+            }
+        }
+    }
+
+    /// Starts the request on the feed's ring (hopping there if needed).
+    private nonisolated(nonsending) func arm() async {
+        if RingExecutor.current === ring {
+            attach(ring.startMultishot(request, self))
+            return
+        }
+        let ring = self.ring
+        let started: Bool = await withTaskExecutorPreference(ring.taskExecutor) {
+            guard RingExecutor.current === ring else { return false }
+            self.attach(ring.startMultishot(self.request, self))
+            return true
+        }
+        if !started { ended(ring.refusal) }
+    }
+
+    /// Records the armed request's `user_data`; if the feed was stopped meanwhile, cancels it.
+    private func attach(_ userData: UInt64?) {
+        guard let userData else { return }
+        let stopped = state.withLock { s -> Bool in
+            if s.armed && s.userData == nil { s.userData = userData }  // not already ended
+            return s.stopped
+        }
+        if stopped { ring.requestCancel(userData) }
+    }
+
+    /// Suspends until a completion, an end, or the task's cancellation.
+    private nonisolated(nonsending) func waitForChange() async {
+        await withTaskCancellationHandler {
+            await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if s.head < s.events.count || !s.armed || s.refused != nil || s.stopped || Task.isCancelled { return true }
+                    s.waiter = c
+                    return false
+                }
+                if now { c.resume() }
+            }
+        } onCancel: {
+            state.withLock { s -> UnsafeContinuation<Void, Never>? in
+                let w = s.waiter
+                s.waiter = nil
+                return w
+            }?.resume()
+        }
+    }
+
+    /// Ends the feed (any thread): the armed request is cancelled, queued completions are
+    /// disposed of now and later ones as they arrive, and ``next()`` reports `.refused(.cancelled)`.
+    func stop() {
+        let (leftovers, userData, waiter) = state.withLock { s -> ([Event], UInt64?, UnsafeContinuation<Void, Never>?) in
+            s.stopped = true
+            let rest = Array(s.events[s.head...])
+            s.events = []
+            s.head = 0
+            let w = s.waiter
+            s.waiter = nil
+            return (rest, s.userData, w)
+        }
+        for e in leftovers { dispose(e) }
+        if let userData { ring.requestCancel(userData) }
+        waiter?.resume()
+    }
+}
