@@ -320,6 +320,23 @@ public struct SubmissionQueueEntry {
         sqe.pointee.msg_flags = UInt32(bitPattern: messageFlags)
     }
 
+    /// `IORING_OP_RECVMSG` with ``SubmissionFlags/bufferSelect`` from group `group`: each
+    /// completion's buffer starts with a `spool_uring_recvmsg_out` header, then the source
+    /// address (`message.msg_namelen` bytes), control data (`msg_controllen` bytes), then the
+    /// payload. `message` supplies only those two lengths. With `multishot`, one request keeps
+    /// receiving while ``Completion/hasMore`` is set.
+    @inlinable
+    public func prepareReceiveMessage(
+        _ fd: FileDescriptor, message: UnsafeMutablePointer<msghdr>, bufferGroup group: UInt16, flags messageFlags: Int32 = 0,
+        multishot: Bool = false
+    ) {
+        prepare(IORING_OP_RECVMSG, fd: fd.rawValue, address: Self.address(message), length: 1, offset: 0)
+        sqe.pointee.msg_flags = UInt32(bitPattern: messageFlags)
+        sqe.pointee.buf_group = group
+        flags.insert(.bufferSelect)
+        if multishot { sqe.pointee.ioprio |= UInt16(IORING_RECV_MULTISHOT) }
+    }
+
     /// `IORING_OP_SEND_ZC`: sends `buffer` without copying. It posts two completions: the
     /// result (with ``Completion/hasMore``), then a notification (``Completion/isNotification``)
     /// once the kernel no longer reads `buffer`; keep it alive until then.

@@ -144,6 +144,57 @@ struct StreamSocketTests {
         }
     }
 
+    @Test("vectored writes: segments of a 3 MiB buffer arrive in order; a segment outside the buffer is refused")
+    func vectoredWrites() async throws {
+        try await withTestRuntime { runtime in
+            let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let address = listener.localAddress
+            let total = 3 << 20
+            let source = Self.message(total, seed: 21)
+            // Out of order, uneven, with an empty one: the peer must get exactly these, in this order.
+            let segments = [(total - 1000)..<total, 0..<1, 1..<70_000, 70_000..<70_000, 70_000..<(total - 1000)]
+            let expected = segments.flatMap { source[$0] }
+            let reader = Task {
+                let stream = try await StreamSocket.connect(to: address, runtime: runtime)
+                var received: [UInt8] = []
+                var buffer = IOBuffer(capacity: 64 * 1024)
+                while try await stream.read(into: &buffer) > 0 { received += buffer.bytes }
+                try await stream.close()
+                return received
+            }
+            let connection = try await listener.accept()
+            let buffer = IOBuffer(source)
+            await #expect(throws: RuntimeError.self) { try await connection.writeAll(buffer, segments: [0..<(total + 1)]) }
+            try await connection.writeAll(buffer, segments: segments)
+            try await connection.shutdown(.write)
+            #expect(try await reader.value == expected)
+            try await connection.close()
+            try await listener.close()
+        }
+    }
+
+    @Test("zero-copy sends above the threshold: 1 MiB echoes intact and each send waited for its notification")
+    func zeroCopySends() async throws {
+        var configuration = Runtime.Configuration(submissionEntries: 64)
+        configuration.zeroCopySendThreshold = 4096
+        try await withTestRuntime(configuration) { runtime in
+            let supported = runtime.rings[0].zeroCopySendSupported.load(ordering: .relaxed)
+            let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let address = listener.localAddress
+            let message = Self.message(1 << 20, seed: 33)
+            let client = Task { try await Self.echoRoundTrip(address, message, runtime: runtime) }
+            try await Self.echoServer(listener, connections: 1, runtime: runtime)
+            #expect(try await client.value == message)
+            let notifications = try #require(await runtime.snapshots().first).statistics.zeroCopyNotifications
+            if supported {
+                #expect(notifications > 0, "sends of 16 KiB chunks went zero-copy")
+            } else {
+                #expect(notifications == 0)
+            }
+            try await listener.close()
+        }
+    }
+
     @Test("half-close: the peer reads end of stream, then still answers; addresses and options")
     func halfClose() async throws {
         try await withTestRuntime { runtime in
@@ -392,9 +443,9 @@ struct StreamSocketTests {
 /// The descriptors of this process that are TCP sockets with a local or remote port in
 /// `ports` (from `/proc/net/tcp{,6}` inodes matched against `/proc/self/fd`): a targeted leak
 /// check that other tests' sockets, running in parallel, do not disturb.
-func openSocketDescriptors(ports: [UInt16]) -> [Int32] {
+func openSocketDescriptors(ports: [UInt16], tables: [String] = ["/proc/net/tcp", "/proc/net/tcp6"]) -> [Int32] {
     var inodes = Set<String>()
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+    for table in tables {
         guard let f = fopen(table, "r") else { continue }
         defer { fclose(f) }
         var line: UnsafeMutablePointer<CChar>?

@@ -480,6 +480,17 @@ struct spool_uring_buf {
 };
 _Static_assert(sizeof(struct spool_uring_buf) == 16, "spool_uring_buf is 16 bytes");
 
+/* What a multishot IORING_OP_RECVMSG writes at the start of each provided buffer, followed
+   by the source address (msg_namelen bytes), control data (msg_controllen bytes) and the
+   payload. */
+struct spool_uring_recvmsg_out {
+    uint32_t namelen;
+    uint32_t controllen;
+    uint32_t payloadlen;
+    uint32_t flags;
+};
+_Static_assert(sizeof(struct spool_uring_recvmsg_out) == 16, "spool_uring_recvmsg_out is 16 bytes");
+
 /* The ring's tail shares the first entry's `resv` field: byte offset 14. */
 #define SPOOL_BUF_RING_TAIL_OFFSET 14
 

@@ -94,14 +94,20 @@ public final class BufferPool: Sendable {
     /// Whether some buffer is with the kernel (a receive may be armed).
     var hasFreeBuffer: Bool { state.withLock { $0.leased < count } }
 
-    /// Takes buffer `id`, filled with `length` bytes by the kernel, as a lease.
-    func lease(_ id: UInt16, length: Int) -> ReceivedBuffer {
+    /// Takes buffer `id` as a lease showing `length` bytes from `offset` (clamped to the buffer).
+    func lease(_ id: UInt16, offset: Int = 0, length: Int) -> ReceivedBuffer {
         let base = state.withLock { s -> UnsafeMutableRawPointer in
             s.leased += 1
             if s.leased > s.peakLeased { s.peakLeased = s.leased }
             return s.buffers.buffer(id).baseAddress!
         }
-        return ReceivedBuffer(pool: self, id: id, base: base, count: length)
+        let start = min(max(offset, 0), bufferSize)
+        return ReceivedBuffer(pool: self, id: id, base: base + start, count: min(max(length, 0), bufferSize - start))
+    }
+
+    /// The whole of buffer `id` (for parsing what the kernel wrote before leasing it).
+    func bytes(of id: UInt16) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(state.withLock { $0.buffers.buffer(id) })
     }
 
     /// Gives buffer `id` back to the kernel (any thread); `leased` says whether it was out

@@ -107,6 +107,58 @@ public struct StreamSocket: ~Copyable, Sendable {
         }
     }
 
+    /// Gathers `segments` of `buffer` into one send (`sendmsg` with one iovec per segment);
+    /// returns how many bytes the kernel took (possibly fewer than the segments hold).
+    /// - Throws: ``RuntimeError/invalidArgument(_:)`` for a segment outside the valid bytes;
+    ///   as ``write(_:)``.
+    @discardableResult
+    public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, segments: [Range<Int>]) async throws -> Int {
+        try validate(segments, count: buffer.count)
+        return try await sendVector(UnsafeRawPointer(buffer.base), segments)
+    }
+
+    /// Sends every byte of `segments` of `buffer`, in order, retrying short sends (each retry
+    /// gathers what is left).
+    /// - Throws: as ``write(_:segments:)``. If it throws, an unknown prefix was sent.
+    public nonisolated(nonsending) func writeAll(_ buffer: borrowing IOBuffer, segments: [Range<Int>]) async throws {
+        try validate(segments, count: buffer.count)
+        var left = segments.filter { !$0.isEmpty }
+        while !left.isEmpty {
+            var n = try await sendVector(UnsafeRawPointer(buffer.base), left)
+            // Drop what was sent: whole segments, then the front of a partly sent one.
+            while n > 0, let first = left.first {
+                if n >= first.count {
+                    n -= first.count
+                    left.removeFirst()
+                } else {
+                    left[0] = (first.lowerBound + n)..<first.upperBound
+                    n = 0
+                }
+            }
+        }
+    }
+
+    private func validate(_ segments: [Range<Int>], count: Int) throws {
+        for s in segments where s.lowerBound < 0 || s.upperBound > count {
+            throw RuntimeError.invalidArgument("segment \(s) is outside the buffer's \(count) valid bytes")
+        }
+        guard segments.count <= 1024 else {  // IOV_MAX on Linux
+            throw RuntimeError.invalidArgument("at most 1024 segments (IOV_MAX) per send (got \(segments.count))")
+        }
+    }
+
+    private nonisolated(nonsending) func sendVector(_ base: UnsafeRawPointer, _ segments: [Range<Int>]) async throws -> Int {
+        let total = segments.reduce(0) { $0 + $1.count }
+        if total == 0 { return 0 }
+        let header = MessageHeader(iovecCapacity: segments.count)
+        defer { header.free() }
+        header.setSegments(base: base, segments)
+        let n = Int(try await runtime.perform(.sendMessage(fd: descriptor.rawValue, message: header.message, flags: 0))
+            .value(IOErrorContext(operation: .sendMessage, descriptor: descriptor)))
+        if n == 0 { throw IOError(.sendMessage, errno: .ioError, descriptor: descriptor) }
+        return n
+    }
+
     /// Sends all of `bytes` (copied into an ``IOBuffer`` first).
     public nonisolated(nonsending) func writeAll(_ bytes: some Collection<UInt8>) async throws {
         let buffer = IOBuffer(bytes)
@@ -146,8 +198,15 @@ public struct StreamSocket: ~Copyable, Sendable {
     nonisolated(nonsending) func send(_ base: UnsafeRawPointer, count: Int) async throws -> Int {
         guard count >= 0 else { throw RuntimeError.invalidArgument("send count must not be negative (got \(count))") }
         let length = UInt32(min(count, Self.maximumTransfer))
-        let n = Int(try await runtime.perform(.send(fd: descriptor.rawValue, buffer: base, count: length, flags: 0))
-            .value(IOErrorContext(operation: .send, descriptor: descriptor)))
+        let request: OperationRequest
+        if let threshold = runtime.zeroCopySendThreshold, count >= threshold {
+            // Two completions; the call resumes after the second, when the kernel no longer
+            // reads the buffer (the caller's borrow lasts that long).
+            request = .sendZeroCopy(fd: descriptor.rawValue, buffer: base, count: length, flags: 0)
+        } else {
+            request = .send(fd: descriptor.rawValue, buffer: base, count: length, flags: 0)
+        }
+        let n = Int(try await runtime.perform(request).value(IOErrorContext(operation: .send, descriptor: descriptor)))
         if n == 0 && length > 0 { throw IOError(.send, errno: .ioError, descriptor: descriptor) }
         return n
     }

@@ -41,6 +41,9 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     /// A multishot receive into buffers of provided-buffer group `group`: one completion per
     /// filled buffer while `F_MORE` is set. Runs with a ``MultishotConsumer``.
     case receiveMultishot(fd: Int32, group: UInt16)
+    /// A multishot `recvmsg` into buffers of group `group`; `message` gives only the name and
+    /// control lengths reserved at the start of each buffer. Runs with a ``MultishotConsumer``.
+    case receiveMessageMultishot(fd: Int32, message: UnsafeMutablePointer<msghdr>, group: UInt16)
     /// `sendmsg` of the `msghdr` at `message` (`MSG_NOSIGNAL` is added).
     case sendMessage(fd: Int32, message: UnsafePointer<msghdr>, flags: Int32)
     /// `recvmsg` into the `msghdr` at `message`.
@@ -60,8 +63,8 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     /// cap (capping it could deadlock: a server's accept queued behind its clients' reads).
     var waitsOnPeer: Bool {
         switch self {
-        case .accept, .connect, .receive, .send, .acceptMultishot, .receiveMultishot, .sendMessage, .receiveMessage,
-             .sendZeroCopy:
+        case .accept, .connect, .receive, .send, .acceptMultishot, .receiveMultishot, .receiveMessageMultishot, .sendMessage,
+             .receiveMessage, .sendZeroCopy:
             return true
         default: return false
         }
@@ -113,6 +116,8 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
             sqe.prepareAccept(FileDescriptor(rawValue: fd), multishot: true)
         case .receiveMultishot(let fd, let group):
             sqe.prepareReceive(FileDescriptor(rawValue: fd), bufferGroup: group, multishot: true)
+        case .receiveMessageMultishot(let fd, let message, let group):
+            sqe.prepareReceiveMessage(FileDescriptor(rawValue: fd), message: message, bufferGroup: group, multishot: true)
         case .sendMessage(let fd, let message, let flags):
             sqe.prepareSendMessage(FileDescriptor(rawValue: fd), message: message, flags: flags | Int32(MSG_NOSIGNAL))
         case .receiveMessage(let fd, let message, let flags):

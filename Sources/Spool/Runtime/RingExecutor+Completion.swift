@@ -29,7 +29,10 @@ extension RingExecutor {
             table.setFirstResult(slot, completion.result)
             return
         }
-        if completion.isNotification, let first = table.firstResult(of: slot) { result = first }
+        if completion.isNotification, let first = table.firstResult(of: slot) {
+            result = first
+            statistics.zeroCopyNotifications += 1
+        }
         table.markCompleted(slot)
         let outcome: OperationOutcome
         let interrupted = result == -ECANCELED || result == -EINTR

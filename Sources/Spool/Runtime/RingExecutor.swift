@@ -100,6 +100,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     private let drainer = Atomic<Bool>(false)
     private let startOutcome = Mutex<Result<Void, RuntimeError>?>(nil)
     let thread = RingThread()
+    /// Whether the kernel has `IORING_OP_SEND_ZC` (Linux 6.0), from the ring's probe.
+    let zeroCopySendSupported = Atomic<Bool>(false)
     /// The ring thread's kernel thread id (for diagnostics: `/proc/self/task/<id>`).
     let threadID = Atomic<Int32>(0)
 
@@ -185,6 +187,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
                 throw RingError.unavailable(.noFunction, advice: "Spool needs Linux 5.11 or later (io_uring_enter with a timeout, IORING_FEAT_EXT_ARG); this kernel lacks it.")
             }
             ring = r
+            zeroCopySendSupported.store(r.supports(.sendZeroCopy), ordering: .releasing)
             inFlightLimit = max(1, inFlightLimitSetting ?? r.completionQueueCapacity)
         } catch {
             startOutcome.withLock { $0 = .failure(RuntimeError(error)) }
@@ -320,6 +323,8 @@ struct LoopStatistics: Sendable {
     var inlineCompletions = 0
     /// Eager submits whose request was still in flight afterwards (the caller suspended).
     var eagerInFlight = 0
+    /// Zero-copy sends whose notification arrived (the kernel released the buffer).
+    var zeroCopyNotifications = 0
     /// Multishot requests started (each arm and re-arm).
     var multishotArms = 0
     /// Multishot requests cancelled because their consumer had `bound` completions queued.

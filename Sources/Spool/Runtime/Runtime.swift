@@ -59,6 +59,14 @@ public final class Runtime: Sendable {
         /// the runtime's rings and the files it opens: a call made from a ring thread of another
         /// runtime follows that ring's setting.
         public var inlineCompletion: Bool = true
+        /// Stream sends of at least this many bytes use zero-copy (`IORING_OP_SEND_ZC`): the
+        /// kernel sends from your buffer instead of copying it, and the call returns once the
+        /// kernel has released the buffer (its notification). `nil`: never. Ignored where the
+        /// kernel lacks `SEND_ZC` (before Linux 6.0). Default: `nil`, because on loopback and
+        /// virtual interfaces the kernel copies anyway and the extra completion only costs
+        /// (Benchmarks/README.md, *Zero-copy sends*, has the measurement); set it (64 KiB is a
+        /// common choice) for large sends over a real NIC.
+        public var zeroCopySendThreshold: Int? = nil
         /// Injected `io_uring_enter` failures (tests only).
         var faults: SubmitFaultInjector? = nil
 
@@ -355,6 +363,12 @@ public final class Runtime: Sendable {
     // MARK: Operations
 
     /// A running ring, round robin; nil if none is running.
+    /// The smallest stream send that goes zero-copy, where the kernel supports it.
+    var zeroCopySendThreshold: Int? {
+        guard let threshold = configuration.zeroCopySendThreshold, rings[0].zeroCopySendSupported.load(ordering: .relaxed) else { return nil }
+        return threshold
+    }
+
     func pickRing() -> RingExecutor? {
         let start = nextRing.wrappingAdd(1, ordering: .relaxed).oldValue
         for i in 0..<rings.count {

@@ -1,0 +1,91 @@
+internal import SpoolRing
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One datagram received into a ``BufferPool`` buffer: who sent it and the payload, leased.
+///
+/// **Thread-safety:** `~Copyable` and `Sendable`. **Lifetime:** the payload's buffer goes
+/// back to the pool when the payload (or the whole datagram) is dropped; take it out with
+/// `let payload = datagram.payload` to keep it longer than the datagram.
+public struct ReceivedDatagram: ~Copyable, Sendable {
+    /// Who sent it.
+    public let sender: SocketAddress
+    /// The datagram was longer than the buffer had room for; the rest is lost.
+    public let truncated: Bool
+    /// The bytes received.
+    public var payload: ReceivedBuffer
+}
+
+extension DatagramSocket {
+    /// Receives datagrams with one multishot `recvmsg` into buffers of `pool`, calling `body`
+    /// with each, in order, until the task is cancelled or `body` throws (a datagram socket
+    /// has no end of stream).
+    ///
+    /// Each buffer holds a 16-byte header and room for the sender's address (128 bytes)
+    /// before the payload, so a datagram longer than `pool.bufferSize - 144` bytes arrives
+    /// cut, with ``ReceivedDatagram/truncated`` set. Backpressure as for
+    /// ``StreamSocket/receiveBuffers(from:_:)``: when the pool is dry the kernel stops and the
+    /// request is re-armed once a buffer is back; datagrams arriving meanwhile wait in the
+    /// socket's receive queue, and the kernel drops what does not fit there, as UDP does.
+    ///
+    /// - Throws: `CancellationError`; ``IOError`` (`recvmsg`: `ECONNREFUSED` for a connected
+    ///   socket whose peer is gone); what `body` throws; ``RuntimeError`` when the runtime
+    ///   stops or `pool`'s buffers are too small (≤ 144 bytes).
+    public nonisolated(nonsending) func receiveDatagrams(from pool: BufferPool, _ body: (consuming ReceivedDatagram) async throws -> Void) async throws {
+        let nameCapacity = MessageHeader.addressCapacity
+        let reserved = 16 + nameCapacity
+        guard pool.bufferSize > reserved else {
+            throw RuntimeError.invalidArgument("datagram receives need pool buffers larger than \(reserved) bytes (got \(pool.bufferSize))")
+        }
+        let ring = pool.ring
+        // The kernel reads the name and control lengths from this header while the request
+        // is armed: the feed (held by the ring's slot until the last completion) keeps it.
+        let header = MessageHeaderOwner()
+        header.value.prepareForSource()
+        let feed = MultishotFeed(
+            ring: ring, request: .receiveMessageMultishot(fd: descriptor.rawValue, message: header.value.message, group: pool.group),
+            bound: Int.max,
+            dispose: { event in
+                _ = header
+                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.giveBack(id, leased: false) }
+            }
+        )
+        defer { feed.stop() }
+        while true {
+            let next = try await feed.next(mayArm: { pool.hasFreeBuffer }, waitToArm: { try await pool.waitForFreeBuffer() })
+            switch next {
+            case .refused(let outcome):
+                _ = try outcome.value(IOErrorContext(operation: .receiveMessage, descriptor: descriptor))
+                throw RuntimeError.shutdown
+            case .event(let event):
+                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID {
+                    let buffer = pool.bytes(of: id)
+                    guard let parsed = ReceivedMessage(buffer: buffer, used: Int(max(event.result, 0)), nameCapacity: nameCapacity, controlCapacity: 0) else {
+                        pool.giveBack(id, leased: false)  // cannot happen: the kernel writes at least the reserved part
+                        continue
+                    }
+                    let sender = MessageHeader.source(parsed.name.baseAddress, length: parsed.name.count) ?? SocketAddress(storage: .unnamedUnix)
+                    let truncated = parsed.flags & Int32(MSG_TRUNC) != 0 || parsed.payload.count < parsed.payloadLength
+                    let payload = pool.lease(id, offset: reserved, length: parsed.payload.count)
+                    try await body(ReceivedDatagram(sender: sender, truncated: truncated, payload: payload))
+                } else if event.result == -ENOBUFS {
+                    continue
+                } else if event.result < 0 && ring.lifecycle != .running {
+                    throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
+                } else if event.result < 0 {
+                    throw IOError(.receiveMessage, errno: Errno(rawValue: -event.result), descriptor: descriptor)
+                }
+            }
+        }
+    }
+}
+
+/// A heap ``MessageHeader`` freed when the last reference goes (the multishot request's
+/// feed holds one until its final completion).
+final class MessageHeaderOwner: @unchecked Sendable {  // immutable after setup; the kernel reads it
+    let value = MessageHeader(iovecCapacity: 0)
+    deinit { value.free() }
+}
