@@ -298,12 +298,21 @@ public struct SubmissionQueueEntry {
     /// provided-buffer group `group` (see ``Completion/bufferID``). With `multishot`, one
     /// request keeps receiving while ``Completion/hasMore`` is set.
     @inlinable
-    public func prepareReceive(_ fd: FileDescriptor, bufferGroup group: UInt16, flags messageFlags: Int32 = 0, multishot: Bool = false) {
+    ///
+    /// `totalLimit` (multishot only; 0: none) ends the request, with a final completion, once
+    /// it has received that many bytes (`sqe->optlen`; Linux 6.16+, older kernels fail the
+    /// request with `-EINVAL`): it bounds how many buffers one arm can take from the group.
+    public func prepareReceive(
+        _ fd: FileDescriptor, bufferGroup group: UInt16, flags messageFlags: Int32 = 0, multishot: Bool = false, totalLimit: UInt32 = 0
+    ) {
         prepare(IORING_OP_RECV, fd: fd.rawValue, address: 0, length: 0, offset: 0)
         sqe.pointee.msg_flags = UInt32(bitPattern: messageFlags)
         sqe.pointee.buf_group = group
         flags.insert(.bufferSelect)
-        if multishot { sqe.pointee.ioprio |= UInt16(IORING_RECV_MULTISHOT) }
+        if multishot {
+            sqe.pointee.ioprio |= UInt16(IORING_RECV_MULTISHOT)
+            sqe.pointee.optlen = totalLimit
+        }
     }
 
     /// `IORING_OP_SENDMSG` of `message`.

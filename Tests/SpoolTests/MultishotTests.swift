@@ -118,6 +118,53 @@ struct MultishotTests {
         }
     }
 
+    @Test("a stuck consumer cannot take a shared pool: its receive pauses at maximumQueued and another connection keeps echoing",
+          arguments: [4])
+    func stuckConsumerDoesNotStarveOthers(maximumQueued: Int) async throws {
+        try await withTestRuntime(Runtime.Configuration()) { runtime in
+            let pool = try await BufferPool(count: 16, bufferSize: 4096, runtime: runtime)
+            let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let address = listener.localAddress
+            let release = Flag()
+            let server = runtime.spawn(taking: listener) { listener in
+                var first = true
+                do {
+                    try await listener.acceptConnections { connection in
+                        let stuck = first
+                        first = false
+                        _ = runtime.spawn(taking: connection) { connection in
+                            try? await connection.receiveBuffers(from: pool, maximumQueued: maximumQueued) { buffer in
+                                // The first connection's consumer sticks on its first buffer.
+                                while stuck && !release.isSet { try await Task.sleep(for: .milliseconds(2)) }
+                                if !stuck { try await connection.writeAll(buffer) }
+                            }
+                            try? await connection.close()
+                        }
+                    }
+                } catch {}
+                try await listener.close()
+            }
+            let flood = Task {
+                let stream = try await StreamSocket.connect(to: address, runtime: runtime)
+                try await stream.writeAll([UInt8](repeating: 7, count: 1 << 20))
+                while !release.isSet { try await Task.sleep(for: .milliseconds(2)) }
+                try await stream.close()
+            }
+            #expect(await eventually { pool.taken >= maximumQueued }, "the stuck consumer's queue filled")
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(pool.taken <= maximumQueued + 2, "the request paused: the kernel took no more for it")
+            let message = StreamSocketTests.message(200_000, seed: 2)
+            let echoed = try await withinDeadline(.seconds(10), "an echo beside a stuck consumer") {
+                try await StreamSocketTests.echoRoundTrip(address, message, runtime: runtime)
+            }
+            #expect(echoed == message)
+            release.set()
+            try await flood.value
+            server.cancel()
+            _ = await server.result
+        }
+    }
+
     @Test("the accept queue bound: 300 connections behind a slow accept body all arrive, none lost or leaked")
     func acceptBound() async throws {
         raiseDescriptorLimit()

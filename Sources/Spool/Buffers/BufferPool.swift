@@ -33,6 +33,9 @@ public final class BufferPool: Sendable {
 
     private struct State: ~Copyable {
         var buffers: ProvidedBufferRing
+        /// Buffers the kernel has filled and that are not back yet (waiting in a receiver's
+        /// queue, or leased).
+        var taken = 0
         var leased = 0
         var peakLeased = 0
         /// Receivers waiting for a buffer to come back before they re-arm.
@@ -89,10 +92,17 @@ public final class BufferPool: Sendable {
 
     /// Buffers leased out now (received and not yet dropped).
     public var leased: Int { state.withLock { $0.leased } }
+    /// Buffers the kernel has filled that are not back yet: leased, or waiting for a receiver.
+    public var taken: Int { state.withLock { $0.taken } }
     /// The most buffers ever leased out at once.
     public var peakLeased: Int { state.withLock { $0.peakLeased } }
     /// Whether some buffer is with the kernel (a receive may be armed).
-    var hasFreeBuffer: Bool { state.withLock { $0.leased < count } }
+    var hasFreeBuffer: Bool { state.withLock { $0.taken < count } }
+
+    /// The kernel filled buffer `id` (ring thread, as its completion is delivered).
+    func markTaken(_ id: UInt16) {
+        state.withLock { $0.taken += 1 }
+    }
 
     /// Takes buffer `id` as a lease showing `length` bytes from `offset` (clamped to the buffer).
     func lease(_ id: UInt16, offset: Int = 0, length: Int) -> ReceivedBuffer {
@@ -115,6 +125,7 @@ public final class BufferPool: Sendable {
     func giveBack(_ id: UInt16, leased: Bool) {
         let waiters = state.withLock { s -> [UnsafeContinuation<Void, Never>] in
             s.buffers.recycle(id)
+            s.taken -= 1
             if leased { s.leased -= 1 }
             if s.waiters.isEmpty { return [] }
             let w = Array(s.waiters.values)
@@ -133,7 +144,7 @@ public final class BufferPool: Sendable {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
                 let now = state.withLock { s -> Bool in
-                    if s.leased < count || Task.isCancelled { return true }
+                    if s.taken < count || Task.isCancelled { return true }
                     s.waiters[id] = c
                     return false
                 }

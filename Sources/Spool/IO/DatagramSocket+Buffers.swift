@@ -27,14 +27,18 @@ extension DatagramSocket {
     /// Each buffer holds a 16-byte header and room for the sender's address (128 bytes)
     /// before the payload, so a datagram longer than `pool.bufferSize - 144` bytes arrives
     /// cut, with ``ReceivedDatagram/truncated`` set. Backpressure as for
-    /// ``StreamSocket/receiveBuffers(from:_:)``: when the pool is dry the kernel stops and the
-    /// request is re-armed once a buffer is back; datagrams arriving meanwhile wait in the
-    /// socket's receive queue, and the kernel drops what does not fit there, as UDP does.
+    /// ``StreamSocket/receiveBuffers(from:maximumQueued:_:)``: at most `maximumQueued`
+    /// datagrams wait for `body`, and when the pool is dry the kernel stops; the request is
+    /// re-armed once `body` catches up and a buffer is back. Datagrams arriving meanwhile wait
+    /// in the socket's receive queue, and the kernel drops what does not fit there, as UDP does.
     ///
     /// - Throws: `CancellationError`; ``IOError`` (`recvmsg`: `ECONNREFUSED` for a connected
     ///   socket whose peer is gone); what `body` throws; ``RuntimeError`` when the runtime
     ///   stops or `pool`'s buffers are too small (≤ 144 bytes).
-    public nonisolated(nonsending) func receiveDatagrams(from pool: BufferPool, _ body: (consuming ReceivedDatagram) async throws -> Void) async throws {
+    public nonisolated(nonsending) func receiveDatagrams(
+        from pool: BufferPool, maximumQueued: Int = 32, _ body: (consuming ReceivedDatagram) async throws -> Void
+    ) async throws {
+        guard maximumQueued >= 1 else { throw RuntimeError.invalidArgument("maximumQueued must be at least 1 (got \(maximumQueued))") }
         let nameCapacity = MessageHeader.addressCapacity
         let reserved = 16 + nameCapacity
         guard pool.bufferSize > reserved else {
@@ -46,11 +50,15 @@ extension DatagramSocket {
         let header = MessageHeaderOwner()
         header.value.prepareForSource()
         let feed = MultishotFeed(
-            ring: ring, request: .receiveMessageMultishot(fd: descriptor.rawValue, message: header.value.message, group: pool.group),
-            bound: Int.max,
+            ring: ring,
+            request: { [fd = descriptor.rawValue, group = pool.group] in .receiveMessageMultishot(fd: fd, message: header.value.message, group: group) },
+            bound: maximumQueued,
             dispose: { event in
                 _ = header
                 if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.giveBack(id, leased: false) }
+            },
+            observe: { event in
+                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.markTaken(id) }
             }
         )
         defer { feed.stop() }
@@ -73,6 +81,8 @@ extension DatagramSocket {
                     try await body(ReceivedDatagram(sender: sender, truncated: truncated, payload: payload))
                 } else if event.result == -ENOBUFS {
                     continue
+                } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
+                    continue  // paused at `maximumQueued`: re-armed by the next turn
                 } else if event.result < 0 && ring.lifecycle != .running {
                     throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
                 } else if event.result < 0 {

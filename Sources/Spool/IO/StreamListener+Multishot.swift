@@ -32,7 +32,7 @@ extension StreamListener {
     public nonisolated(nonsending) func acceptConnections(_ body: (consuming StreamSocket) async throws -> Void) async throws {
         guard let ring = runtime.pickRingForPool() else { throw RuntimeError.shutdown }
         let feed = MultishotFeed(
-            ring: ring, request: .acceptMultishot(fd: descriptor.rawValue), bound: Self.acceptQueueBound,
+            ring: ring, request: { [fd = descriptor.rawValue] in .acceptMultishot(fd: fd) }, bound: Self.acceptQueueBound,
             dispose: { event in if event.result >= 0 { _ = Glibc.close(event.result) } }
         )
         defer { feed.stop() }

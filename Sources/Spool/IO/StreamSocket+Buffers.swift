@@ -1,4 +1,5 @@
 internal import SpoolRing
+import Synchronization
 import SystemPackage
 
 #if canImport(Glibc)
@@ -18,9 +19,11 @@ extension StreamSocket {
     /// }
     /// ```
     ///
-    /// **Backpressure.** When every buffer of the pool is out, the kernel ends the request
-    /// (`ENOBUFS`); it is re-armed only after a buffer comes back, so a slow `body` holds at
-    /// most the pool and the peer's sends wait in TCP's window.
+    /// **Backpressure.** While `body` is busy, at most `maximumQueued` filled buffers wait for
+    /// it; then the request pauses (it is cancelled and re-armed when `body` has taken them),
+    /// so one slow connection cannot take a shared pool from the others, and its peer's sends
+    /// wait in TCP's window. When every buffer of the pool is out, the kernel ends the
+    /// request (`ENOBUFS`); it is re-armed only after a buffer comes back.
     ///
     /// Why a closure and not an `AsyncSequence`: see
     /// ``StreamListener/acceptConnections(_:)``. On return (any way), the request is cancelled;
@@ -28,12 +31,28 @@ extension StreamSocket {
     ///
     /// - Throws: `CancellationError`; ``IOError`` (`recv`: `ECONNRESET`, …); what `body`
     ///   throws; ``RuntimeError`` when the runtime stops.
-    public nonisolated(nonsending) func receiveBuffers(from pool: BufferPool, _ body: (consuming ReceivedBuffer) async throws -> Void) async throws {
+    /// - Parameters:
+    ///   - maximumQueued: filled buffers that may wait for `body` before the request pauses
+    ///     (at least 1; default 8).
+    public nonisolated(nonsending) func receiveBuffers(
+        from pool: BufferPool, maximumQueued: Int = 8, _ body: (consuming ReceivedBuffer) async throws -> Void
+    ) async throws {
+        guard maximumQueued >= 1 else { throw RuntimeError.invalidArgument("maximumQueued must be at least 1 (got \(maximumQueued))") }
         let ring = pool.ring
+        // The kernel itself stops each arm after `maximumQueued` buffers' worth of bytes, where
+        // it can (Linux 6.16+); elsewhere the feed cancels the request at the bound.
+        let limit = UInt32(clamping: maximumQueued * pool.bufferSize)
         let feed = MultishotFeed(
-            ring: ring, request: .receiveMultishot(fd: descriptor.rawValue, group: pool.group), bound: Int.max,
+            ring: ring,
+            request: { [fd = descriptor.rawValue, group = pool.group] in
+                .receiveMultishot(fd: fd, group: group, limit: Self.receiveLimitRefused.load(ordering: .relaxed) ? 0 : limit)
+            },
+            bound: maximumQueued,
             dispose: { event in
                 if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.giveBack(id, leased: false) }
+            },
+            observe: { event in
+                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.markTaken(id) }
             }
         )
         defer { feed.stop() }
@@ -51,6 +70,13 @@ extension StreamSocket {
                     if event.final { return }  // the peer closed its side
                 } else if event.result == -ENOBUFS {
                     continue  // the pool ran dry: re-armed once a buffer is back
+                } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
+                    continue  // paused at `maximumQueued`: re-armed by the next turn
+                } else if event.result == -EINVAL && event.final && !Self.receiveLimitRefused.load(ordering: .relaxed) {
+                    // This kernel has no byte limit for multishot receives: go on without it
+                    // (the feed's cancel at the bound remains).
+                    Self.receiveLimitRefused.store(true, ordering: .relaxed)
+                    continue
                 } else if event.result < 0 && ring.lifecycle != .running {
                     throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
                 } else if event.result < 0 {
@@ -59,6 +85,9 @@ extension StreamSocket {
             }
         }
     }
+
+    /// Set once a kernel refused a multishot receive's byte limit (`EINVAL`, before Linux 6.16).
+    static let receiveLimitRefused = Atomic<Bool>(false)
 
     /// Sends all of `buffer` (a lease from a ``BufferPool``).
     /// - Throws: as ``writeAll(_:)-(IOBuffer)``.

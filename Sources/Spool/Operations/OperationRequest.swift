@@ -39,8 +39,9 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     /// Runs with a ``MultishotConsumer`` instead of a suspended caller.
     case acceptMultishot(fd: Int32)
     /// A multishot receive into buffers of provided-buffer group `group`: one completion per
-    /// filled buffer while `F_MORE` is set. Runs with a ``MultishotConsumer``.
-    case receiveMultishot(fd: Int32, group: UInt16)
+    /// filled buffer while `F_MORE` is set, ending after `limit` bytes (0: no limit). Runs
+    /// with a ``MultishotConsumer``.
+    case receiveMultishot(fd: Int32, group: UInt16, limit: UInt32)
     /// A multishot `recvmsg` into buffers of group `group`; `message` gives only the name and
     /// control lengths reserved at the start of each buffer. Runs with a ``MultishotConsumer``.
     case receiveMessageMultishot(fd: Int32, message: UnsafeMutablePointer<msghdr>, group: UInt16)
@@ -114,8 +115,8 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
             sqe.prepareShutdown(FileDescriptor(rawValue: fd), how: how)
         case .acceptMultishot(let fd):
             sqe.prepareAccept(FileDescriptor(rawValue: fd), multishot: true)
-        case .receiveMultishot(let fd, let group):
-            sqe.prepareReceive(FileDescriptor(rawValue: fd), bufferGroup: group, multishot: true)
+        case .receiveMultishot(let fd, let group, let limit):
+            sqe.prepareReceive(FileDescriptor(rawValue: fd), bufferGroup: group, multishot: true, totalLimit: limit)
         case .receiveMessageMultishot(let fd, let message, let group):
             sqe.prepareReceiveMessage(FileDescriptor(rawValue: fd), message: message, bufferGroup: group, multishot: true)
         case .sendMessage(let fd, let message, let flags):

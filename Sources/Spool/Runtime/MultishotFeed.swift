@@ -45,20 +45,29 @@ final class MultishotFeed: MultishotConsumer, Sendable {
     }
 
     let ring: RingExecutor
-    let request: OperationRequest
+    /// The request each arm submits (asked at every arm: it may change, as when a kernel
+    /// refuses a receive's byte limit).
+    private let request: @Sendable () -> OperationRequest
     private let bound: Int
     private let dispose: @Sendable (Event) -> Void
+    private let observe: (@Sendable (Event) -> Void)?
     private let state: Mutex<State>
 
     /// - Parameters:
     ///   - bound: queued completions beyond which the request is cancelled until the consumer
     ///     drains the queue (a receive is bounded by its buffers instead: pass `Int.max`).
     ///   - dispose: takes a completion nobody will consume (after ``stop()``).
-    init(ring: RingExecutor, request: OperationRequest, bound: Int, dispose: @escaping @Sendable (Event) -> Void) {
+    ///   - observe: sees every completion first, on the ring thread (a receive counts the
+    ///     buffers the kernel filled).
+    init(
+        ring: RingExecutor, request: @escaping @Sendable () -> OperationRequest, bound: Int, dispose: @escaping @Sendable (Event) -> Void,
+        observe: (@Sendable (Event) -> Void)? = nil
+    ) {
         self.ring = ring
         self.request = request
         self.bound = bound
         self.dispose = dispose
+        self.observe = observe
         self.state = Mutex(State())
     }
 
@@ -66,6 +75,7 @@ final class MultishotFeed: MultishotConsumer, Sendable {
 
     func deliver(result: Int32, flags: UInt32, final: Bool) {
         let event = Event(result: result, flags: flags, final: final)
+        observe?(event)
         var cancel: UInt64? = nil
         let (keep, waiter) = state.withLock { s -> (Bool, UnsafeContinuation<Void, Never>?) in
             if final {
@@ -167,13 +177,13 @@ final class MultishotFeed: MultishotConsumer, Sendable {
     /// Starts the request on the feed's ring (hopping there if needed).
     private nonisolated(nonsending) func arm() async {
         if RingExecutor.current === ring {
-            attach(ring.startMultishot(request, self))
+            attach(ring.startMultishot(request(), self))
             return
         }
         let ring = self.ring
         let started: Bool = await withTaskExecutorPreference(ring.taskExecutor) {
             guard RingExecutor.current === ring else { return false }
-            self.attach(ring.startMultishot(self.request, self))
+            self.attach(ring.startMultishot(self.request(), self))
             return true
         }
         if !started { ended(ring.refusal) }
