@@ -195,6 +195,34 @@ struct StreamSocketTests {
         }
     }
 
+    @Test("deadlines: withTimeout ends a pending accept, a read and a multishot receive with TimeoutError, leaving nothing open")
+    func deadlines() async throws {
+        try await withTestRuntime { runtime in
+            let pool = try await BufferPool(count: 2, bufferSize: 1024, runtime: runtime)
+            let ports = Mutex<[UInt16]>([])
+            for step in ["accept", "read", "receiveBuffers"] {
+                await #expect(throws: TimeoutError.self, "\(step)") {
+                    try await withTimeout(.milliseconds(50), runtime: runtime) {
+                        let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+                        ports.withLock { $0.append(listener.localAddress.port ?? 0) }
+                        if step == "accept" { _ = try await listener.accept() }
+                        let client = try await StreamSocket.connect(to: listener.localAddress, runtime: runtime)
+                        let connection = try await listener.accept()
+                        if step == "read" {
+                            var buffer = IOBuffer(capacity: 16)
+                            _ = try await connection.read(into: &buffer)
+                        } else {
+                            try await connection.receiveBuffers(from: pool) { _ in }
+                        }
+                        _ = client
+                    }
+                }
+            }
+            #expect(pool.taken == 0)
+            #expect(await eventually { openSocketDescriptors(ports: ports.withLock { $0 }).isEmpty }, "every socket was closed")
+        }
+    }
+
     @Test("half-close: the peer reads end of stream, then still answers; addresses and options")
     func halfClose() async throws {
         try await withTestRuntime { runtime in
