@@ -13,6 +13,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         // The machine's copy has no swift-runtime-interposer, so only the malloc trait is enabled.
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // The SwiftNIO peer of the echo benchmark (echo-compare).
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // The peer: the same NOP loop hand-written in C on raw io_uring_enter.
@@ -42,6 +44,17 @@ let package = Package(
             name: "timer-compare",
             dependencies: ["BenchSupport", .product(name: "Spool", package: "main"), .product(name: "SpoolTimer", package: "main")],
             path: "Sources/TimerCompare"
+        ),
+        .executableTarget(
+            name: "send-zc-compare",
+            dependencies: ["BenchSupport", .product(name: "Spool", package: "main")],
+            path: "Sources/SendZeroCopyCompare"
+        ),
+        // SwiftNIO's echo server, as its own examples write it, for echo-compare.
+        .executableTarget(
+            name: "nio-echo",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+            path: "Sources/NIOEcho"
         ),
         .executableTarget(
             name: "RingBenchmarks",

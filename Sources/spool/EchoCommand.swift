@@ -93,7 +93,9 @@ enum EchoServer {
                         do {
                             try await connection.receiveBuffers(from: pool) { buffer in
                                 counts.echoed.add(buffer.count, ordering: .relaxed)
-                                try await connection.writeAll(buffer)
+                                // Handed over: queued behind earlier sends, back in the pool
+                                // once sent; this waits only if the peer falls 256 KiB behind.
+                                try await connection.write(taking: buffer)
                             }
                         } catch {
                             // The peer reset or we are stopping: either way, this connection is done.

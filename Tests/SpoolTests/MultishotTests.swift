@@ -17,7 +17,7 @@ struct MultishotTests {
     /// `connections` connections have ended; then the accept loop is cancelled and the
     /// listener closed.
     static func multishotEchoServer(
-        _ listener: consuming StreamListener, pool: BufferPool, connections: Int, runtime: Runtime
+        _ listener: consuming StreamListener, pool: BufferPool, connections: Int, owned: Bool = false, runtime: Runtime
     ) async throws {
         let done = Counter()
         let handlers = Mutex<[Task<Void, any Error>]>([])
@@ -27,9 +27,13 @@ struct MultishotTests {
                     let handler = runtime.spawn(taking: connection) { connection in
                         defer { done.increment() }
                         try await connection.receiveBuffers(from: pool) { buffer in
-                            try await connection.writeAll(buffer)
+                            if owned {
+                                try await connection.write(taking: buffer)  // queued; the lease returns when sent
+                            } else {
+                                try await connection.writeAll(buffer)
+                            }
                         }
-                        try await connection.close()
+                        try await connection.close()  // sends what is still queued first
                     }
                     handlers.withLock { $0.append(handler) }
                 }
@@ -47,9 +51,9 @@ struct MultishotTests {
         for h in handlers.withLock({ $0 }) { try await h.value }
     }
 
-    @Test("multishot echo: 100 connections, 1 B to 1 MiB, every byte checked; a pool of 64 × 4 KiB never over-leased",
-          arguments: [1, 100])
-    func echo(connections: Int) async throws {
+    @Test("multishot echo: 1 and 100 connections, 1 B to 1 MiB, every byte checked, writing each lease or handing it over; a pool of 64 × 4 KiB never over-leased",
+          arguments: [1, 100], [false, true])
+    func echo(connections: Int, owned: Bool) async throws {
         try await withTestRuntime(Runtime.Configuration()) { runtime in
             let pool = try await BufferPool(count: 64, bufferSize: 4096, runtime: runtime)
             let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
@@ -69,7 +73,7 @@ struct MultishotTests {
                     return try await group.reduce(true) { $0 && $1 }
                 }
             }
-            try await Self.multishotEchoServer(listener, pool: pool, connections: connections * sizes.count, runtime: runtime)
+            try await Self.multishotEchoServer(listener, pool: pool, connections: connections * sizes.count, owned: owned, runtime: runtime)
             #expect(try await clients.value, "every byte came back")
             #expect(pool.peakLeased <= pool.count)
             #expect(pool.leased == 0, "every buffer went back")

@@ -43,6 +43,14 @@ public struct IOBuffer: ~Copyable, @unchecked Sendable {
 
     deinit { base.deallocate() }
 
+    /// Hands the memory on as ``OwnedBytes`` (its valid bytes; the owner must release it
+    /// exactly once).
+    consuming func detach() -> OwnedBytes {
+        let owned = OwnedBytes.heap(base, count: count)
+        discard self
+        return owned
+    }
+
     /// The valid bytes (`0..<count`), copied into an array.
     public var bytes: [UInt8] {
         Array(UnsafeRawBufferPointer(start: base, count: count))

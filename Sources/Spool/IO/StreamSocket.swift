@@ -23,16 +23,25 @@ public struct StreamSocket: ~Copyable, Sendable {
     public let descriptor: FileDescriptor
     /// The runtime whose rings run this stream's I/O.
     public let runtime: Runtime
+    /// Owned sends (``write(taking:)-(ReceivedBuffer)``), in order.
+    let sendQueue: SendQueue
     private var closed = false
+
+    /// Bytes of owned sends (``write(taking:)-(ReceivedBuffer)``) that may be queued or in the
+    /// kernel per stream before a writer waits: 256 KiB.
+    public static let maximumQueuedSendBytes = 256 * 1024
 
     /// Wraps a connected socket; the stream takes ownership of it.
     public init(adopting descriptor: FileDescriptor, runtime: Runtime) {
         self.descriptor = descriptor
         self.runtime = runtime
+        self.sendQueue = SendQueue(descriptor: descriptor, limit: Self.maximumQueuedSendBytes)
     }
 
     deinit {
-        if !closed { _ = Glibc.close(descriptor.rawValue) }
+        // With owned sends still in the kernel, the queue closes the descriptor after the
+        // last one completes (its number must not be reused before).
+        if !closed && !sendQueue.orphan() { _ = Glibc.close(descriptor.rawValue) }
     }
 
     /// The most a single read or write moves (larger buffers move in several calls).
@@ -247,8 +256,22 @@ public struct StreamSocket: ~Copyable, Sendable {
 
     /// Closes the socket. Not cancellable; releases the descriptor in every outcome (as
     /// ``File/close()`` does).
+    ///
+    /// Owned sends still queued (``write(taking:)-(ReceivedBuffer)``) are sent first; a failure
+    /// of one of them is thrown after the descriptor is released. If the task is cancelled
+    /// while they are being sent, the rest are dropped, the descriptor is closed after the
+    /// send in the kernel completes, and this throws `CancellationError`.
     public nonisolated(nonsending) consuming func close() async throws {
         closed = true
+        var failure: (any Error)? = nil
+        do {
+            try await sendQueue.flush()
+        } catch is CancellationError {
+            if sendQueue.orphan() { throw CancellationError() }  // the queue closes it when idle
+        } catch {
+            failure = error
+        }
         try await File.release(descriptor, path: nil, runtime: runtime)
+        if let failure { throw failure }
     }
 }

@@ -36,14 +36,14 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
     /// `shutdown(fd, how)`.
     case shutdownSocket(fd: Int32, how: Int32)
     /// A multishot accept: one completion per connection (close-on-exec) while `F_MORE` is set.
-    /// Runs with a ``MultishotConsumer`` instead of a suspended caller.
+    /// Runs with a ``CompletionConsumer`` instead of a suspended caller.
     case acceptMultishot(fd: Int32)
     /// A multishot receive into buffers of provided-buffer group `group`: one completion per
     /// filled buffer while `F_MORE` is set, ending after `limit` bytes (0: no limit). Runs
-    /// with a ``MultishotConsumer``.
+    /// with a ``CompletionConsumer``.
     case receiveMultishot(fd: Int32, group: UInt16, limit: UInt32)
     /// A multishot `recvmsg` into buffers of group `group`; `message` gives only the name and
-    /// control lengths reserved at the start of each buffer. Runs with a ``MultishotConsumer``.
+    /// control lengths reserved at the start of each buffer. Runs with a ``CompletionConsumer``.
     case receiveMessageMultishot(fd: Int32, message: UnsafeMutablePointer<msghdr>, group: UInt16)
     /// `sendmsg` of the `msghdr` at `message` (`MSG_NOSIGNAL` is added).
     case sendMessage(fd: Int32, message: UnsafePointer<msghdr>, flags: Int32)

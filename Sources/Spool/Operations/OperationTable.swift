@@ -68,7 +68,7 @@ final class OperationTable {
         /// A wheel timer bounding the wait for admission (`timer` names it).
         var hasWaitTimer = false
         /// A multishot operation's consumer (instead of a continuation): it gets every CQE.
-        var consumer: (any MultishotConsumer)? = nil
+        var consumer: (any CompletionConsumer)? = nil
         /// A zero-copy send's result, kept from its first CQE until the notification.
         var firstResult: Int32? = nil
     }
@@ -215,12 +215,12 @@ final class OperationTable {
     }
 
     /// Makes slot `index` a multishot operation reporting to `consumer`.
-    func setConsumer(_ index: Int32, _ consumer: any MultishotConsumer) {
+    func setConsumer(_ index: Int32, _ consumer: any CompletionConsumer) {
         slots[Int(index)].consumer = consumer
     }
 
     /// The multishot consumer of slot `index`, if it has one.
-    func consumer(of index: Int32) -> (any MultishotConsumer)? { slots[Int(index)].consumer }
+    func consumer(of index: Int32) -> (any CompletionConsumer)? { slots[Int(index)].consumer }
 
     /// Keeps a zero-copy send's first result until its notification arrives.
     func setFirstResult(_ index: Int32, _ result: Int32) { slots[Int(index)].firstResult = result }

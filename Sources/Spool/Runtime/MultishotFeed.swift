@@ -19,7 +19,7 @@ import Glibc
 /// **Thread-safety:** `Sendable`; ``next()`` must not run concurrently with itself (its
 /// owners are `~Copyable` and call it from a `mutating` method). **Lifetime:** the ring's slot
 /// holds the feed while a request is armed; the owner holds it otherwise.
-final class MultishotFeed: MultishotConsumer, Sendable {
+final class MultishotFeed: CompletionConsumer, Sendable {
     /// One completion.
     struct Event: Sendable {
         var result: Int32
@@ -177,13 +177,13 @@ final class MultishotFeed: MultishotConsumer, Sendable {
     /// Starts the request on the feed's ring (hopping there if needed).
     private nonisolated(nonsending) func arm() async {
         if RingExecutor.current === ring {
-            attach(ring.startMultishot(request(), self))
+            attach(ring.start(request(), consumer: self))
             return
         }
         let ring = self.ring
         let started: Bool = await withTaskExecutorPreference(ring.taskExecutor) {
             guard RingExecutor.current === ring else { return false }
-            self.attach(ring.startMultishot(self.request(), self))
+            self.attach(ring.start(self.request(), consumer: self))
             return true
         }
         if !started { ended(ring.refusal) }

@@ -19,7 +19,7 @@ extension RingExecutor {
         }
         guard let slot = table.slot(for: completion.userData), table.state(slot) == .submitted else { return }  // stale
         if let consumer = table.consumer(of: slot) {
-            completeMultishot(slot, consumer, completion)
+            completeForConsumer(slot, consumer, completion)
             return
         }
         var result = completion.result

@@ -1,10 +1,11 @@
 internal import SpoolRing
 
-/// Multishot operations: one request, many completions, delivered to a consumer.
+/// Operations with a consumer instead of a suspended caller: multishot requests (one
+/// request, many completions) and owned sends (the writer does not wait).
 ///
-/// A multishot accept or receive takes a slot like any operation and goes through the same
-/// admission and submit path; instead of a suspended caller, its slot holds a
-/// ``MultishotConsumer`` that gets every CQE (``RingExecutor/complete(_:)``). The slot is
+/// Such an operation takes a slot like any other and goes through the same admission and
+/// submit path; instead of a suspended caller, its slot holds a ``CompletionConsumer`` that
+/// gets every CQE (``RingExecutor/complete(_:)``). The slot is
 /// released with the final CQE (no `F_MORE`), or by ``RingExecutor/finish(_:_:)`` when the
 /// request never reached the kernel. Cancelling it (``RingExecutor/requestCancel(_:)`` with
 /// its `user_data`) submits `ASYNC_CANCEL`; the kernel then posts the final CQE.
@@ -12,7 +13,7 @@ extension RingExecutor {
     /// Starts `request` with `consumer` on this ring (ring thread). Returns its `user_data`
     /// for cancellation, or nil when the ring refused it (the consumer was told).
     @discardableResult
-    func startMultishot(_ request: OperationRequest, _ consumer: any MultishotConsumer) -> UInt64? {
+    func start(_ request: OperationRequest, consumer: any CompletionConsumer) -> UInt64? {
         if lifecycle != .running {
             consumer.ended(refusal)
             return nil
@@ -25,8 +26,8 @@ extension RingExecutor {
         return table.slot(for: userData) == nil ? nil : userData
     }
 
-    /// Hands one CQE of multishot slot `slot` to its consumer; the last one releases the slot.
-    func completeMultishot(_ slot: Int32, _ consumer: any MultishotConsumer, _ completion: Completion) {
+    /// Hands one CQE of consumer slot `slot` to its consumer; the last one releases the slot.
+    func completeForConsumer(_ slot: Int32, _ consumer: any CompletionConsumer, _ completion: Completion) {
         if completion.hasMore {
             consumer.deliver(result: completion.result, flags: completion.flags, final: false)
             return
