@@ -13,9 +13,11 @@ import Glibc
 /// ``publish()`` once). When every buffer is out, the kernel fails the receive with `-ENOBUFS`
 /// (a multishot receive ends): the producer stops until buffers come back.
 ///
-/// **Thread-safety:** none; owned by the ring's thread.
-/// **Lifetime:** owns the ring memory and the buffers. Unregister (or drop) it only when no
-/// request using its group is in flight.
+/// **Thread-safety:** none; owned by the ring's thread (a `SINGLE_ISSUER` ring refuses
+/// registration calls from other threads).
+/// **Lifetime:** owns the ring memory and the buffers; refers to its ring weakly, so it never
+/// keeps a ring open (a closed ring drops the registration with it). Unregister (or drop) it
+/// only when no request using its group is in flight.
 public final class ProvidedBufferRing {
     /// The buffer group id requests name.
     public let group: UInt16
@@ -24,7 +26,7 @@ public final class ProvidedBufferRing {
     /// Size of each buffer in bytes.
     public let bufferSize: Int
 
-    private let ring: Ring
+    private weak var ring: Ring?
     private let entries: UnsafeMutablePointer<spool_uring_buf>
     private let ringBytes: Int
     private let storage: UnsafeMutableRawPointer
@@ -72,7 +74,7 @@ public final class ProvidedBufferRing {
     }
 
     deinit {
-        if registered { try? unregister() }
+        if registered, ring != nil { try? unregister() }
         free(UnsafeMutableRawPointer(entries))
         storage.deallocate()
     }
@@ -107,11 +109,13 @@ public final class ProvidedBufferRing {
     }
 
     /// Unregisters the group (`IORING_UNREGISTER_PBUF_RING`); the kernel stops picking its buffers.
+    /// Does nothing if the ring is gone (its registrations went with it).
     public func unregister() throws(RingError) {
         guard registered else { return }
+        registered = false
+        guard let ring else { return }
         var reg = spool_uring_buf_reg()
         reg.bgid = group
-        registered = false
         try ring.register(IORING_UNREGISTER_PBUF_RING, "UNREGISTER_PBUF_RING", &reg, count: 1)
     }
 }

@@ -297,11 +297,11 @@ public struct SubmissionQueueEntry {
     /// `IORING_OP_RECV` with ``SubmissionFlags/bufferSelect``: the kernel picks a buffer from
     /// provided-buffer group `group` (see ``Completion/bufferID``). With `multishot`, one
     /// request keeps receiving while ``Completion/hasMore`` is set.
-    @inlinable
     ///
     /// `totalLimit` (multishot only; 0: none) ends the request, with a final completion, once
     /// it has received that many bytes (`sqe->optlen`; Linux 6.16+, older kernels fail the
     /// request with `-EINVAL`): it bounds how many buffers one arm can take from the group.
+    @inlinable
     public func prepareReceive(
         _ fd: FileDescriptor, bufferGroup group: UInt16, flags messageFlags: Int32 = 0, multishot: Bool = false, totalLimit: UInt32 = 0
     ) {

@@ -50,7 +50,7 @@ struct EchoCommand: ParsableCommand {
                 try await EchoServer.run(address: address, buffers: buffers, bufferSize: bufferSize,
                                          stopSignal: stopSignal, runtime: runtime)
             }
-            printLine("spool echo: stopped by \(summary.signal); \(summary.connections) connections, \(summary.bytes) bytes echoed")
+            printLine("spool echo: stopped by \(summary.signal); \(summary.connections) connections, \(summary.bytes) bytes received")
         } catch {
             printError("spool echo: \(error)")
             throw ExitCode(1)

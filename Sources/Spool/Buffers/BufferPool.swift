@@ -88,6 +88,33 @@ public final class BufferPool: Sendable {
         self.group = group
         self.ring = ring
         self.state = Mutex(State(buffers: buffers))
+        ring.watchPool(self)
+    }
+
+    deinit {
+        // Nothing uses the group any more (receives and leases hold the pool). The ring
+        // refuses registration calls from other threads (`SINGLE_ISSUER`), so the unregister
+        // runs on the ring; if the ring has stopped, its close took the registration along.
+        let buffers = state.withLock { $0.buffers }
+        let ring = self.ring
+        if RingExecutor.current === ring {
+            try? buffers.unregister()
+        } else if ring.lifecycle == .running {
+            nonisolated(unsafe) let buffers = buffers
+            Task(executorPreference: ring.taskExecutor) {
+                if RingExecutor.current === ring { try? buffers.unregister() }
+            }
+        }
+    }
+
+    /// Wakes receivers waiting for a buffer (the ring is stopping: they stop waiting).
+    func wakeWaiters() {
+        let waiters = state.withLock { s -> [UnsafeContinuation<Void, Never>] in
+            let w = Array(s.waiters.values)
+            s.waiters.removeAll()
+            return w
+        }
+        for w in waiters { w.resume() }
     }
 
     /// Buffers leased out now (received and not yet dropped).
@@ -135,7 +162,8 @@ public final class BufferPool: Sendable {
         for w in waiters { w.resume() }
     }
 
-    /// Waits until a buffer is free (returns at once if one is), or the task is cancelled.
+    /// Waits until a buffer is free (returns at once if one is), the ring stops, or the task
+    /// is cancelled.
     nonisolated(nonsending) func waitForFreeBuffer() async throws {
         let id = state.withLock { s -> UInt64 in
             s.nextWaiter &+= 1
@@ -144,7 +172,7 @@ public final class BufferPool: Sendable {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
                 let now = state.withLock { s -> Bool in
-                    if s.taken < count || Task.isCancelled { return true }
+                    if s.taken < count || Task.isCancelled || ring.lifecycle != .running { return true }
                     s.waiters[id] = c
                     return false
                 }

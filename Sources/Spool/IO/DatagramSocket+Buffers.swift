@@ -61,34 +61,40 @@ extension DatagramSocket {
                 if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.markTaken(id) }
             }
         )
-        defer { feed.stop() }
-        while true {
-            let next = try await feed.next(mayArm: { pool.hasFreeBuffer }, waitToArm: { try await pool.waitForFreeBuffer() })
-            switch next {
-            case .refused(let outcome):
-                _ = try outcome.value(IOErrorContext(operation: .receiveMessage, descriptor: descriptor))
-                throw RuntimeError.shutdown
-            case .event(let event):
-                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID {
-                    let buffer = pool.bytes(of: id)
-                    guard let parsed = ReceivedMessage(buffer: buffer, used: Int(max(event.result, 0)), nameCapacity: nameCapacity, controlCapacity: 0) else {
-                        pool.giveBack(id, leased: false)  // cannot happen: the kernel writes at least the reserved part
+        // The request must have ended before this returns: the caller may close the
+        // descriptor next, and no entry naming it may be left in the ring.
+        do {
+            while true {
+                let next = try await feed.next(mayArm: { pool.hasFreeBuffer }, waitToArm: { try await pool.waitForFreeBuffer() })
+                switch next {
+                case .refused(let outcome):
+                    _ = try outcome.value(IOErrorContext(operation: .receiveMessage, descriptor: descriptor))
+                    throw RuntimeError.shutdown
+                case .event(let event):
+                    if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID {
+                        let buffer = pool.bytes(of: id)
+                        guard let parsed = ReceivedMessage(buffer: buffer, used: Int(max(event.result, 0)), nameCapacity: nameCapacity, controlCapacity: 0) else {
+                            pool.giveBack(id, leased: false)  // cannot happen: the kernel writes at least the reserved part
+                            continue
+                        }
+                        let sender = MessageHeader.source(parsed.name.baseAddress, length: parsed.name.count) ?? SocketAddress(storage: .unnamedUnix)
+                        let truncated = parsed.flags & Int32(MSG_TRUNC) != 0 || parsed.payload.count < parsed.payloadLength
+                        let payload = pool.lease(id, offset: reserved, length: parsed.payload.count)
+                        try await body(ReceivedDatagram(sender: sender, truncated: truncated, payload: payload))
+                    } else if event.result == -ENOBUFS {
                         continue
+                    } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
+                        continue  // paused at `maximumQueued`: re-armed by the next turn
+                    } else if event.result < 0 && ring.lifecycle != .running {
+                        throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
+                    } else if event.result < 0 {
+                        throw IOError(.receiveMessage, errno: Errno(rawValue: -event.result), descriptor: descriptor)
                     }
-                    let sender = MessageHeader.source(parsed.name.baseAddress, length: parsed.name.count) ?? SocketAddress(storage: .unnamedUnix)
-                    let truncated = parsed.flags & Int32(MSG_TRUNC) != 0 || parsed.payload.count < parsed.payloadLength
-                    let payload = pool.lease(id, offset: reserved, length: parsed.payload.count)
-                    try await body(ReceivedDatagram(sender: sender, truncated: truncated, payload: payload))
-                } else if event.result == -ENOBUFS {
-                    continue
-                } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
-                    continue  // paused at `maximumQueued`: re-armed by the next turn
-                } else if event.result < 0 && ring.lifecycle != .running {
-                    throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
-                } else if event.result < 0 {
-                    throw IOError(.receiveMessage, errno: Errno(rawValue: -event.result), descriptor: descriptor)
                 }
             }
+        } catch {
+            await feed.stopAndWait()
+            throw error
         }
     }
 }

@@ -35,14 +35,51 @@ final class SendQueue: CompletionConsumer, Sendable {
         var queuedBytes = 0
         /// The head item's send is in the kernel (or being started).
         var inFlight = false
+        /// The `user_data` of the send in the kernel, once known (to cancel it when orphaned).
+        var inFlightUserData: UInt64? = nil
         var ring: RingExecutor? = nil
         var failure: (any Error)? = nil
+        /// Bumped by every completion and failure: a writer that saw the queue full waits
+        /// only if nothing changed since (no lost wake-up).
+        var version: UInt64 = 0
         /// Writers waiting for room or for the queue to drain, by ticket.
         var waiters: [UInt64: UnsafeContinuation<Void, Never>] = [:]
         var nextTicket: UInt64 = 0
         /// The socket was dropped: close the descriptor once idle; start nothing new.
         var orphaned = false
         var isIdle: Bool { head == items.count && !inFlight }
+
+        /// Takes every waiting writer (to resume outside the lock) and bumps the version.
+        mutating func changed() -> [UnsafeContinuation<Void, Never>] {
+            version &+= 1
+            let w = Array(waiters.values)
+            waiters = [:]
+            return w
+        }
+
+        /// Takes every queued item's bytes out of the queue.
+        mutating func removeAll(from start: Int) -> [OwnedBytes] {
+            let taken = start < items.count ? items[start...].map(\.bytes) : []
+            items.removeSubrange(min(start, items.count)...)
+            if head >= items.count {
+                items.removeAll()
+                head = 0
+            }
+            queuedBytes = items[head...].reduce(0) { $0 + $1.bytes.count }
+            return taken
+        }
+
+        /// Drops sent items from the front once they are many (the array never grows with
+        /// the number of sends, only with what is queued).
+        mutating func compact() {
+            if head == items.count {
+                items.removeAll(keepingCapacity: items.capacity <= 64)
+                head = 0
+            } else if head >= 32 && head * 2 >= items.count {
+                items.removeFirst(head)
+                head = 0
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -60,10 +97,11 @@ final class SendQueue: CompletionConsumer, Sendable {
             return
         }
         while true {
-            enum Step { case failed(any Error), start(RingExecutor?), queued, wait }
+            enum Step { case failed(any Error), start(RingExecutor?), queued, wait(UInt64) }
             let step = state.withLock { s -> Step in
                 if let failure = s.failure { return .failed(failure) }
-                if s.queuedBytes > 0 && s.queuedBytes + bytes.count > limit { return .wait }
+                if s.orphaned { return .failed(RuntimeError.invalidArgument("the stream was closed")) }
+                if s.queuedBytes > 0 && s.queuedBytes + bytes.count > limit { return .wait(s.version) }
                 s.items.append(Item(bytes: bytes, sent: 0))
                 s.queuedBytes += bytes.count
                 if s.inFlight { return .queued }
@@ -76,8 +114,13 @@ final class SendQueue: CompletionConsumer, Sendable {
                 throw error
             case .queued:
                 return
-            case .wait:
-                try await waitForChange()
+            case .wait(let version):
+                do {
+                    try await waitForChange(after: version)
+                } catch {
+                    bytes.release()  // never queued: the caller's buffer is released unsent
+                    throw error
+                }
             case .start(let bound):
                 try await startHead(on: bound, runtime: runtime)
                 return
@@ -88,27 +131,28 @@ final class SendQueue: CompletionConsumer, Sendable {
     /// Waits until every queued send has completed; throws the first failure.
     nonisolated(nonsending) func flush() async throws {
         while true {
-            let (idle, failure) = state.withLock { ($0.isIdle, $0.failure) }
+            let (idle, failure, version) = state.withLock { ($0.isIdle, $0.failure, $0.version) }
             if let failure { throw failure }
             if idle { return }
-            try await waitForChange()
+            try await waitForChange(after: version)
         }
     }
 
     /// Whether nothing is queued or in flight (tests).
     var isIdleForTesting: Bool { state.withLock { $0.isIdle } }
 
-    /// The socket is going away (its `deinit`): drops what is not yet in the kernel. Returns
-    /// true if the queue takes over closing the descriptor (a send is still in the kernel).
+    /// The socket is going away (its `deinit`, or a cancelled `close`): drops what is not yet
+    /// in the kernel and cancels the send that is (a peer that never reads must not keep the
+    /// descriptor forever). Returns true if the queue takes over closing the descriptor,
+    /// after that send's completion.
     func orphan() -> Bool {
-        let (dropped, busy) = state.withLock { s -> ([OwnedBytes], Bool) in
+        let (dropped, busy, userData, ring) = state.withLock { s -> ([OwnedBytes], Bool, UInt64?, RingExecutor?) in
             s.orphaned = true
-            let start = s.inFlight ? s.head + 1 : s.head
-            let dropped = start < s.items.count ? s.items[start...].map(\.bytes) : []
-            if start < s.items.count { s.items.removeSubrange(start...) }
-            return (dropped, s.inFlight)
+            let dropped = s.removeAll(from: s.inFlight ? s.head + 1 : s.head)
+            return (dropped, s.inFlight, s.inFlightUserData, s.ring)
         }
         for d in dropped { d.release() }
+        if busy, let userData, let ring { ring.requestCancel(userData) }
         return busy
     }
 
@@ -143,12 +187,26 @@ final class SendQueue: CompletionConsumer, Sendable {
             if s.ring == nil { s.ring = ring }
             return s.head < s.items.count ? s.items[s.head] : nil
         }
-        guard let item else { return }
+        guard let item else {
+            // Nothing to send after all (the queue was emptied meanwhile): not in flight.
+            let waiters = state.withLock { s -> [UnsafeContinuation<Void, Never>] in
+                s.inFlight = false
+                return s.changed()
+            }
+            for w in waiters { w.resume() }
+            return
+        }
         let remaining = item.bytes.count - item.sent
         let request = OperationRequest.send(
             fd: descriptor.rawValue, buffer: item.bytes.base + item.sent, count: UInt32(min(remaining, Int(UInt32.max))),
             flags: Int32(MSG_WAITALL))
-        ring.start(request, consumer: self)  // a refusal arrives through `ended`
+        // A refusal arrives through `ended` before this returns.
+        guard let userData = ring.start(request, consumer: self) else { return }
+        let cancelNow = state.withLock { s -> Bool in
+            if s.inFlight { s.inFlightUserData = userData }
+            return s.orphaned
+        }
+        if cancelNow { ring.requestCancel(userData) }
     }
 
     func deliver(result: Int32, flags: UInt32, final: Bool) {
@@ -158,37 +216,34 @@ final class SendQueue: CompletionConsumer, Sendable {
         var closeNow = false
         let waiters = state.withLock { s -> [UnsafeContinuation<Void, Never>] in
             s.inFlight = false
+            s.inFlightUserData = nil
             if result <= 0 {
                 let errno: Errno = result == 0 ? .ioError : Errno(rawValue: -result)
                 if let ring = s.ring, ring.lifecycle != .running {
                     s.failure = ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? errno)
-                } else {
+                } else if s.failure == nil {
                     s.failure = IOError(.send, errno: errno, descriptor: descriptor)
                 }
-                released = s.items[s.head...].map(\.bytes)
-                s.items.removeAll()
-                s.head = 0
-                s.queuedBytes = 0
+                released = s.removeAll(from: s.head)
             } else if s.head < s.items.count {
                 s.items[s.head].sent += Int(result)
                 if s.items[s.head].sent >= s.items[s.head].bytes.count {
                     released.append(s.items[s.head].bytes)
                     s.queuedBytes -= s.items[s.head].bytes.count
                     s.head += 1
-                    if s.head == s.items.count {
-                        s.items.removeAll(keepingCapacity: s.items.capacity <= 64)
-                        s.head = 0
-                    }
-                }
-                if s.head < s.items.count && !s.orphaned {
-                    s.inFlight = true
-                    next = s.ring
+                    s.compact()
                 }
             }
-            if s.orphaned && s.isIdle { closeNow = true }
-            let w = Array(s.waiters.values)
-            s.waiters = [:]
-            return w
+            if s.orphaned {
+                // Nobody will send the rest (a partly sent head, after a cancelled send):
+                // release it, and close the descriptor now that nothing is in the kernel.
+                released += s.removeAll(from: s.head)
+                closeNow = true
+            } else if s.head < s.items.count {
+                s.inFlight = true
+                next = s.ring
+            }
+            return s.changed()
         }
         for r in released { r.release() }
         if let next { submitHead(next) }
@@ -197,37 +252,47 @@ final class SendQueue: CompletionConsumer, Sendable {
     }
 
     func ended(_ outcome: OperationOutcome) {
-        let error: any Error
         switch outcome {
-        case .broken(let e), .brokenInFlight(let e): error = RuntimeError.broken(e)
-        default: error = RuntimeError.shutdown
+        case .brokenInFlight(let errno):
+            // The send was in the kernel when the ring broke and its release was not
+            // confirmed: the kernel may still read its bytes, so they are never released.
+            let (released, waiters) = state.withLock { s -> ([OwnedBytes], [UnsafeContinuation<Void, Never>]) in
+                s.inFlight = false
+                s.inFlightUserData = nil
+                if s.failure == nil { s.failure = RuntimeError.broken(errno) }
+                let rest = s.removeAll(from: s.head + 1)
+                if s.head < s.items.count { _ = s.removeAll(from: s.head) }  // leaked on purpose
+                return (rest, s.changed())
+            }
+            for r in released { r.release() }
+            for w in waiters { w.resume() }
+        case .broken(let errno):
+            fail(RuntimeError.broken(errno))
+        default:
+            fail(RuntimeError.shutdown)
         }
-        fail(error)
     }
 
-    /// Records `error` as the queue's failure and releases everything queued.
+    /// Records `error` as the queue's failure and releases everything queued (none of it is
+    /// in the kernel).
     private func fail(_ error: any Error) {
         var closeNow = false
         let (released, waiters) = state.withLock { s -> ([OwnedBytes], [UnsafeContinuation<Void, Never>]) in
             s.inFlight = false
+            s.inFlightUserData = nil
             if s.failure == nil { s.failure = error }
-            let r = s.items[s.head...].map(\.bytes)
-            s.items.removeAll()
-            s.head = 0
-            s.queuedBytes = 0
+            let r = s.removeAll(from: s.head)
             if s.orphaned { closeNow = true }
-            let w = Array(s.waiters.values)
-            s.waiters = [:]
-            return (r, w)
+            return (r, s.changed())
         }
         for r in released { r.release() }
         if closeNow { _ = Glibc.close(descriptor.rawValue) }
         for w in waiters { w.resume() }
     }
 
-    /// Suspends until a send completes (or fails); throws `CancellationError` if the task
-    /// is cancelled (the queued sends go on).
-    private nonisolated(nonsending) func waitForChange() async throws {
+    /// Suspends until a send completes or fails after `version` (at once if one already
+    /// did); throws `CancellationError` if the task is cancelled (the queued sends go on).
+    private nonisolated(nonsending) func waitForChange(after version: UInt64) async throws {
         let ticket = state.withLock { s -> UInt64 in
             s.nextTicket &+= 1
             return s.nextTicket
@@ -235,7 +300,7 @@ final class SendQueue: CompletionConsumer, Sendable {
         await withTaskCancellationHandler {
             await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
                 let now = state.withLock { s -> Bool in
-                    if s.isIdle || s.failure != nil || Task.isCancelled { return true }
+                    if s.version != version || s.failure != nil || Task.isCancelled { return true }
                     s.waiters[ticket] = c
                     return false
                 }

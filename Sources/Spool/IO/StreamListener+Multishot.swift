@@ -35,23 +35,29 @@ extension StreamListener {
             ring: ring, request: { [fd = descriptor.rawValue] in .acceptMultishot(fd: fd) }, bound: Self.acceptQueueBound,
             dispose: { event in if event.result >= 0 { _ = Glibc.close(event.result) } }
         )
-        defer { feed.stop() }
-        while true {
-            switch try await feed.next() {
-            case .refused(let outcome):
-                _ = try outcome.value(IOErrorContext(operation: .accept, descriptor: descriptor, address: localAddress))
-                throw RuntimeError.shutdown
-            case .event(let event):
-                if event.result >= 0 {
-                    try await body(StreamSocket(adopting: FileDescriptor(rawValue: event.result), runtime: runtime))
-                } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
-                    continue  // paused at the queue bound: re-armed by the next turn
-                } else if ring.lifecycle != .running {
-                    throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
-                } else {
-                    throw IOError(.accept, errno: Errno(rawValue: -event.result), descriptor: descriptor, address: localAddress)
+        // The request must have ended before this returns: the caller may close the
+        // descriptor next, and no entry naming it may be left in the ring.
+        do {
+            while true {
+                switch try await feed.next() {
+                case .refused(let outcome):
+                    _ = try outcome.value(IOErrorContext(operation: .accept, descriptor: descriptor, address: localAddress))
+                    throw RuntimeError.shutdown
+                case .event(let event):
+                    if event.result >= 0 {
+                        try await body(StreamSocket(adopting: FileDescriptor(rawValue: event.result), runtime: runtime))
+                    } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
+                        continue  // paused at the queue bound: re-armed by the next turn
+                    } else if ring.lifecycle != .running {
+                        throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
+                    } else {
+                        throw IOError(.accept, errno: Errno(rawValue: -event.result), descriptor: descriptor, address: localAddress)
+                    }
                 }
             }
+        } catch {
+            await feed.stopAndWait()
+            throw error
         }
     }
 }

@@ -55,34 +55,44 @@ extension StreamSocket {
                 if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.markTaken(id) }
             }
         )
-        defer { feed.stop() }
-        while true {
-            let next = try await feed.next(mayArm: { pool.hasFreeBuffer }, waitToArm: { try await pool.waitForFreeBuffer() })
-            switch next {
-            case .refused(let outcome):
-                _ = try outcome.value(IOErrorContext(operation: .receive, descriptor: descriptor))
-                throw RuntimeError.shutdown
-            case .event(let event):
-                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID {
-                    let buffer = pool.lease(id, length: Int(max(event.result, 0)))
-                    try await body(buffer)
-                } else if event.result == 0 {
-                    if event.final { return }  // the peer closed its side
-                } else if event.result == -ENOBUFS {
-                    continue  // the pool ran dry: re-armed once a buffer is back
-                } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
-                    continue  // paused at `maximumQueued`: re-armed by the next turn
-                } else if event.result == -EINVAL && event.final && !Self.receiveLimitRefused.load(ordering: .relaxed) {
-                    // This kernel has no byte limit for multishot receives: go on without it
-                    // (the feed's cancel at the bound remains).
-                    Self.receiveLimitRefused.store(true, ordering: .relaxed)
-                    continue
-                } else if event.result < 0 && ring.lifecycle != .running {
-                    throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
-                } else if event.result < 0 {
-                    throw IOError(.receive, errno: Errno(rawValue: -event.result), descriptor: descriptor)
+        // The request must have ended before this returns: the caller may close the
+        // descriptor next, and no entry naming it may be left in the ring.
+        do {
+            while true {
+                let next = try await feed.next(mayArm: { pool.hasFreeBuffer }, waitToArm: { try await pool.waitForFreeBuffer() })
+                switch next {
+                case .refused(let outcome):
+                    _ = try outcome.value(IOErrorContext(operation: .receive, descriptor: descriptor))
+                    throw RuntimeError.shutdown
+                case .event(let event):
+                    if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID {
+                        let buffer = pool.lease(id, length: Int(max(event.result, 0)))
+                        try await body(buffer)
+                    } else if event.result == 0 {
+                        if event.final {  // the peer closed its side
+                            await feed.stopAndWait()
+                            return
+                        }
+                    } else if event.result == -ENOBUFS {
+                        continue  // the pool ran dry: re-armed once a buffer is back
+                    } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
+                        continue  // paused at `maximumQueued`: re-armed by the next turn
+                    } else if event.result == -EINVAL && event.final && !Self.receiveLimitRefused.load(ordering: .relaxed) {
+                        // This kernel has no byte limit for multishot receives: go on without it
+                        // (the feed's cancel at the bound remains). An EINVAL with another
+                        // cause comes back at once without the limit and is thrown then.
+                        Self.receiveLimitRefused.store(true, ordering: .relaxed)
+                        continue
+                    } else if event.result < 0 && ring.lifecycle != .running {
+                        throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
+                    } else if event.result < 0 {
+                        throw IOError(.receive, errno: Errno(rawValue: -event.result), descriptor: descriptor)
+                    }
                 }
             }
+        } catch {
+            await feed.stopAndWait()
+            throw error
         }
     }
 

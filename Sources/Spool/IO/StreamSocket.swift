@@ -254,13 +254,14 @@ public struct StreamSocket: ~Copyable, Sendable {
 
     // MARK: Closing
 
-    /// Closes the socket. Not cancellable; releases the descriptor in every outcome (as
+    /// Closes the socket; releases the descriptor in every outcome (as
     /// ``File/close()`` does).
     ///
-    /// Owned sends still queued (``write(taking:)-(ReceivedBuffer)``) are sent first; a failure
-    /// of one of them is thrown after the descriptor is released. If the task is cancelled
-    /// while they are being sent, the rest are dropped, the descriptor is closed after the
-    /// send in the kernel completes, and this throws `CancellationError`.
+    /// Owned sends still queued (``write(taking:)-(ReceivedBuffer)``) are sent first (this
+    /// waits for the peer to take them); a failure of one of them is thrown after the
+    /// descriptor is released. Cancelling the task cuts that wait short: the unsent rest is
+    /// dropped, the send in the kernel is cancelled, the descriptor is closed once it has
+    /// ended, and this throws `CancellationError`. The close itself is never skipped.
     public nonisolated(nonsending) consuming func close() async throws {
         closed = true
         var failure: (any Error)? = nil

@@ -1,8 +1,9 @@
 /// Receives the completions of an operation that has no suspended caller: a multishot
 /// accept or receive (many completions), or an owned send (one; the writer went on).
 ///
-/// **Thread-safety:** both methods are called on the ring's thread only; an implementation
-/// shares what it receives with other tasks under its own lock.
+/// **Thread-safety:** the runtime calls both methods on the ring's thread only (a consumer
+/// may also call ``ended(_:)`` on itself, from its own task, when it could not reach the
+/// ring); an implementation shares what it receives with other tasks under its own lock.
 /// **Lifetime:** the operation's slot holds the consumer until the operation ends, so
 /// whatever the consumer keeps alive (a provided-buffer pool the kernel writes into, the
 /// buffer an owned send reads) lives at least that long.

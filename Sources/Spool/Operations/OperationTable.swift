@@ -67,7 +67,8 @@ final class OperationTable {
         var linkDeadline = StoredInstant()
         /// A wheel timer bounding the wait for admission (`timer` names it).
         var hasWaitTimer = false
-        /// A multishot operation's consumer (instead of a continuation): it gets every CQE.
+        /// The consumer of an operation without a suspended caller (a multishot request, an
+        /// owned send), instead of a continuation: it gets every CQE.
         var consumer: (any CompletionConsumer)? = nil
         /// A zero-copy send's result, kept from its first CQE until the notification.
         var firstResult: Int32? = nil

@@ -41,6 +41,8 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         var stopped = false
         /// Why the feed can never arm again (shutdown, a broken ring).
         var refused: OperationOutcome? = nil
+        /// ``stopAndWait()``'s caller, waiting for the armed request to end.
+        var stopWaiter: UnsafeContinuation<Void, Never>? = nil
         var queued: Int { events.count - head }
     }
 
@@ -77,10 +79,13 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         let event = Event(result: result, flags: flags, final: final)
         observe?(event)
         var cancel: UInt64? = nil
+        var stopWaiter: UnsafeContinuation<Void, Never>? = nil
         let (keep, waiter) = state.withLock { s -> (Bool, UnsafeContinuation<Void, Never>?) in
             if final {
                 s.armed = false
                 s.userData = nil
+                stopWaiter = s.stopWaiter
+                s.stopWaiter = nil
             }
             if s.stopped { return (false, nil) }
             s.events.append(event)
@@ -93,6 +98,7 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             return (true, w)
         }
         if !keep { dispose(event) }
+        stopWaiter?.resume()
         if let cancel {
             ring.statistics.multishotPauses += 1  // ring thread
             ring.requestCancel(cancel)
@@ -101,9 +107,12 @@ final class MultishotFeed: CompletionConsumer, Sendable {
     }
 
     func ended(_ outcome: OperationOutcome) {
+        var stopWaiter: UnsafeContinuation<Void, Never>? = nil
         let waiter = state.withLock { s -> UnsafeContinuation<Void, Never>? in
             s.armed = false
             s.userData = nil
+            stopWaiter = s.stopWaiter
+            s.stopWaiter = nil
             switch outcome {
             case .cancelled: break  // stopped before it reached the kernel
             default: s.refused = outcome
@@ -113,6 +122,7 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             return w
         }
         waiter?.resume()
+        stopWaiter?.resume()
     }
 
     // MARK: Consumer side
@@ -146,7 +156,10 @@ final class MultishotFeed: CompletionConsumer, Sendable {
                     let e = s.events[s.head]
                     s.head += 1
                     if s.head == s.events.count {
-                        s.events.removeAll(keepingCapacity: true)
+                        s.events.removeAll(keepingCapacity: s.events.capacity <= 64)
+                        s.head = 0
+                    } else if s.head >= 32 && s.head * 2 >= s.events.count {
+                        s.events.removeFirst(s.head)  // the array holds only what is queued
                         s.head = 0
                     }
                     return .event(e)
@@ -161,6 +174,7 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             case .refused(let outcome): return .refused(outcome)
             case .wait: await waitForChange()
             case .arm:
+                if ring.lifecycle != .running { return .refused(ring.refusal) }
                 if !mayArm() {
                     try await waitToArm()
                     continue
@@ -177,12 +191,14 @@ final class MultishotFeed: CompletionConsumer, Sendable {
     /// Starts the request on the feed's ring (hopping there if needed).
     private nonisolated(nonsending) func arm() async {
         if RingExecutor.current === ring {
+            ring.statistics.multishotArms += 1
             attach(ring.start(request(), consumer: self))
             return
         }
         let ring = self.ring
         let started: Bool = await withTaskExecutorPreference(ring.taskExecutor) {
             guard RingExecutor.current === ring else { return false }
+            ring.statistics.multishotArms += 1
             self.attach(ring.start(self.request(), consumer: self))
             return true
         }
@@ -216,6 +232,21 @@ final class MultishotFeed: CompletionConsumer, Sendable {
                 s.waiter = nil
                 return w
             }?.resume()
+        }
+    }
+
+    /// Ends the feed like ``stop()``, then waits (not cancellably: the cancel's round trip
+    /// is short) until the armed request has ended, so no entry naming the descriptor is
+    /// left in the ring when the caller goes on to close it.
+    nonisolated(nonsending) func stopAndWait() async {
+        stop()
+        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if !s.armed { return true }
+                s.stopWaiter = c
+                return false
+            }
+            if now { c.resume() }
         }
     }
 

@@ -18,7 +18,6 @@ extension RingExecutor {
             consumer.ended(refusal)
             return nil
         }
-        statistics.multishotArms += 1
         let slot = table.allocate(request)
         table.setConsumer(slot, consumer)
         let userData = table.userData(slot)
@@ -35,5 +34,26 @@ extension RingExecutor {
         table.markCompleted(slot)
         table.release(slot)
         consumer.deliver(result: completion.result, flags: completion.flags, final: true)
+    }
+}
+
+/// A weak reference to a ``BufferPool`` (a ring's list of its pools).
+struct WeakPool: Sendable {
+    weak var pool: BufferPool?
+}
+
+extension RingExecutor {
+    /// Remembers `pool`, whose waiters ``wakePools()`` wakes (any thread).
+    func watchPool(_ pool: BufferPool) {
+        pools.withLock { list in
+            list.removeAll { $0.pool == nil }
+            list.append(WeakPool(pool: pool))
+        }
+    }
+
+    /// Wakes every receiver waiting for a pool buffer on this ring (it is stopping or broke):
+    /// they find the ring refusing and end with its error.
+    func wakePools() {
+        for entry in pools.withLock({ $0 }) { entry.pool?.wakeWaiters() }
     }
 }

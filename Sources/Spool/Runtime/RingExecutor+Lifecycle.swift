@@ -44,6 +44,7 @@ extension RingExecutor {
     func beginShutdown() {
         lifecycleState.store(Lifecycle.stopping.rawValue, ordering: .sequentiallyConsistent)
         resumeWaiting(with: .shutdown)
+        wakePools()
         fireAllTimers(with: .shutdown)  // sleepers resume at once with the shutdown error
         fireAllScheduled(with: .shutdown)
         // Everything the kernel holds, including the wake-up read, is cancelled; the loop keeps
@@ -78,6 +79,7 @@ extension RingExecutor {
             "ring": "\(index)", "errno": "\(errno.rawValue)", "inFlight": "\(table.inFlight)",
         ])
         resumeWaiting(with: .broken(errno))
+        wakePools()
         fireAllTimers(with: .broken(errno))
         fireAllScheduled(with: .broken(errno))
         while internalRequests.cancels.popFirst() != nil {}
@@ -126,9 +128,13 @@ extension RingExecutor {
             for slot in inKernel {
                 table.markCompleted(slot)
                 table.abandon(slot)
-                // A multishot consumer's task holds no memory the kernel writes (its buffers
-                // stay referenced by the abandoned slot): it learns the ring broke.
-                table.consumer(of: slot)?.ended(.brokenInFlight(errno))
+                if let consumer = table.consumer(of: slot) {
+                    // What the consumer keeps alive (a pool's buffers, an owned send's bytes)
+                    // may still be written or read by the kernel: it is never freed (the table
+                    // is discarded when the ring stops, so this reference is leaked on purpose).
+                    _ = Unmanaged.passRetained(consumer as AnyObject)
+                    consumer.ended(.brokenInFlight(errno))
+                }
             }
         }
         for slot in held where table.state(slot) == .submitted {

@@ -126,6 +126,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     @exclusivity(unchecked) var eagerOutcome: OperationOutcome?
     /// The provided-buffer group id the next ``BufferPool`` on this ring tries first.
     @exclusivity(unchecked) var nextBufferGroup: UInt16 = 0
+    /// The pools on this ring, whose waiting receivers are woken when it stops.
+    let pools = Mutex<[WeakPool]>([])
     /// Sleeping callers, by deadline tick; each timer carries its slot's `user_data`.
     @exclusivity(unchecked) var timers = TimingWheel()
     /// Scheduled actions (``ScheduledTimer``), by deadline tick; payload: index in `scheduled`.

@@ -362,13 +362,13 @@ public final class Runtime: Sendable {
 
     // MARK: Operations
 
-    /// A running ring, round robin; nil if none is running.
     /// The smallest stream send that goes zero-copy, where the kernel supports it.
     var zeroCopySendThreshold: Int? {
         guard let threshold = configuration.zeroCopySendThreshold, rings[0].zeroCopySendSupported.load(ordering: .relaxed) else { return nil }
         return threshold
     }
 
+    /// A running ring, round robin; nil if none is running.
     func pickRing() -> RingExecutor? {
         let start = nextRing.wrappingAdd(1, ordering: .relaxed).oldValue
         for i in 0..<rings.count {
