@@ -22,7 +22,7 @@ public struct ReceivedDatagram: ~Copyable, Sendable {
 extension DatagramSocket {
     /// Receives datagrams with one multishot `recvmsg` into buffers of `pool`, calling `body`
     /// with each, in order, until the task is cancelled or `body` throws (a datagram socket
-    /// has no end of stream).
+    /// has no end of stream; the call returns only if the socket is shut down for reading).
     ///
     /// Each buffer holds a 16-byte header and room for the sender's address (128 bytes)
     /// before the payload, so a datagram longer than `pool.bufferSize - 144` bytes arrives
@@ -49,31 +49,21 @@ extension DatagramSocket {
         // is armed: the feed (held by the ring's slot until the last completion) keeps it.
         let header = MessageHeaderOwner()
         header.value.prepareForSource()
-        let feed = MultishotFeed(
-            ring: ring,
-            request: { [fd = descriptor.rawValue, group = pool.group] in .receiveMessageMultishot(fd: fd, message: header.value.message, group: group) },
-            bound: maximumQueued,
-            dispose: { event in
-                _ = header
-                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.giveBack(id, leased: false) }
-            },
-            observe: { event in
-                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.markTaken(id) }
-            }
-        )
+        let feed = pool.receiveFeed(bound: maximumQueued, keepAlive: header) { [fd = descriptor.rawValue, group = pool.group] in
+            .receiveMessageMultishot(fd: fd, message: header.value.message, group: group)
+        }
         // The request must have ended before this returns: the caller may close the
         // descriptor next, and no entry naming it may be left in the ring.
         do {
             while true {
-                let next = try await feed.next(mayArm: { pool.hasFreeBuffer }, waitToArm: { try await pool.waitForFreeBuffer() })
-                switch next {
+                switch try await pool.next(from: feed) {
                 case .refused(let outcome):
                     _ = try outcome.value(IOErrorContext(operation: .receiveMessage, descriptor: descriptor))
                     throw RuntimeError.shutdown
                 case .event(let event):
-                    if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID {
-                        let buffer = pool.bytes(of: id)
-                        guard let parsed = ReceivedMessage(buffer: buffer, used: Int(max(event.result, 0)), nameCapacity: nameCapacity, controlCapacity: 0) else {
+                    switch PooledReceiveEvent(event, ring: ring, operation: .receiveMessage, descriptor: descriptor) {
+                    case .buffer(let id, let result):
+                        guard let parsed = ReceivedMessage(buffer: pool.bytes(of: id), used: Int(max(result, 0)), nameCapacity: nameCapacity, controlCapacity: 0) else {
                             pool.giveBack(id, leased: false)  // cannot happen: the kernel writes at least the reserved part
                             continue
                         }
@@ -81,14 +71,14 @@ extension DatagramSocket {
                         let truncated = parsed.flags & Int32(MSG_TRUNC) != 0 || parsed.payload.count < parsed.payloadLength
                         let payload = pool.lease(id, offset: reserved, length: parsed.payload.count)
                         try await body(ReceivedDatagram(sender: sender, truncated: truncated, payload: payload))
-                    } else if event.result == -ENOBUFS {
+                    case .failed(let error):
+                        throw error
+                    case .endOfStream:
+                        // Only a socket shut down for reading ends a datagram receive.
+                        await feed.stopAndWait()
+                        return
+                    case .rearm, .none:
                         continue
-                    } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
-                        continue  // paused at `maximumQueued`: re-armed by the next turn
-                    } else if event.result < 0 && ring.lifecycle != .running {
-                        throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
-                    } else if event.result < 0 {
-                        throw IOError(.receiveMessage, errno: Errno(rawValue: -event.result), descriptor: descriptor)
                     }
                 }
             }

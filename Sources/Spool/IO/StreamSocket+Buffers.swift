@@ -42,51 +42,35 @@ extension StreamSocket {
         // The kernel itself stops each arm after `maximumQueued` buffers' worth of bytes, where
         // it can (Linux 6.16+); elsewhere the feed cancels the request at the bound.
         let limit = UInt32(clamping: maximumQueued * pool.bufferSize)
-        let feed = MultishotFeed(
-            ring: ring,
-            request: { [fd = descriptor.rawValue, group = pool.group] in
-                .receiveMultishot(fd: fd, group: group, limit: Self.receiveLimitRefused.load(ordering: .relaxed) ? 0 : limit)
-            },
-            bound: maximumQueued,
-            dispose: { event in
-                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.giveBack(id, leased: false) }
-            },
-            observe: { event in
-                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.markTaken(id) }
-            }
-        )
+        let feed = pool.receiveFeed(bound: maximumQueued) { [fd = descriptor.rawValue, group = pool.group] in
+            .receiveMultishot(fd: fd, group: group, limit: Self.receiveLimitRefused.load(ordering: .relaxed) ? 0 : limit)
+        }
         // The request must have ended before this returns: the caller may close the
         // descriptor next, and no entry naming it may be left in the ring.
         do {
             while true {
-                let next = try await feed.next(mayArm: { pool.hasFreeBuffer }, waitToArm: { try await pool.waitForFreeBuffer() })
-                switch next {
+                switch try await pool.next(from: feed) {
                 case .refused(let outcome):
                     _ = try outcome.value(IOErrorContext(operation: .receive, descriptor: descriptor))
                     throw RuntimeError.shutdown
                 case .event(let event):
-                    if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID {
-                        let buffer = pool.lease(id, length: Int(max(event.result, 0)))
-                        try await body(buffer)
-                    } else if event.result == 0 {
-                        if event.final {  // the peer closed its side
-                            await feed.stopAndWait()
-                            return
-                        }
-                    } else if event.result == -ENOBUFS {
-                        continue  // the pool ran dry: re-armed once a buffer is back
-                    } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
-                        continue  // paused at `maximumQueued`: re-armed by the next turn
-                    } else if event.result == -EINVAL && event.final && !Self.receiveLimitRefused.load(ordering: .relaxed) {
+                    if event.result == -EINVAL && event.final && !Self.receiveLimitRefused.load(ordering: .relaxed) {
                         // This kernel has no byte limit for multishot receives: go on without it
                         // (the feed's cancel at the bound remains). An EINVAL with another
                         // cause comes back at once without the limit and is thrown then.
                         Self.receiveLimitRefused.store(true, ordering: .relaxed)
                         continue
-                    } else if event.result < 0 && ring.lifecycle != .running {
-                        throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
-                    } else if event.result < 0 {
-                        throw IOError(.receive, errno: Errno(rawValue: -event.result), descriptor: descriptor)
+                    }
+                    switch PooledReceiveEvent(event, ring: ring, operation: .receive, descriptor: descriptor) {
+                    case .buffer(let id, let result):
+                        try await body(pool.lease(id, length: Int(max(result, 0))))
+                    case .endOfStream:
+                        await feed.stopAndWait()
+                        return
+                    case .failed(let error):
+                        throw error
+                    case .rearm, .none:
+                        continue
                     }
                 }
             }
