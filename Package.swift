@@ -43,6 +43,8 @@ let package = Package(
             name: "spool",
             dependencies: [
                 "Spool",
+                // `spool bench` compares an async NOP with the raw ring's.
+                "SpoolRing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]

@@ -7,6 +7,6 @@ struct SpoolCommand: ParsableCommand {
         commandName: "spool",
         abstract: "Spool: io_uring async I/O for Swift on Linux.",
         version: "0.1.0",
-        subcommands: [InfoCommand.self, CopyCommand.self, CatCommand.self, EchoCommand.self]
+        subcommands: [InfoCommand.self, BenchCommand.self, CopyCommand.self, CatCommand.self, EchoCommand.self]
     )
 }
