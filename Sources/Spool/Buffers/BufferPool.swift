@@ -3,7 +3,7 @@ import Synchronization
 import SystemPackage
 
 /// A pool of equal-sized receive buffers that the kernel fills directly (an io_uring
-/// provided-buffer ring): multishot receives (``StreamSocket/receiveBuffers(from:)``) take a
+/// provided-buffer ring): multishot receives (``StreamSocket/receiveBuffers(from:maximumQueued:_:)``) take a
 /// buffer per completion and hand it to you as a ``ReceivedBuffer``, which returns it to the
 /// pool when dropped.
 ///
@@ -48,6 +48,7 @@ public final class BufferPool: Sendable {
     /// - Parameters:
     ///   - count: a power of two in 1...32768.
     ///   - bufferSize: 1 byte to 2 GiB; the most one receive completion carries.
+    ///   - runtime: the runtime whose ring registers the pool; by default the current one.
     /// - Throws: ``RuntimeError/invalidArgument(_:)`` for a bad count or size,
     ///   ``IOError`` (`register provided buffers`) when the kernel refuses (`EINVAL` before Linux
     ///   5.19), ``RuntimeError/shutdown`` on a stopped runtime.

@@ -14,7 +14,7 @@ public struct IOBuffer: ~Copyable, @unchecked Sendable {
     let base: UnsafeMutableRawPointer
     /// Bytes of memory owned.
     public let capacity: Int
-    /// The alignment of ``base``.
+    /// The alignment of the memory.
     public let alignment: Int
     /// How many bytes, from the start, hold data: set by reads, by ``set(_:)``, or by
     /// ``setCount(_:)`` after filling the memory in place. Always within `0...capacity`.

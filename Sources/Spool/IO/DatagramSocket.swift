@@ -39,8 +39,10 @@ public struct DatagramSocket: ~Copyable, Sendable {
     /// Creates a socket bound to `address` (port 0: the kernel picks; read it with
     /// ``localAddress()``).
     /// - Parameters:
+    ///   - address: an IP address and port, or a named Unix address.
     ///   - reuseAddress: `SO_REUSEADDR` (IP only).
     ///   - reusePort: `SO_REUSEPORT` (IP only): several sockets share the port.
+    ///   - runtime: the runtime whose rings run the socket's I/O; by default the current one.
     /// - Throws: ``IOError`` (`bind`: `EADDRINUSE`, …, with the address),
     ///   ``RuntimeError/invalidArgument(_:)`` for an unnamed Unix address.
     public static func bind(

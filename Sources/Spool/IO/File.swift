@@ -102,6 +102,9 @@ public struct File: ~Copyable, FileIO {
     /// ``Options/inheritable`` is given.
     ///
     /// - Parameters:
+    ///   - path: the file to open.
+    ///   - mode: read, write, or both (default read-only).
+    ///   - options: how to open it (create, truncate, append, direct I/O, …).
     ///   - runtime: the runtime to use; by default the one running the calling task.
     ///   - permissions: the mode for a created file (default `0o644`).
     public static func open(

@@ -213,14 +213,14 @@ extension FileIO where Self: ~Copyable {
     // MARK: Writing
 
     /// Writes `buffer`'s valid bytes (`0..<count`) at `offset`; returns how many were written
-    /// (possibly fewer: see ``writeAll(_:at:)``). Does not move the file position.
+    /// (possibly fewer: see ``writeAll(_:at:)-(IOBuffer,_)``). Does not move the file position.
     @discardableResult
     public nonisolated(nonsending) func write(_ buffer: borrowing IOBuffer, at offset: UInt64) async throws -> Int {
         try await writeRaw(UnsafeRawPointer(buffer.base), count: buffer.count, offset: offset)
     }
 
     /// Writes `buffer`'s valid bytes at the current file position (or the end, with
-    /// ``Options/append``), advancing it. For pipes and other streams too.
+    /// ``File/Options/append``), advancing it. For pipes and other streams too.
     @discardableResult
     public nonisolated(nonsending) func writeAtCurrentPosition(_ buffer: borrowing IOBuffer) async throws -> Int {
         try await writeRaw(UnsafeRawPointer(buffer.base), count: buffer.count, offset: nil)

@@ -41,11 +41,13 @@ public struct StreamListener: ~Copyable, Sendable {
     /// file there is `EADDRINUSE`) and is not removed by ``close()``; an abstract name
     /// (`unix:@name`) vanishes with the socket.
     /// - Parameters:
+    ///   - address: an IP address and port (port 0: the kernel picks), or a named Unix address.
     ///   - backlog: connections the kernel queues before `accept` takes them.
     ///   - reuseAddress: `SO_REUSEADDR` (default on: a restarted server can bind at once).
     ///     IP only; ignored for Unix addresses.
     ///   - reusePort: `SO_REUSEPORT` (several listeners share the port; the kernel spreads
     ///     connections). IP only; ignored for Unix addresses.
+    ///   - runtime: the runtime whose rings run the accepts; by default the current one.
     /// - Throws: ``IOError`` (`bind` with `EADDRINUSE` or `EACCES` and the address, …),
     ///   ``RuntimeError/invalidArgument(_:)`` for an unnamed Unix address or a negative backlog.
     public static func bind(

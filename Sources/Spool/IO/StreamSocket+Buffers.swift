@@ -32,8 +32,10 @@ extension StreamSocket {
     /// - Throws: `CancellationError`; ``IOError`` (`recv`: `ECONNRESET`, …); what `body`
     ///   throws; ``RuntimeError`` when the runtime stops.
     /// - Parameters:
+    ///   - pool: the buffers the kernel fills (on the same runtime).
     ///   - maximumQueued: filled buffers that may wait for `body` before the request pauses
     ///     (at least 1; default 8).
+    ///   - body: called with each filled buffer, in order.
     public nonisolated(nonsending) func receiveBuffers(
         from pool: BufferPool, maximumQueued: Int = 8, _ body: (consuming ReceivedBuffer) async throws -> Void
     ) async throws {
@@ -88,7 +90,7 @@ extension StreamSocket {
     ///
     /// Sends run one at a time, in order, each until all its bytes are sent. If one fails,
     /// the next call to this, ``flush()`` or ``close()`` throws that error, and the buffers
-    /// still queued are dropped unsent. Do not mix with ``write(_:)`` / ``writeAll(_:)`` on
+    /// still queued are dropped unsent. Do not mix with ``write(_:)`` / ``writeAll(_:)-(IOBuffer)`` on
     /// the same stream without a ``flush()`` between: those do not wait for the queue.
     /// - Throws: ``IOError`` (`send`) of an earlier owned write, `CancellationError` while
     ///   waiting for room (the buffer is then released unsent), ``RuntimeError``.
