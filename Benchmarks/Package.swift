@@ -50,6 +50,12 @@ let package = Package(
             dependencies: ["BenchSupport", .product(name: "Spool", package: "main")],
             path: "Sources/SendZeroCopyCompare"
         ),
+        .executableTarget(
+            name: "nio-file-compare",
+            dependencies: ["BenchSupport", .product(name: "Spool", package: "main"), .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "_NIOFileSystem", package: "swift-nio"), .product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/NIOFileCompare"
+        ),
         // SwiftNIO's echo server, as its own examples write it, for echo-compare.
         .executableTarget(
             name: "nio-echo",

@@ -203,7 +203,7 @@ struct BenchWorkloads {
 
     /// TCP echo ping-pong over loopback with 16 connections of 64-byte messages, every byte
     /// checked: Spool's echo server (multishot accept and receive, owned sends) against a
-    /// blocking thread-per-connection server; the same blocking client threads for both.
+    /// blocking thread-per-connection server; the same one-thread `poll` client for both.
     func echo() throws -> BenchResult {
         var result = BenchResult(name: "echo", title: "TCP echo ping-pong, 16 connections × 64 B", unit: "k msg/s",
                                  higherIsBetter: true, baselineName: "blocking thread-per-connection server")
@@ -224,18 +224,27 @@ struct BenchWorkloads {
             } catch {}
             try? await listener.close()
         }
+        // The server's CPU: its ring thread's (the client and the blocking server run on other
+        // threads), read on the ring before and after.
+        let cpuBefore = try runOnRing(runtime) { threadCPUNanoseconds() }
         let spool = try EchoClient.run(port: spoolAddress.port ?? 0, connections: 16, size: 64, slice: slice)
+        let spoolCPU = Double(try runOnRing(runtime) { threadCPUNanoseconds() } - cpuBefore) / 1e9
         server.cancel()
         _ = try? runOnDefaultExecutor { _ = await server.result }
         // The blocking server.
         let blocking = try BlockingEchoServer()
         let plain = try EchoClient.run(port: blocking.port, connections: 16, size: 64, slice: slice)
+        let plainCPU = blocking.connectionCPUSeconds()
         blocking.stop()
         result.spool = spool.rate / 1000
         result.baseline = plain.rate / 1000
         result.p50 = (spool.p50, plain.p50)
         result.p99 = (spool.p99, plain.p99)
         result.verified = spool.verified && plain.verified
+        let spoolPerMessage = spoolCPU * 1e6 / max(1, spool.rate * BenchMath.seconds(slice))
+        let plainPerMessage = plainCPU * 1e6 / max(1, plain.rate * BenchMath.seconds(slice))
+        result.note = "server CPU per message: Spool \(Formatting.fixed(spoolPerMessage, 2)) µs (one ring thread), "
+            + "blocking \(Formatting.fixed(plainPerMessage, 2)) µs (16 threads); the client is one thread on the same 2 cores"
         return result
     }
 }
