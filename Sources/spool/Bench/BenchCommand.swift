@@ -15,7 +15,8 @@ struct BenchCommand: ParsableCommand {
         abstract: "Measure Spool against what a Swift program uses without it, on this machine (about a minute).",
         discussion: """
             Workloads: \(BenchCommand.workloadNames.joined(separator: ", ")).
-            Each runs Spool and its baseline back to back and checks every result; the table gives
+            Each runs Spool and its baseline back to back and checks what they produce (each block
+            read carries its own stamp, every echoed byte, every sleep's length); the table gives
             both figures and Spool's advantage (> 1: Spool is better). Build in release mode for real
             figures: swift run -c release spool bench
             """
@@ -69,11 +70,16 @@ struct BenchCommand: ParsableCommand {
 
         let fileNames = names.filter { $0.hasPrefix("file-") }
         var path: String? = nil
+        var noFile: String? = nil
         let fileSize = quick || total < 30 ? 64 << 20 : 256 << 20
         defer { BenchTempFile.remove() }
         if !fileNames.isEmpty {
             progress.show("preparing a \(fileSize >> 20) MiB data file …")
-            path = try BenchTempFile.create(size: fileSize)
+            do {
+                path = try BenchTempFile.create(size: fileSize)
+            } catch {
+                noFile = "could not create a \(fileSize >> 20) MiB data file in $TMPDIR or /var/tmp: \(error)"
+            }
         }
         for (i, name) in names.enumerated() {
             progress.show("[\(i + 1)/\(names.count)] \(name) …")
@@ -85,16 +91,17 @@ struct BenchCommand: ParsableCommand {
                 default:
                     let direct = name.contains("direct")
                     let depth = name.hasSuffix("qd32") ? 32 : 1
-                    if direct, let reason = Self.directUnsupported(path!) {
-                        results.append(BenchResult(name: name, title: "4 KiB random reads, QD \(depth), O_DIRECT", unit: "kIOPS", higherIsBetter: true,
-                                                   baselineName: "blocking pread", skipped: reason))
+                    let reason = path.map { direct ? Self.directUnsupported($0) : nil } ?? noFile
+                    if let reason {
+                        results.append(BenchResult(name: name, title: "4 KiB random reads, QD \(depth)\(direct ? ", O_DIRECT" : "")", unit: "kIOPS",
+                                                   higherIsBetter: true, baselineName: "blocking pread", skipped: reason))
                         continue
                     }
                     if !direct { Self.warm(path!) }
                     results.append(try workloads.fileReads(path: path!, size: fileSize, depth: depth, direct: direct))
                 }
             } catch {
-                results.append(BenchResult(name: name, title: name, unit: "", higherIsBetter: true, baselineName: "", skipped: "failed: \(error)"))
+                results.append(BenchResult(name: name, title: name, unit: "", higherIsBetter: true, baselineName: "", failed: "\(error)"))
             }
         }
         progress.finish()
@@ -103,14 +110,17 @@ struct BenchCommand: ParsableCommand {
         if let json {
             try writeJSON(results, support: support, details: details, slice: slice, to: json)
         }
-        if results.contains(where: { $0.skipped == nil && !$0.verified }) {
-            printError("spool bench: some results could not be verified (see the table)")
+        if results.contains(where: { $0.failed != nil || ($0.skipped == nil && !$0.verified) }) {
+            printError("spool bench: some workloads failed or could not be verified (see the table)")
             throw ExitCode(1)
         }
     }
 
     /// Why `O_DIRECT` cannot be used on `path`'s file system, or nil if it can.
     static func directUnsupported(_ path: String) -> String? {
+        if BenchTempFile.isOnMemoryFileSystem(path) {
+            return "the data file is on a memory file system (tmpfs): O_DIRECT would reach no device; set TMPDIR to a disk"
+        }
         let fd = open(path, O_RDONLY | SystemConstants.openDirect)
         if fd < 0 { return "O_DIRECT is not supported on this file system (\(Errno(rawValue: errno)))" }
         close(fd)
@@ -140,6 +150,10 @@ struct BenchCommand: ParsableCommand {
         for r in results {
             if let skipped = r.skipped {
                 rows.append([r.name, r.unit, "-", "-", "-", "-", "-", "skipped: \(skipped)"])
+                continue
+            }
+            if let failed = r.failed {
+                rows.append([r.name, r.unit, "-", "-", "-", "-", "-", "FAILED: \(failed)"])
                 continue
             }
             let p50 = r.p50.map { "\(Formatting.fixed($0.spool, 1)) / \(Formatting.fixed($0.baseline, 1))" } ?? ""

@@ -25,6 +25,7 @@ func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
 /// a pattern unique to the connection and the message.
 enum EchoClient {
     struct Outcome {
+        var messages: Int
         var rate: Double
         var p50: Double
         var p99: Double
@@ -115,7 +116,7 @@ enum EchoClient {
             }
         }
         let elapsed = ContinuousClock.now - start
-        return Outcome(rate: Double(samples.count) / BenchMath.seconds(elapsed), p50: BenchMath.percentile(samples, 0.5),
+        return Outcome(messages: samples.count, rate: Double(samples.count) / BenchMath.seconds(elapsed), p50: BenchMath.percentile(samples, 0.5),
                        p99: BenchMath.percentile(samples, 0.99), verified: !failed && !samples.isEmpty)
     }
 }
@@ -187,9 +188,10 @@ final class BlockingEchoServer: Sendable {
     }
 
     /// CPU time its connection threads used, once all have ended (clients closed); waits up
-    /// to 5 s for them.
-    func connectionCPUSeconds() -> Double {
+    /// to 5 s for them (a thread still running then is not counted: nil).
+    func connectionCPUSeconds() -> Double? {
         for _ in 0..<500 where stopped.running.load(ordering: .relaxed) > 0 { usleep(10_000) }
+        if stopped.running.load(ordering: .relaxed) > 0 { return nil }
         return Double(stopped.cpuNanoseconds.load(ordering: .relaxed)) / 1e9
     }
 

@@ -17,8 +17,13 @@ struct BenchResult: Sendable {
     var p99: (spool: Double, baseline: Double)? = nil
     /// Every byte or count the workload produced was checked.
     var verified = false
-    /// Why it did not run here, if it did not.
+    /// Why it did not run here, if it cannot (no `O_DIRECT` on this file system, …).
     var skipped: String? = nil
+    /// What went wrong, if it ran and failed (the whole run then exits with status 1).
+    var failed: String? = nil
+    /// Further figures in `unit` (for QD 32 reads: `per-op` and `batch`; the Spool column
+    /// is the better of them).
+    var extras: [(name: String, value: Double)] = []
     /// A note shown under the table (e.g. what the baseline cost other tasks).
     var note: String? = nil
 
@@ -36,11 +41,16 @@ struct BenchResult: Sendable {
         ]
         if let skipped {
             fields.append("\"skipped\": \(quoted(skipped))")
+        } else if let failed {
+            fields.append("\"failed\": \(quoted(failed))")
         } else {
             fields += ["\"spool\": \(number(spool))", "\"baseline\": \(number(baseline))", "\"ratio\": \(number(ratio))",
                        "\"verified\": \(verified)"]
             if let p50 { fields.append("\"p50_us\": {\"spool\": \(number(p50.spool)), \"baseline\": \(number(p50.baseline))}") }
             if let p99 { fields.append("\"p99_us\": {\"spool\": \(number(p99.spool)), \"baseline\": \(number(p99.baseline))}") }
+            if !extras.isEmpty {
+                fields.append("\"spool_by_mode\": {" + extras.map { "\(quoted($0.name)): \(number($0.value))" }.joined(separator: ", ") + "}")
+            }
             if let note { fields.append("\"note\": \(quoted(note))") }
         }
         return "{" + fields.joined(separator: ", ") + "}"
