@@ -67,6 +67,9 @@ public enum RuntimeError: Error, Sendable, Equatable, CustomStringConvertible {
     case unavailable(Errno?, reason: String)
     /// An argument was rejected before reaching the kernel (for example a buffer too large).
     case invalidArgument(String)
+    /// ``Runtime/spawnBlocking(_:)``: `limit` jobs already wait for a blocking-pool thread;
+    /// the job was not queued (``Runtime/Configuration/blockingQueueLimit``).
+    case blockingPoolFull(limit: Int)
 
     public var description: String {
         switch self {
@@ -74,6 +77,7 @@ public enum RuntimeError: Error, Sendable, Equatable, CustomStringConvertible {
         case .broken(let e): return "the Spool runtime's ring is broken (\(e))"
         case .unavailable(let e, let reason): return "io_uring is unavailable\(e.map { " (\($0))" } ?? ""): \(reason)"
         case .invalidArgument(let what): return "invalid argument: \(what)"
+        case .blockingPoolFull(let limit): return "the blocking pool's queue is full (\(limit) jobs wait for a thread)"
         }
     }
 }

@@ -5,6 +5,10 @@ import Logging
 import Synchronization
 import SystemPackage
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A Spool runtime: ring threads, each owning one io_uring and running the tasks that prefer it.
 ///
 /// ```swift
@@ -67,6 +71,12 @@ public final class Runtime: Sendable {
         /// (Benchmarks/README.md, *Zero-copy sends*, has the measurement); set it (64 KiB is a
         /// common choice) for large sends over a real NIC.
         public var zeroCopySendThreshold: Int? = nil
+        /// Threads of the blocking pool (``Runtime/spawnBlocking(_:)``), started on demand.
+        /// 1...4096; default: twice the cores, at least 4.
+        public var blockingThreads: Int = max(4, 2 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        /// Jobs that may wait for a blocking-pool thread; one more is refused with
+        /// ``RuntimeError/blockingPoolFull(limit:)``. 0...1,000,000; default 1,024.
+        public var blockingQueueLimit: Int = 1024
         /// Injected `io_uring_enter` failures (tests only).
         var faults: SubmitFaultInjector? = nil
 
@@ -107,6 +117,10 @@ public final class Runtime: Sendable {
 
     /// The configuration the runtime was built with.
     public let configuration: Configuration
+    /// Threads for blocking calls (``spawnBlocking(_:)``).
+    let blockingPool: BlockingPool
+    /// Callers waiting for a blocking job, resumed with the shutdown error at shutdown.
+    let blockingCalls = Mutex<[ObjectIdentifier: any BlockingCallWaiter]>([:])
     let rings: [RingExecutor]
     /// `configuration.inlineCompletion`, read on every read call.
     let inlineCompletion: Bool
@@ -127,12 +141,19 @@ public final class Runtime: Sendable {
         if let limit = configuration.inFlightLimit, limit < 1 {
             throw .invalidArgument("inFlightLimit must be at least 1 (got \(limit))")
         }
+        guard (1...4096).contains(configuration.blockingThreads) else {
+            throw .invalidArgument("blockingThreads must be in 1...4096 (got \(configuration.blockingThreads))")
+        }
+        guard (0...1_000_000).contains(configuration.blockingQueueLimit) else {
+            throw .invalidArgument("blockingQueueLimit must be in 0...1000000 (got \(configuration.blockingQueueLimit))")
+        }
         let timerScale: TickScale
         do { timerScale = try TickScale(tick: configuration.timerTick) } catch {
             throw .invalidArgument("timerTick: \(error)")
         }
         self.configuration = configuration
         inlineCompletion = configuration.inlineCompletion
+        blockingPool = BlockingPool(threads: configuration.blockingThreads, queueLimit: configuration.blockingQueueLimit)
         let options = RingOptions(
             submissionEntries: configuration.submissionEntries,
             completionEntries: configuration.completionEntries)
@@ -312,6 +333,7 @@ public final class Runtime: Sendable {
     /// Must not be called from a ring thread of this runtime (it would wait for itself);
     /// from there it only requests the shutdown — use ``shutdownAndWait()`` to wait.
     public func shutdown() {
+        stopBlockingPool()
         for r in rings { r.requestShutdown() }
         if let current = RingExecutor.current, rings.contains(where: { $0 === current }) { return }
         for r in rings { r.waitUntilStopped() }
@@ -320,6 +342,7 @@ public final class Runtime: Sendable {
 
     /// Shuts the runtime down and suspends until every ring thread has exited.
     public nonisolated(nonsending) func shutdownAndWait() async {
+        stopBlockingPool()
         for r in rings { r.requestShutdown() }
         for r in rings { await r.stopped() }
         forget()
