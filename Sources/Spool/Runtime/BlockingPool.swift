@@ -26,8 +26,13 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     final class Job: @unchecked Sendable {  // `continuation` and `state` are guarded by the pool's mutex
         enum State { case created, queued, running, finished }
         let run: @Sendable () -> Void
+        /// Tells the caller the job will not run (no thread could be started).
+        let refuse: @Sendable (RuntimeError) -> Void
         var state = State.created
-        init(_ run: @escaping @Sendable () -> Void) { self.run = run }
+        init(run: @escaping @Sendable () -> Void, refuse: @escaping @Sendable (RuntimeError) -> Void) {
+            self.run = run
+            self.refuse = refuse
+        }
     }
 
     let threadLimit: Int
@@ -37,7 +42,10 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     private var queue: [Job] = []
     private var head = 0
     private var threads = 0
-    private var idle = 0
+    /// Threads waiting for a job, and wake-ups sent to them not yet taken: a waiting thread
+    /// is counted as free only once (`waiting - signalled`).
+    private var waiting = 0
+    private var signalled = 0
     private var running = 0
     private var stopped = false
 
@@ -54,15 +62,21 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     var runningCount: Int { locked { running } }
 
     /// Queues `job`. Returns nil on success, or the error the caller gets instead.
+    ///
+    /// `queueLimit` counts jobs that must wait for a thread: a job a free (or startable)
+    /// thread takes at once never counts, so a limit of 0 means "run now or refuse".
     func submit(_ job: Job) -> RuntimeError? {
         var startThread = false
         let refusal: RuntimeError? = locked {
             if stopped { return .shutdown }
             if job.state == .finished { return nil }  // withdrawn before it was submitted: its caller has the error
-            if queue.count - head >= queueLimit { return .blockingPoolFull(limit: queueLimit) }
+            // Every thread not running a job (waiting, starting, or not yet started) takes a
+            // queued job without it waiting: only the jobs beyond those count.
+            if queue.count - head - (threadLimit - running) >= queueLimit { return .blockingPoolFull(limit: queueLimit) }
             job.state = .queued
             queue.append(job)
-            if idle > 0 {
+            if waiting - signalled > 0 {
+                signalled += 1
                 pthread_cond_signal(&condition)
             } else if threads < threadLimit {
                 threads += 1
@@ -71,14 +85,17 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
             return nil
         }
         if startThread && !startWorker() {
-            locked { threads -= 1 }
-            // No thread could start: if no other thread will take the job, refuse it.
-            let orphaned = locked { () -> Bool in
-                guard threads == 0, let i = queue[head...].firstIndex(where: { $0 === job }) else { return false }
-                queue.remove(at: i)
-                return true
+            // No thread: if none at all is left to take the queued jobs, they will never run.
+            let stranded = locked { () -> [Job] in
+                threads -= 1
+                guard threads == 0 else { return [] }
+                let rest = Array(queue[head...])
+                for j in rest { j.state = .finished }
+                queue.removeAll()
+                head = 0
+                return rest
             }
-            if orphaned { return .unavailable(nil, reason: "could not start a blocking-pool thread") }
+            for j in stranded { j.refuse(.unavailable(nil, reason: "could not start a blocking-pool thread")) }
         }
         return refusal
     }
@@ -149,9 +166,10 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     private func next() -> Job? {
         locked {
             while !stopped && head == queue.count {
-                idle += 1
+                waiting += 1
                 pthread_cond_wait(&condition, &mutex)
-                idle -= 1
+                waiting -= 1
+                if signalled > 0 { signalled -= 1 }
             }
             if stopped {
                 threads -= 1

@@ -26,7 +26,9 @@ enum InboxItem: @unchecked Sendable {  // UnownedJob is safe to hand to the ring
 
 /// Every ring executor ever made: tasks may hold unowned references to one for as long as
 /// they live, so executors are never freed (their rings and tables are, at shutdown).
-let retiredExecutors = Mutex<[RingExecutor]>([])
+/// (Behind a pthread mutex: runtimes are made on many threads at once, and ThreadSanitizer
+/// does not see `Synchronization.Mutex`'s futex lock.)
+let retiredExecutors = PosixLocked<[RingExecutor]>([])
 
 /// A job waiting in a ring's local queue.
 struct RingJob {

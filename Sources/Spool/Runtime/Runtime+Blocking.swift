@@ -11,7 +11,7 @@ protocol BlockingCallWaiter: AnyObject, Sendable {
 ///
 /// **Thread-safety:** `Sendable`; any thread. **Lifetime:** the call's.
 final class BlockingCall<T: Sendable>: BlockingCallWaiter, Sendable {
-    private let state = Mutex<(continuation: UnsafeContinuation<T, any Error>?, outcome: Result<T, any Error>?, done: Bool)>((nil, nil, false))
+    private let state = PosixLocked<(continuation: UnsafeContinuation<T, any Error>?, outcome: Result<T, any Error>?, done: Bool)>((nil, nil, false))
     private weak let runtime: Runtime?
 
     init(runtime: Runtime) { self.runtime = runtime }
@@ -66,13 +66,15 @@ extension Runtime {
     ///   ``RuntimeError/blockingPoolFull(limit:)`` at once (no unbounded wait or allocation).
     /// - At shutdown the call throws ``RuntimeError/shutdown``, also while `body` still runs:
     ///   that thread is abandoned (and reported in the log), and its result, whenever it comes,
-    ///   is dropped. Shutdown never waits for it.
+    ///   is dropped. Shutdown never waits for it. Such a `body` may still be using what it
+    ///   captured after the caller resumed: do not free or reuse that (a descriptor, a
+    ///   buffer) on the shutdown path.
     ///
     /// **Thread-safety:** call from any task.
     public nonisolated(nonsending) func spawnBlocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try Task.checkCancellation()
         let call = BlockingCall<T>(runtime: self)
-        let job = BlockingPool.Job { call.finish(Result { try body() }) }
+        let job = BlockingPool.Job(run: { call.finish(Result { try body() }) }, refuse: { call.finish(.failure($0)) })
         blockingCalls.withLock { $0[ObjectIdentifier(call)] = call }
         return try await withTaskCancellationHandler {
             try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<T, any Error>) in

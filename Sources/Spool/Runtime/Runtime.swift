@@ -73,9 +73,10 @@ public final class Runtime: Sendable {
         public var zeroCopySendThreshold: Int? = nil
         /// Threads of the blocking pool (``Runtime/spawnBlocking(_:)``), started on demand.
         /// 1...4096; default: twice the cores, at least 4.
-        public var blockingThreads: Int = max(4, 2 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
-        /// Jobs that may wait for a blocking-pool thread; one more is refused with
-        /// ``RuntimeError/blockingPoolFull(limit:)``. 0...1,000,000; default 1,024.
+        public var blockingThreads: Int = min(4096, max(4, 2 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+        /// Jobs that may wait for a blocking-pool thread (a job a free thread takes at once
+        /// does not count); one more is refused with ``RuntimeError/blockingPoolFull(limit:)``.
+        /// 0 (run now or refuse)...1,000,000; default 1,024.
         public var blockingQueueLimit: Int = 1024
         /// Injected `io_uring_enter` failures (tests only).
         var faults: SubmitFaultInjector? = nil
@@ -120,7 +121,7 @@ public final class Runtime: Sendable {
     /// Threads for blocking calls (``spawnBlocking(_:)``).
     let blockingPool: BlockingPool
     /// Callers waiting for a blocking job, resumed with the shutdown error at shutdown.
-    let blockingCalls = Mutex<[ObjectIdentifier: any BlockingCallWaiter]>([:])
+    let blockingCalls = PosixLocked<[ObjectIdentifier: any BlockingCallWaiter]>([:])
     let rings: [RingExecutor]
     /// `configuration.inlineCompletion`, read on every read call.
     let inlineCompletion: Bool
