@@ -220,7 +220,7 @@ public final class Runtime: Sendable {
     @TaskLocal static var taskRuntime: Runtime?
 
     /// Every runtime created and not yet shut down, oldest first (weakly held).
-    private static let live = Mutex<[WeakRuntime]>([])
+    private static let live = PosixLocked<[WeakRuntime]>([])  // a pthread lock: TSan does not see Mutex's futex
 
     /// Whether any ring still accepts work.
     var isRunning: Bool { rings.contains { $0.lifecycle == .running } }
