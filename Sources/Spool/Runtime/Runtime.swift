@@ -30,69 +30,6 @@ import Glibc
 /// ``RuntimeError/shutdown`` and closes the rings. Tasks that outlive it keep running on the
 /// global executor; their I/O fails with ``RuntimeError/shutdown``.
 public final class Runtime: Sendable {
-    /// How to build a runtime. A plain value: `Sendable`.
-    public struct Configuration: Sendable {
-        /// Ring threads. Default 1 (each ring owns one thread).
-        public var ringCount: Int
-        /// Requests one ring can take from the runtime before it must hand them to the kernel
-        /// (the submission-queue size: 2...32768, rounded up to a power of two; an operation
-        /// with a timeout takes two).
-        public var submissionEntries: UInt32
-        /// Completions one ring can hold before the runtime collects them; `nil`: twice
-        /// `submissionEntries`.
-        public var completionEntries: UInt32?
-        /// Operations one ring keeps in the kernel at once; callers past it wait FIFO.
-        /// `nil`: the completion capacity. Socket operations that wait on a peer (accept,
-        /// connect, send, receive) do not count: they can wait indefinitely and depend on each
-        /// other, so capping them could deadlock; each still yields one completion, and what
-        /// the CQ cannot hold the kernel keeps (no-drop overflow) until the ring drains it.
-        public var inFlightLimit: Int?
-        /// The tick of each ring's timing wheel: timers fire at most this long after their
-        /// deadline (never before). 1 µs ... 1 s; default 1 ms.
-        public var timerTick: Duration = .milliseconds(1)
-        /// Where the runtime reports what operators must know (a ring that broke, at error
-        /// level). Default: a logger that discards everything.
-        public var logger: Logger
-        /// Whether a call may finish without suspending its task when the work is already
-        /// done (default `true`; README, *The fast path*): a positional read of a buffered
-        /// file is first tried against the page cache (`preadv2` with `RWF_NOWAIT`, which
-        /// never waits for the device), and a call made on a ring with no other task ready
-        /// is submitted at once and its completion collected before the task would suspend.
-        /// `false`: every call goes through the ring and suspends (for measurements, or to
-        /// keep every request visible to the kernel's io_uring tracing). The setting belongs to
-        /// the runtime's rings and the files it opens: a call made from a ring thread of another
-        /// runtime follows that ring's setting.
-        public var inlineCompletion: Bool = true
-        /// Stream sends of at least this many bytes use zero-copy (`IORING_OP_SEND_ZC`): the
-        /// kernel sends from your buffer instead of copying it, and the call returns once the
-        /// kernel has released the buffer (its notification). `nil`: never. Ignored where the
-        /// kernel lacks `SEND_ZC` (before Linux 6.0). Default: `nil`, because on loopback and
-        /// virtual interfaces the kernel copies anyway and the extra completion only costs
-        /// (Benchmarks/README.md, *Zero-copy sends*, has the measurement); set it (64 KiB is a
-        /// common choice) for large sends over a real NIC.
-        public var zeroCopySendThreshold: Int? = nil
-        /// Threads of the blocking pool (``Runtime/spawnBlocking(_:)``), started on demand.
-        /// 1...4096; default: twice the cores, at least 4.
-        public var blockingThreads: Int = min(4096, max(4, 2 * Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
-        /// Jobs that may wait for a blocking-pool thread (a job a free thread takes at once
-        /// does not count); one more is refused with ``RuntimeError/blockingPoolFull(limit:)``.
-        /// 0 (run now or refuse)...1,000,000; default 1,024.
-        public var blockingQueueLimit: Int = 1024
-        /// Injected `io_uring_enter` failures (tests only).
-        var faults: SubmitFaultInjector? = nil
-
-        /// Creates a configuration.
-        public init(
-            ringCount: Int = 1, submissionEntries: UInt32 = 256, completionEntries: UInt32? = nil,
-            inFlightLimit: Int? = nil, logger: Logger = Runtime.quietLogger
-        ) {
-            self.ringCount = ringCount
-            self.submissionEntries = submissionEntries
-            self.completionEntries = completionEntries
-            self.inFlightLimit = inFlightLimit
-            self.logger = logger
-        }
-    }
 
     /// The default logger: discards everything.
     public static let quietLogger = Logger(label: "spool", factory: { _ in SwiftLogNoOpLogHandler() })
