@@ -71,15 +71,7 @@ final class SendQueue: CompletionConsumer, Sendable {
 
         /// Drops sent items from the front once they are many (the array never grows with
         /// the number of sends, only with what is queued).
-        mutating func compact() {
-            if head == items.count {
-                items.removeAll(keepingCapacity: items.capacity <= 64)
-                head = 0
-            } else if head >= 32 && head * 2 >= items.count {
-                items.removeFirst(head)
-                head = 0
-            }
-        }
+        mutating func compact() { items.dropConsumedFront(&head) }
     }
 
     private let state = Mutex(State())

@@ -177,13 +177,7 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
             }
             let job = queue[head]
             head += 1
-            if head == queue.count {
-                queue.removeAll(keepingCapacity: queue.capacity <= 64)
-                head = 0
-            } else if head >= 32 && head * 2 >= queue.count {
-                queue.removeFirst(head)
-                head = 0
-            }
+            queue.dropConsumedFront(&head)
             job.state = .running
             running += 1
             return job

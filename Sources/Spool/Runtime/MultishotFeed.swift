@@ -155,13 +155,7 @@ final class MultishotFeed: CompletionConsumer, Sendable {
                 if s.head < s.events.count {
                     let e = s.events[s.head]
                     s.head += 1
-                    if s.head == s.events.count {
-                        s.events.removeAll(keepingCapacity: s.events.capacity <= 64)
-                        s.head = 0
-                    } else if s.head >= 32 && s.head * 2 >= s.events.count {
-                        s.events.removeFirst(s.head)  // the array holds only what is queued
-                        s.head = 0
-                    }
+                    s.events.dropConsumedFront(&s.head)
                     return .event(e)
                 }
                 if let refused = s.refused { return .refused(refused) }
