@@ -88,3 +88,13 @@ int spool_set_thread_name(const char *name) {
 int spool_thread_id(void) {
     return (int)syscall(SYS_gettid);
 }
+
+int spool_get_thread_affinity(uint8_t *mask, size_t size) {
+    long r = syscall(SYS_sched_getaffinity, 0, size, mask);
+    return r < 0 ? -errno : (int)r;
+}
+
+int spool_set_thread_affinity(const uint8_t *mask, size_t size) {
+    long r = syscall(SYS_sched_setaffinity, 0, size, mask);
+    return r < 0 ? -errno : 0;
+}

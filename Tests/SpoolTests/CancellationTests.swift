@@ -67,7 +67,7 @@ struct CancellationTests {
             let after = buffer.withUnsafeMutableBytes { Array($0) }
             return (outcome, after)
         }
-        #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) >= 1 })
         task.cancel()  // from this (non-ring) thread
         let (outcome, after) = await task.value
         #expect(outcome == .cancelled)
@@ -76,7 +76,7 @@ struct CancellationTests {
         var leftover = [UInt8](repeating: 0, count: 16)
         let n = try leftover.withUnsafeMutableBytes { try pipe.readEnd.read(into: $0) }
         #expect(Array(leftover[0..<n]) == Array("late data".utf8))
-        let snap = try #require(await runtime.snapshots().first)
+        let snap = try #require(await runtime.combinedSnapshot())
         #expect(snap.slotsInUse == 0, "no op slot leaked")
         #expect(snap.inFlight == 0)
         await runtime.shutdownAndWait()
@@ -93,7 +93,7 @@ struct CancellationTests {
             return await readOneByte(reader, runtime: runtime)
         }
         #expect(await task.value == .cancelled)
-        #expect(await runtime.snapshots().first?.peakInFlight == 0, "nothing reached the kernel")
+        #expect(await runtime.combinedSnapshot()?.peakInFlight == 0, "nothing reached the kernel")
         await runtime.shutdownAndWait()
     }
 
@@ -103,16 +103,16 @@ struct CancellationTests {
         let pipe = try FileDescriptor.pipe()
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
         let first = Task(executorPreference: runtime.executor) { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
-        #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
         let second = Task(executorPreference: runtime.executor) { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
-        #expect(await eventually { (await runtime.snapshots().first?.waiting ?? 0) == 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.waiting ?? 0) == 1 })
         second.cancel()
         #expect(await second.value == .cancelled)
         // The first read is still in flight and gets the byte.
         _ = try pipe.writeEnd.writeAll([7])
         #expect(await first.value == .read(1, [7]))
-        #expect(await runtime.snapshots().first?.slotsInUse == 0)
-        #expect(await runtime.snapshots().first?.peakInFlight == 1)
+        #expect(await runtime.combinedSnapshot()?.slotsInUse == 0)
+        #expect(await runtime.combinedSnapshot()?.peakInFlight == 1)
         await runtime.shutdownAndWait()
     }
 
@@ -130,7 +130,7 @@ struct CancellationTests {
         #expect(await eventually { done.value > 0 })
         task.cancel()
         #expect(await task.value == true)
-        #expect(await runtime.snapshots().first?.slotsInUse == 0)
+        #expect(await runtime.combinedSnapshot()?.slotsInUse == 0)
         await runtime.shutdownAndWait()
     }
 
@@ -140,7 +140,7 @@ struct CancellationTests {
         let pipe = try FileDescriptor.pipe()
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
         let task = Task(executorPreference: runtime.executor) { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
-        #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
         onForeignThread { task.cancel() }
         #expect(await task.value == .cancelled)
         await runtime.shutdownAndWait()
@@ -159,10 +159,10 @@ struct CancellationTests {
                 return all
             }
         }
-        #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 3 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 3 })
         parent.cancel()
         #expect(await parent.value == [.cancelled, .cancelled, .cancelled])
-        #expect(await runtime.snapshots().first?.slotsInUse == 0)
+        #expect(await runtime.combinedSnapshot()?.slotsInUse == 0)
         await runtime.shutdownAndWait()
     }
 
@@ -189,7 +189,7 @@ struct CancellationTests {
             }
             // Race: write a byte and cancel, in varying order and timing; every fourth round
             // waits until the read is in the kernel first.
-            if i % 4 == 0, await eventually({ (await runtime.snapshots().first?.inFlight ?? 0) == 1 }) { raceInFlight += 1 }
+            if i % 4 == 0, await eventually({ (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 }) { raceInFlight += 1 }
             if i % 2 == 0 { _ = try pipe.writeEnd.writeAll([1]) }
             if i % 3 == 0 { await Task.yield() }
             task.cancel()
@@ -208,7 +208,7 @@ struct CancellationTests {
         #expect(reads + cancelled == rounds)
         #expect(reads > 0 && cancelled > 0, "both outcomes happened: \(reads) reads, \(cancelled) cancellations")
         #expect(raceInFlight == rounds / 4, "a quarter of the races cancelled a read the kernel held")
-        #expect(await runtime.snapshots().first?.slotsInUse == 0)
+        #expect(await runtime.combinedSnapshot()?.slotsInUse == 0)
         await runtime.shutdownAndWait()
     }
 }
@@ -242,7 +242,7 @@ struct AdmissionTests {
             }
             #expect(wrong == 0, "round \(round)")
         }
-        let snap = try #require(await runtime.snapshots().first)
+        let snap = try #require(await runtime.combinedSnapshot())
         #expect(snap.peakInFlight <= 8, "the in-flight cap held")
         #expect(snap.slotsInUse == 0)
         #expect(snap.slotCapacity <= 32768, "slots are bounded by the callers waiting at once")

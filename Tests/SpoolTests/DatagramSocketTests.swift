@@ -207,12 +207,12 @@ extension SocketTests {
                     try await socket.close()
                     return outcomes
                 }
-                #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 })
+                #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) >= 1 })
                 task.cancel()
                 #expect(try await task.value == ["cancelled", "cancelled"])
                 #expect(pool.leased == 0)
                 #expect(await eventually { openSocketDescriptors(ports: [port], tables: Self.udpTables).isEmpty }, "the socket is closed")
-                #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 1) == 0 })
+                #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 1) == 0 })
             }
         }
 

@@ -41,7 +41,7 @@ struct FaultCase: Sendable, CustomTestStringConvertible {
 struct FaultInjectionTests {
     @Test("every caller resumes exactly once, nothing hangs, no descriptor leaks", arguments: FaultCase.all)
     func faultAtSite(_ fault: FaultCase) async throws {
-        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: fault.submissionEntries))
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 1, submissionEntries: fault.submissionEntries))
         faults.fail(fault.site, with: fault.errno, count: fault.failures)
 
         let dir = TemporaryDirectory()
@@ -55,10 +55,18 @@ struct FaultInjectionTests {
             var out: [String: [String]] = [:]
             func run(_ body: @escaping @Sendable () async -> String) -> Task<String, any Error> {
                 started.increment()
-                return runtime.spawn { () -> String in
+                let task = runtime.spawn { () -> String in
                     let r = await body()
                     returned.increment()
                     return r
+                }
+                return Task {
+                    do {
+                        return try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+                    } catch {
+                        returned.increment()  // refused (a broken ring): the body never ran
+                        return "\(error)"
+                    }
                 }
             }
             // Operations and a close (sites: park, operation, close).
@@ -85,7 +93,7 @@ struct FaultInjectionTests {
             out["burst", default: []].append(try await burst.value)
             // A read that cannot complete, then cancelled (site: cancel).
             let cancelled = run { outcomeName(await readOneByte(dupReader(pipe.readEnd), runtime: runtime)) }
-            _ = await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 || !runtime.isHealthy }
+            _ = await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) >= 1 || !runtime.isHealthy }
             cancelled.cancel()
             out["cancelled", default: []].append(try await cancelled.value)
             // Work posted from other threads at a parked ring (site: wake re-arm).
@@ -99,7 +107,7 @@ struct FaultInjectionTests {
             }
             // A read in the kernel at shutdown (site: cancel-all).
             let atShutdown = run { outcomeName(await readOneByte(dupReader(pipe.readEnd), runtime: runtime)) }
-            _ = await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 || !runtime.isHealthy }
+            _ = await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) >= 1 || !runtime.isHealthy }
             await runtime.shutdownAndWait()
             out["shutdown", default: []].append(try await atShutdown.value)
             return out

@@ -40,7 +40,7 @@ struct HardeningTests {
             }.value
         }
         #expect(slept == true)
-        let snapshot = try await withinDeadline(.seconds(10), "a snapshot of the spinning ring") { await runtime.snapshots().first }
+        let snapshot = try await withinDeadline(.seconds(10), "a snapshot of the spinning ring") { await runtime.combinedSnapshot() }
         #expect((snapshot??.statistics.budgetExhausted ?? 0) > 0, "the budget, not an empty queue, ended the passes")
         stop.set()
         try await spinner.value
@@ -89,7 +89,7 @@ struct HardeningTests {
         let pipe = try FileDescriptor.pipe()
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
         let reader = runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
-        #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
         faults.fail(.cancelAll, with: EBUSY, count: Ring.maximumStalledAttempts + 1)
         // One job on the ring asks for shutdown and, in the same pass, fills the SQ, so the
         // cancel-all finds no room and the kernel refuses the flush.
@@ -157,6 +157,7 @@ struct HardeningTests {
             return true
         }
         #expect(done == true)
+        try await Task.sleep(for: .milliseconds(50))  // the looper meets the stopped runtime
         stop.set()
         #expect(try await looper.value > 0, "after shutdown its I/O failed fast")
     }
@@ -166,7 +167,7 @@ struct HardeningTests {
     @Test("4a. a ring that breaks inside the SQ-full flush: every caller resumes once with the ring's errno, none is queued and lost")
     func breakDuringFlush() async throws {
         let logged = LogCapture()
-        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 2, logger: Logger(label: "test") { _ in logged }))
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 1, submissionEntries: 2, logger: Logger(label: "test") { _ in logged }))
         faults.fail(.submissionQueueFull, with: EBADF)
         let outcomes = try await withinDeadline(.seconds(10), "eight operations on a breaking ring") {
             try await runtime.spawn { () -> [String] in
@@ -196,7 +197,7 @@ struct HardeningTests {
     func brokenRingKeepsContract1(_ site: SubmitSite) async throws {
         // `.park`: the NOP below waits for the next park (no eager submit); `.eager`: the NOP's
         // own eager submit is the enter that breaks the ring.
-        var configuration = Runtime.Configuration(submissionEntries: 16)
+        var configuration = Runtime.Configuration(ringCount: 1, submissionEntries: 16)
         configuration.inlineCompletion = site == .eager
         let (runtime, faults) = try runtimeWithFaults(configuration)
         let pipe = try FileDescriptor.pipe()
@@ -216,7 +217,7 @@ struct HardeningTests {
             let after = buffer.withUnsafeMutableBytes { Array($0) }
             return (what, after, wrote)
         }
-        #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
         faults.fail(site, with: EBADF)
         // Wake the ring so that it enters the kernel again, into the injected fault.
         let nop = Task { () -> String in
@@ -297,20 +298,20 @@ struct HardeningTests {
 
     @Test("5c. a close waiting for admission when the runtime shuts down still closes the descriptor")
     func closeWaitingForAdmission() async throws {
-        let runtime = try Runtime(configuration: Runtime.Configuration(submissionEntries: 4, inFlightLimit: 1))
+        let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 1, submissionEntries: 4, inFlightLimit: 1))
         let dir = TemporaryDirectory()
         try writeFile(dir.file("waiting-close"), [1])
         let pipe = try FileDescriptor.pipe()
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
         let blocker = runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
-        #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
         let file = try File(adopting: FileDescriptor.open(dir.file("waiting-close"), .readOnly), runtime: runtime)
         let fd = file.descriptor.rawValue
         let box = FileBox(file)
         let closer = runtime.spawn { () -> String in
             do { try await box.file.take()!.close(); return "closed" } catch { return "\(error)" }
         }
-        #expect(await eventually { (await runtime.snapshots().first?.waiting ?? 0) == 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.waiting ?? 0) == 1 })
         await runtime.shutdownAndWait()
         #expect(try await closer.value == "closed")
         #expect(try await blocker.value == .runtime(.shutdown))
@@ -330,7 +331,7 @@ struct HardeningTests {
                 try await shared.readAtCurrentPosition(into: &buffer)
                 return buffer.bytes
             }
-            #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
+            #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
             let closed = Flag()
             let closer = runtime.spawn { try await shared.close(); closed.set() }
             try await Task.sleep(for: .milliseconds(50))
@@ -426,20 +427,20 @@ struct HardeningTests {
 
     @Test("9a. a cancelled waiter's recycled slot is not admitted out of turn")
     func cancelledWaiterDoesNotJumpQueue() async throws {
-        let runtime = try Runtime(configuration: Runtime.Configuration(submissionEntries: 4, inFlightLimit: 1))
+        let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 1, submissionEntries: 4, inFlightLimit: 1))
         let pipe = try FileDescriptor.pipe()
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
         let order = OrderLog()
         let blocker = runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
-        #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
         let first = runtime.spawn { try await runtime.nop(); order.append("first") }
-        #expect(await eventually { (await runtime.snapshots().first?.waiting ?? 0) == 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.waiting ?? 0) == 1 })
         let second = runtime.spawn { try await runtime.nop(); order.append("second") }
-        #expect(await eventually { (await runtime.snapshots().first?.waiting ?? 0) == 2 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.waiting ?? 0) == 2 })
         first.cancel()  // its slot is freed and handed to the next caller
-        #expect(await eventually { (await runtime.snapshots().first?.waiting ?? 0) == 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.waiting ?? 0) == 1 })
         let third = runtime.spawn { try await runtime.nop(); order.append("third") }
-        #expect(await eventually { (await runtime.snapshots().first?.waiting ?? 0) == 2 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.waiting ?? 0) == 2 })
         _ = try pipe.writeEnd.writeAll([UInt8(1)])
         #expect(try await blocker.value == .read(1, [1]))
         try await second.value
@@ -452,7 +453,7 @@ struct HardeningTests {
     @Test("9b. after a burst of 100,000 waiters the slot slab and the job queue return to their baseline")
     func memoryReturnsAfterBurst() async throws {
         let runtime = try Runtime(configuration: Runtime.Configuration(submissionEntries: 64))
-        let baseline = try #require(await runtime.snapshots().first)
+        let baseline = try #require(await runtime.combinedSnapshot())
         try await runtime.spawn {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<100_000 { group.addTask { try await runtime.nop() } }
@@ -465,7 +466,7 @@ struct HardeningTests {
             let outcome = await runtime.performBatch(parts, results: results)
             #expect(outcome == .completed(0))
         }.value
-        let after = try #require(await runtime.snapshots().first)
+        let after = try #require(await runtime.combinedSnapshot())
         #expect(after.slotsInUse == 0)
         #expect(after.peakSlotCapacity >= 100_000, "the burst did grow the slab")
         #expect(after.slotCapacity <= baseline.slotCapacity * 2, "slab back near its baseline (\(after.slotCapacity) slots, was \(baseline.slotCapacity))")

@@ -19,7 +19,7 @@ struct InlineCompletionTests {
         return path
     }
 
-    func inlineCount(_ runtime: Runtime) async -> Int { await runtime.snapshots().first?.statistics.inlineCompletions ?? -1 }
+    func inlineCount(_ runtime: Runtime) async -> Int { await runtime.combinedSnapshot()?.statistics.inlineCompletions ?? -1 }
 
     @Test("cached positional reads complete on the ring thread without the ring, with the right bytes")
     func cachedReadsAreServedInline() async throws {
@@ -63,7 +63,7 @@ struct InlineCompletionTests {
                 return bytes
             }.value
             #expect(bytes == (4096..<8192).map(pattern))
-            let stats = await runtime.snapshots().first?.statistics
+            let stats = await runtime.combinedSnapshot()?.statistics
             #expect(stats?.inlineCompletions == 0)
             #expect(stats?.eagerInFlight == 0)
         }
@@ -364,7 +364,7 @@ struct InlineCompletionTests {
         #expect(slept == true)
         let offRing = try await withinDeadline(.seconds(10), "a NOP from another thread") { try await runtime.nop(); return true }
         #expect(offRing == true)
-        let stats = try await withinDeadline(.seconds(10), "a snapshot") { await runtime.snapshots().first?.statistics }
+        let stats = try await withinDeadline(.seconds(10), "a snapshot") { await runtime.combinedSnapshot()?.statistics }
         #expect((stats??.inlineCompletions ?? 0) > 10_000, "the loops really completed inline")
         stop.set()
         try await reader.value
@@ -383,13 +383,13 @@ struct InlineCompletionTests {
             // three tries, each read started from a sleep on the ring's own timer.
             var wentEager = false
             for attempt in 1...3 where !wentEager {
-                let before = await runtime.snapshots().first?.statistics.eagerInFlight ?? 0
+                let before = await runtime.combinedSnapshot()?.statistics.eagerInFlight ?? 0
                 let reader = runtime.spawn { () -> ReadOutcome in
                     try? await SpoolClock(runtime: runtime).sleep(for: .milliseconds(20 * attempt))
                     return await readOneByte(dupReader(pipe.readEnd), runtime: runtime)
                 }
-                #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
-                let after = await runtime.snapshots().first?.statistics.eagerInFlight ?? 0
+                #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
+                let after = await runtime.combinedSnapshot()?.statistics.eagerInFlight ?? 0
                 wentEager = after > before
                 reader.cancel()
                 #expect(outcomeName(try await reader.value) == "cancelled")

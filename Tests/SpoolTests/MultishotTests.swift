@@ -115,7 +115,7 @@ extension SocketTests {
                 try await producer.value
                 #expect(received == message, "every byte, in order")
                 #expect(pool.peakLeased == pool.count, "the consumer held the whole pool at least once")
-                let arms = try #require(await runtime.snapshots().first).statistics.multishotArms
+                let arms = try #require(await runtime.combinedSnapshot()).statistics.multishotArms
                 #expect(arms >= 2, "the receive ran dry (ENOBUFS) and was re-armed when buffers came back")
                 #expect(pool.leased == 0)
                 try await connection.close()
@@ -213,7 +213,7 @@ extension SocketTests {
                 #expect(accepted == count)
                 let marks = try await clients.value.map { $0.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } }
                 #expect(Set(marks) == Set((0..<UInt64(count))), "each connection got its own, exactly once")
-                let stats = try #require(await runtime.snapshots().first).statistics
+                let stats = try #require(await runtime.combinedSnapshot()).statistics
                 #expect(stats.multishotPauses >= 1, "the queue bound paused the accept at least once")
                 #expect(stats.multishotArms >= 2, "and it was re-armed")
             }
@@ -246,14 +246,14 @@ extension SocketTests {
                     }
                 }
                 try await client.writeAll([1, 2, 3])
-                #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 && pool.leased == 0 })
+                #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) >= 1 && pool.leased == 0 })
                 try await Task.sleep(for: .milliseconds(20))
                 receiving.cancel()
                 #expect(try await receiving.value == "cancelled")
                 #expect(pool.leased == 0)
                 try await client.close()
                 #expect(await eventually { openSocketDescriptors(ports: [port, clientPort]).isEmpty }, "no socket left open")
-                #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 1) == 0 }, "the multishot requests ended")
+                #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 1) == 0 }, "the multishot requests ended")
             }
         }
 
@@ -272,7 +272,7 @@ extension SocketTests {
                     return "\(error)"
                 }
             }
-            #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 })
+            #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) >= 1 })
             runtime.shutdown()
             #expect(try await receiving.value == "\(RuntimeError.shutdown)")
             _ = client

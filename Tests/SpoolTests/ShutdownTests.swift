@@ -37,7 +37,7 @@ struct ShutdownTests {
             let after = buffer.withUnsafeMutableBytes { Array($0) }
             return (what, after)
         }
-        #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
         let start = ContinuousClock.now
         await runtime.shutdownAndWait()
         #expect(ContinuousClock.now - start < .seconds(5), "shutdown ends in bounded time")
@@ -49,12 +49,12 @@ struct ShutdownTests {
 
     @Test("callers waiting for admission resume with RuntimeError.shutdown")
     func shutdownFailsWaiters() async throws {
-        let runtime = try Runtime(configuration: Runtime.Configuration(submissionEntries: 4, inFlightLimit: 1))
+        let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 1, submissionEntries: 4, inFlightLimit: 1))
         let pipe = try FileDescriptor.pipe()
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
         let tasks = (0..<3).map { _ in runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) } }
         #expect(await eventually {
-            let s = await runtime.snapshots().first
+            let s = await runtime.combinedSnapshot()
             return s?.inFlight == 1 && s?.waiting == 2
         })
         runtime.shutdown()  // the blocking variant, from a non-ring thread
@@ -68,11 +68,11 @@ struct ShutdownTests {
         runtime.shutdown()
         runtime.shutdown()
         await #expect(throws: RuntimeError.shutdown) { try await runtime.nop() }
-        // A task spawned after shutdown still runs (on the global executor) and gets the error.
-        let late = runtime.spawn { () -> Bool in
-            do { try await runtime.nop(); return false } catch RuntimeError.shutdown { return true }
-        }
-        #expect(try await late.value)
+        // A task spawned after shutdown is refused: it throws without running its body.
+        let ran = Flag()
+        let late = runtime.spawn { ran.set() }
+        await #expect(throws: RuntimeError.shutdown) { try await late.value }
+        #expect(!ran.isSet)
     }
 
     @Test("shutdown requested from a ring thread does not wait for itself")
@@ -93,7 +93,7 @@ struct ShutdownTests {
                 do {
                     let task = try Runtime.run { runtime in
                         let t = runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
-                        _ = await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 }
+                        _ = await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 }
                         return t
                     }
                     c.resume(returning: task)

@@ -186,7 +186,7 @@ extension SocketTests {
                 let client = Task { try await Self.echoRoundTrip(address, message, runtime: runtime) }
                 try await Self.echoServer(listener, connections: 1, runtime: runtime)
                 #expect(try await client.value == message)
-                let notifications = try #require(await runtime.snapshots().first).statistics.zeroCopyNotifications
+                let notifications = try #require(await runtime.combinedSnapshot()).statistics.zeroCopyNotifications
                 if supported {
                     #expect(notifications > 0, "sends of 16 KiB chunks went zero-copy")
                 } else {
@@ -328,19 +328,19 @@ extension SocketTests {
                     return try await clients.value
                 }
                 #expect(served == true)
-                #expect((await runtime.snapshots().first?.peakInFlight ?? 0) > 8, "more requests were in flight than the cap")
+                #expect((await runtime.combinedSnapshot()?.peakInFlight ?? 0) > 8, "more requests were in flight than the cap")
             }
         }
 
         @Test("socket traffic passes a capped request that never completes; a socket's close is capped and waits its turn")
         func cappedWaitersDoNotBlockSockets() async throws {
-            try await withTestRuntime(Runtime.Configuration(submissionEntries: 64, inFlightLimit: 1)) { runtime in
+            try await withTestRuntime(Runtime.Configuration(ringCount: 1, submissionEntries: 64, inFlightLimit: 1)) { runtime in
                 let pipe = try FileDescriptor.pipe()
                 defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
                 let stuck = runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
-                #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 })
+                #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) >= 1 })
                 let queued = runtime.spawn { try await runtime.nop() }  // waits for the cap
-                #expect(await eventually { (await runtime.snapshots().first?.waiting ?? 0) >= 1 })
+                #expect(await eventually { (await runtime.combinedSnapshot()?.waiting ?? 0) >= 1 })
                 let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
                 let address = listener.localAddress
                 let echoed = Mutex<[UInt8]?>(nil)
@@ -358,7 +358,7 @@ extension SocketTests {
                 #expect(echoed.withLock { $0 } == Self.message(5000, seed: 9))
                 // Shutdowns and closes complete on their own, so they are capped: the client's
                 // half-close waits behind the NOP.
-                #expect(await eventually { (await runtime.snapshots().first?.waiting ?? 0) >= 2 })
+                #expect(await eventually { (await runtime.combinedSnapshot()?.waiting ?? 0) >= 2 })
                 _ = try pipe.writeEnd.writeAll([1])  // release the pipe read; the NOP and the closes follow
                 _ = try await stuck.value
                 try await queued.value
@@ -381,7 +381,7 @@ extension SocketTests {
                     try? await quiet.close()
                     return outcome
                 }
-                #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 })
+                #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) >= 1 })
                 accept.cancel()
                 #expect(try await accept.value == "cancelled")
 
@@ -401,7 +401,7 @@ extension SocketTests {
                         return "connected"
                     }
                     try await Task.sleep(for: .milliseconds(150))
-                    let inFlight = await runtime.snapshots().first?.inFlight ?? 0
+                    let inFlight = await runtime.combinedSnapshot()?.inFlight ?? 0
                     if inFlight > 0 {  // the connect is still waiting in the kernel
                         attempt.cancel()
                         cancelledConnect = try await attempt.value
@@ -426,7 +426,7 @@ extension SocketTests {
                     try? await reader.close()
                     return outcome
                 }
-                #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) >= 1 })
+                #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) >= 1 })
                 read.cancel()
                 #expect(try await read.value == "cancelled")
                 try await silent.close()

@@ -136,3 +136,32 @@ final class Flag: Sendable {
 /// Where `d_name` starts in a `dirent`: the name is read in place, because `readdir` returns
 /// records only as long as their name (copying the whole `d_name` tuple reads past the end).
 let direntNameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) ?? 19
+
+extension Runtime {
+    /// Every ring's snapshot combined: counts summed, peaks the largest ring's (a task's
+    /// operations may land on any ring of a multi-ring runtime). Nil if no ring runs.
+    func combinedSnapshot() async -> RingSnapshot? {
+        let all = await snapshots()
+        guard var total = all.first else { return nil }
+        for s in all.dropFirst() {
+            total.slotsInUse += s.slotsInUse
+            total.slotCapacity += s.slotCapacity
+            total.peakSlotCapacity = max(total.peakSlotCapacity, s.peakSlotCapacity)
+            total.slabBytes += s.slabBytes
+            total.inFlight += s.inFlight
+            total.peakInFlight = max(total.peakInFlight, s.peakInFlight)
+            total.waiting += s.waiting
+            total.jobQueueCapacity = max(total.jobQueueCapacity, s.jobQueueCapacity)
+            total.statistics.budgetExhausted += s.statistics.budgetExhausted
+            total.statistics.parks += s.statistics.parks
+            total.statistics.timedParks += s.statistics.timedParks
+            total.statistics.stalls += s.statistics.stalls
+            total.statistics.inlineCompletions += s.statistics.inlineCompletions
+            total.statistics.eagerInFlight += s.statistics.eagerInFlight
+            total.statistics.zeroCopyNotifications += s.statistics.zeroCopyNotifications
+            total.statistics.multishotArms += s.statistics.multishotArms
+            total.statistics.multishotPauses += s.statistics.multishotPauses
+        }
+        return total
+    }
+}

@@ -55,7 +55,7 @@ struct TimerTests {
                 #expect(outcome == "CancellationError")
                 #expect(ContinuousClock.now - start < .seconds(5))
             }
-            #expect(await eventually { (await runtime.snapshots().first?.slotsInUse ?? 1) == 0 }, "the timers left the wheel")
+            #expect(await eventually { (await runtime.combinedSnapshot()?.slotsInUse ?? 1) == 0 }, "the timers left the wheel")
         }
     }
 
@@ -248,7 +248,7 @@ struct TimerTests {
                 for await o in group { outcomes.withLock { $0[o, default: 0] += 1 } }
             }
         }
-        #expect(await eventually { (await runtime.snapshots().first?.slotsInUse ?? 0) == 10_000 })
+        #expect(await eventually { (await runtime.combinedSnapshot()?.slotsInUse ?? 0) == 10_000 })
         let start = ContinuousClock.now
         _ = try await withinDeadline(.seconds(10), "shutdown with sleepers") { await runtime.shutdownAndWait() }
         _ = try await withinDeadline(.seconds(10), "the sleepers") { try await task.value }
@@ -296,7 +296,7 @@ struct TimerTests {
             let pipe = try FileDescriptor.pipe()
             defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
             let blocker = runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
-            #expect(await eventually { (await runtime.snapshots().first?.inFlight ?? 0) == 1 })
+            #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
             let reader = File(adopting: dupReader(pipe.readEnd), runtime: runtime).shared()
             let start = ContinuousClock.now
             let outcome = try await withinDeadline(.seconds(10), "a queued timed read") { () -> String in
@@ -306,7 +306,7 @@ struct TimerTests {
             }
             #expect(outcome == "timeout")
             #expect(ContinuousClock.now - start >= .milliseconds(45))
-            #expect(await runtime.snapshots().first?.waiting == 0, "it left the admission queue")
+            #expect(await runtime.combinedSnapshot()?.waiting == 0, "it left the admission queue")
             _ = try pipe.writeEnd.writeAll([UInt8](repeating: 1, count: 16))
             #expect(try await blocker.value == .read(16, [UInt8](repeating: 1, count: 16)))
             try await reader.close()

@@ -75,4 +75,10 @@ static inline void spool_fence_seq_cst(void) {
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
+/* sched_getaffinity(2) / sched_setaffinity(2) for the calling thread, on a
+ * plain byte mask (bit n of byte n/8 is CPU n): 0 (get: the bytes the kernel
+ * wrote) or -errno. */
+int spool_get_thread_affinity(uint8_t *mask, size_t size);
+int spool_set_thread_affinity(const uint8_t *mask, size_t size);
+
 #endif /* SPOOL_CSPOOLURING_H */

@@ -1,6 +1,15 @@
 import SystemPackage
 
 extension OperationOutcome {
+    /// The runtime error of a refusal: ``RuntimeError/broken(_:)`` for a broken ring, else
+    /// ``RuntimeError/shutdown``.
+    var runtimeError: RuntimeError {
+        switch self {
+        case .broken(let e), .brokenInFlight(let e): return .broken(e)
+        default: return .shutdown
+        }
+    }
+
     /// The kernel's non-negative result, or the matching error: `IOError` (with `context`)
     /// for `-errno`, `CancellationError`, or ``RuntimeError``.
     func value(_ context: @autoclosure () -> IOErrorContext) throws -> Int32 {

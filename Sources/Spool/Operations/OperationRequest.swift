@@ -71,6 +71,14 @@ enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspen
         }
     }
 
+    /// Whether the request accepts connections (new work a draining runtime refuses).
+    var isAccept: Bool {
+        switch self {
+        case .accept, .acceptMultishot: return true
+        default: return false
+        }
+    }
+
     /// What kind of submission this request makes (fault-injection tests target kinds).
     var site: SubmitSite { if case .close = self { return .close } else { return .operation } }
 

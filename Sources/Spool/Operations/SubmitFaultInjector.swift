@@ -19,11 +19,15 @@ final class SubmitFaultInjector: Sendable {
         var errno: Int32
         var remaining: Int
         var skip: Int
+        /// Only this ring's enters (nil: any ring's).
+        var ring: Int?
     }
     private struct State {
         var rules: [Rule] = []
         var injected: [String: Int] = [:]
         var sitesSeen: SubmitSite = []
+        /// The site each ring is entering for (set just before each enter).
+        var currentSites: [Int: UInt16] = [:]
     }
     private let state = Mutex(State())
     private let eagerReapHook = Mutex<(@Sendable () -> Void)?>(nil)
@@ -42,9 +46,9 @@ final class SubmitFaultInjector: Sendable {
     init() {}
 
     /// Fails `count` enters tagged with `site` with `errno`, after letting the first
-    /// `skipping` such enters through.
-    func fail(_ site: SubmitSite, with errno: Int32, count: Int = 1, skipping: Int = 0) {
-        state.withLock { $0.rules.append(Rule(site: site, errno: errno, remaining: count, skip: skipping)) }
+    /// `skipping` such enters through. `ring`: only that ring's enters (default: any ring's).
+    func fail(_ site: SubmitSite, with errno: Int32, count: Int = 1, skipping: Int = 0, ring: Int? = nil) {
+        state.withLock { $0.rules.append(Rule(site: site, errno: errno, remaining: count, skip: skipping, ring: ring)) }
     }
 
     /// Removes every rule not yet used up.
@@ -58,10 +62,10 @@ final class SubmitFaultInjector: Sendable {
     var sitesSeen: SubmitSite { state.withLock { $0.sitesSeen } }
 
     /// The errno to fail an enter tagged `site` with, if a rule says so.
-    func take(_ site: SubmitSite) -> Int32? {
+    func take(_ site: SubmitSite, ring: Int = 0) -> Int32? {
         state.withLock { s -> Int32? in
             s.sitesSeen.formUnion(site)
-            guard let i = s.rules.firstIndex(where: { site.contains($0.site) && $0.remaining > 0 }) else { return nil }
+            guard let i = s.rules.firstIndex(where: { site.contains($0.site) && $0.remaining > 0 && ($0.ring == nil || $0.ring == ring) }) else { return nil }
             if s.rules[i].skip > 0 {
                 s.rules[i].skip -= 1
                 return nil
@@ -74,16 +78,19 @@ final class SubmitFaultInjector: Sendable {
         }
     }
 
-    /// The site the ring thread is entering for (set just before each enter).
-    let currentSite = Atomic<UInt16>(0)
+    /// Records the site ring `ring` is about to enter for (its ring thread, just before).
+    func entering(_ site: SubmitSite, ring: Int) {
+        state.withLock { $0.currentSites[ring] = site.rawValue }
+    }
 
-    /// The kernel's system calls, with `io_uring_enter` consulting this injector first.
-    func systemCalls() -> RingSystemCalls {
+    /// The kernel's system calls for ring `ring`, with `io_uring_enter` consulting this
+    /// injector first.
+    func systemCalls(ring: Int) -> RingSystemCalls {
         var calls = RingSystemCalls.kernel
         let real = calls.enter
         calls.enter = { [self] fd, toSubmit, minComplete, flags, arg, size in
-            let site = SubmitSite(rawValue: currentSite.load(ordering: .relaxed))
-            if let errno = take(site) { return -errno }
+            let site = SubmitSite(rawValue: state.withLock { $0.currentSites[ring] ?? 0 })
+            if let errno = take(site, ring: ring) { return -errno }
             return real(fd, toSubmit, minComplete, flags, arg, size)
         }
         return calls

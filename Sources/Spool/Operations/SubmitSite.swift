@@ -28,10 +28,13 @@ struct SubmitSite: OptionSet, Sendable, Hashable, CustomStringConvertible {
     static let cancelAll = SubmitSite(rawValue: 1 << 6)
     /// The re-armed read of the wake-up eventfd.
     static let wakeRearm = SubmitSite(rawValue: 1 << 7)
+    /// A `MSG_RING` waking a sibling ring.
+    static let siblingWake = SubmitSite(rawValue: 1 << 9)
 
     static let names: [(SubmitSite, String)] = [
         (.park, "park"), (.poll, "poll"), (.eager, "eager"), (.submissionQueueFull, "sq-full flush"), (.operation, "operation"),
         (.close, "close"), (.cancel, "cancel"), (.cancelAll, "cancel-all"), (.wakeRearm, "wake re-arm"),
+        (.siblingWake, "sibling wake"),
     ]
 
     var description: String {

@@ -48,6 +48,8 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     private var signalled = 0
     private var running = 0
     private var stopped = false
+    /// New jobs are refused (a graceful shutdown began); queued and running ones go on.
+    private var closed = false
 
     init(threads: Int, queueLimit: Int) {
         threadLimit = threads
@@ -60,6 +62,12 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     var queued: Int { locked { queue.count - head } }
     /// Jobs running now.
     var runningCount: Int { locked { running } }
+    /// Whether no job waits or runs.
+    var isIdle: Bool { locked { running == 0 && queue.count == head } }
+
+    /// Refuses new jobs with ``RuntimeError/shutdown`` from now on; queued and running ones
+    /// go on (a graceful shutdown's grace period).
+    func closeAdmission() { locked { closed = true } }
 
     /// Queues `job`. Returns nil on success, or the error the caller gets instead.
     ///
@@ -68,7 +76,7 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     func submit(_ job: Job) -> RuntimeError? {
         var startThread = false
         let refusal: RuntimeError? = locked {
-            if stopped { return .shutdown }
+            if stopped || closed { return .shutdown }
             if job.state == .finished { return nil }  // withdrawn before it was submitted: its caller has the error
             // Every thread not running a job (waiting, starting, or not yet started) takes a
             // queued job without it waiting: only the jobs beyond those count.

@@ -72,6 +72,7 @@ extension RingExecutor {
     /// cancel-all. What finds no room stays queued for the next pass.
     func flushInternalRequests() {
         guard lifecycle == .running || lifecycle == .stopping else { return }
+        if !outgoingWakes.isEmpty { flushOutgoingWakes() }
         if internalRequests.wakeRearmWanted {
             if lifecycle != .running {
                 internalRequests.wakeRearmWanted = false
@@ -120,8 +121,10 @@ extension RingExecutor {
                 for slot in table.slots(in: .submitted) { internalRequests.cancels.append(table.userData(slot)) }
                 if internalRequests.wakeReadInRing { internalRequests.cancels.append(Self.wakeUserData) }
             }
+        case Self.messageWakeUserData:
+            break  // a sibling's wake: the loop is awake
         default:
-            break
+            if completion.userData & ~0xFFFF == Self.messageSendUserData { messageWakeFailed(completion) }
         }
     }
 }

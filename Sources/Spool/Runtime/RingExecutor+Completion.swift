@@ -36,7 +36,9 @@ extension RingExecutor {
         table.markCompleted(slot)
         let outcome: OperationOutcome
         let interrupted = result == -ECANCELED || result == -EINTR
-        if interrupted && table.isCancelRequested(slot) {
+        if interrupted && refusesAccepts && table.request(slot).isAccept {
+            outcome = .shutdown  // ended by a graceful shutdown's drain
+        } else if interrupted && table.isCancelRequested(slot) {
             outcome = .cancelled
         } else if interrupted && lifecycle != .running {
             outcome = refusal  // cancelled by shutdown

@@ -14,8 +14,8 @@ extension RingExecutor {
     /// for cancellation, or nil when the ring refused it (the consumer was told).
     @discardableResult
     func start(_ request: OperationRequest, consumer: any CompletionConsumer) -> UInt64? {
-        if lifecycle != .running {
-            consumer.ended(refusal)
+        if lifecycle != .running || (refusesAccepts && request.isAccept) {
+            consumer.ended(lifecycle != .running ? refusal : .shutdown)
             return nil
         }
         let slot = table.allocate(request)

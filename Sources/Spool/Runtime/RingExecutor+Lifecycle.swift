@@ -40,6 +40,21 @@ import Glibc
 /// - **stopped**: the thread has exited; jobs for this executor run on the global executor,
 ///   and I/O they start hops onto a healthy ring of the runtime (or fails with the refusal).
 extension RingExecutor {
+    /// A graceful shutdown's draining phase (ring thread): new accepts are refused, and the
+    /// accepts waiting or in the kernel end with ``RuntimeError/shutdown``; everything else
+    /// goes on.
+    func beginDraining() {
+        guard lifecycle == .running, !refusesAccepts else { return }
+        refusesAccepts = true
+        for slot in table.slots(in: .waiting) where table.request(slot).isAccept {
+            table.removeWaiting(slot)
+            finish(slot, .shutdown)
+        }
+        for slot in table.slots(in: .submitted) where table.request(slot).isAccept {
+            internalRequests.cancels.append(table.userData(slot))
+        }
+    }
+
     /// Stop admitting, fail waiters, cancel everything in flight (ring thread).
     func beginShutdown() {
         lifecycleState.store(Lifecycle.stopping.rawValue, ordering: .sequentiallyConsistent)
@@ -58,6 +73,7 @@ extension RingExecutor {
     var isDrained: Bool {
         table.inFlight == 0 && table.waitingCount == 0 && internalRequests.inFlight == 0
             && !internalRequests.wakeReadInRing && !internalRequests.cancelAllWanted
+            && outgoingWakes.isEmpty && wakesInSubmissionQueue.isEmpty
     }
 
     /// Resumes every caller waiting for admission with `outcome`.
@@ -116,6 +132,8 @@ extension RingExecutor {
         } catch {
             self.ring = nil
         }
+        // Sibling wakes this ring claimed will never be submitted: deliver them by eventfd.
+        abandonOutgoingWakes()
         kernelReleasedBrokenRing.store(released, ordering: .releasing)
         let held = table.slots(in: .submitted)
         if !released {
@@ -148,6 +166,11 @@ extension RingExecutor {
 
     /// The thread's last act: close what is left, forward late jobs, signal waiters.
     func finish() {
+        abandonOutgoingWakes()  // none normally: the loop ends only with them submitted
+        // Siblings that claimed a wake of this ring may be about to send a MSG_RING to its
+        // descriptor: wait until each has (their next submit) before the number is freed.
+        wakeSignal.closeForSenders()
+        ringDescriptor.store(-1, ordering: .releasing)
         // Close the ring: nothing is in flight (or the broken ring is already closed).
         ring = nil
         // No producer may write the eventfd once it is closed (its number could be reused).

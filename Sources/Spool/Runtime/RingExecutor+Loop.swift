@@ -39,6 +39,7 @@ extension RingExecutor {
             // Park only with nothing to do: no job, no inbox item, and no completion already
             // taken out of the CQ (the submit path may have moved some into its holding buffer
             // while recovering from EAGAIN/EBUSY; a wait would not see them).
+            activeOperations.store(table.used + (jobs.isEmpty ? 0 : 1), ordering: .releasing)
             if jobs.isEmpty && inbox.isEmpty && (ring?.readyCompletions ?? 0) == 0 && !timersDue {
                 park()
             } else {
@@ -56,6 +57,7 @@ extension RingExecutor {
             case .job(let job, let serial): jobs.append(RingJob(job: job, serial: serial))
             case .cancel(let userData): processCancel(userData)
             case .shutdown: shutdownRequested = true
+            case .drain: beginDraining()
             case .schedule(let timer): armScheduled(timer)
             case .unschedule(let timer): disarmScheduled(timer)
             }
@@ -122,10 +124,13 @@ extension RingExecutor {
     /// retry policy; this maps its outcome onto the runtime's state).
     func enter(_ reason: SubmitSite, wait: Bool, timeout: Duration? = nil) {
         guard let ring, lifecycle != .broken else { return }
-        if let faults { faults.currentSite.store(reason.union(unsubmittedSites).rawValue, ordering: .relaxed) }
+        if let faults { faults.entering(reason.union(unsubmittedSites), ring: index) }
         do {
             try ring.submit(waitingFor: wait ? 1 : 0, timeout: timeout)
-            if ring.pendingSubmissions == 0 { unsubmittedSites = [] }
+            if ring.pendingSubmissions == 0 {
+                unsubmittedSites = []
+                if !wakesInSubmissionQueue.isEmpty { releaseSubmittedWakes() }
+            }
         } catch .broken(let errno) {
             fail(brokenWith: errno)
         } catch {

@@ -28,6 +28,7 @@ extension RingExecutor {
         isolation: isolated (any Actor)? = #isolation
     ) async -> OperationOutcome {
         if lifecycle != .running { return refusal }
+        if refusesAccepts && request.isAccept { return .shutdown }
         if cancellable && Task.isCancelled { return .cancelled }
         let slot = table.allocate(request)
         // No clock read on the common path: only an operation with a timeout needs one.

@@ -18,6 +18,8 @@ enum InboxItem: @unchecked Sendable {  // UnownedJob is safe to hand to the ring
     case cancel(UInt64)
     /// Begin shutting down.
     case shutdown
+    /// A graceful shutdown began: refuse new accepts, end the ones waiting.
+    case drain
     /// Arm a scheduled action's timer.
     case schedule(ScheduledTimer)
     /// Remove a cancelled scheduled action's timer.
@@ -79,6 +81,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     static let brokenRingReleaseLimit: Duration = .seconds(5)
 
     let index: Int
+    /// The core this ring's thread is pinned to, if any.
+    let pinnedCore: Int?
     /// The runtime this ring belongs to (set once, right after creation, before any job).
     weak var runtime: Runtime?
     let options: RingOptions
@@ -106,6 +110,15 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     let zeroCopySendSupported = Atomic<Bool>(false)
     /// The ring thread's kernel thread id (for diagnostics: `/proc/self/task/<id>`).
     let threadID = Atomic<Int32>(0)
+    /// The ring's descriptor, for siblings' `MSG_RING` wakes (-1 until the ring exists). A
+    /// sibling reads it only under a ``WakeSignal/claim()``, which keeps it open.
+    let ringDescriptor = Atomic<Int32>(-1)
+    /// Operations (sleeps included) holding a slot, published by the loop before each wait, so
+    /// a graceful shutdown sees when nothing is left (``Runtime/isQuiescent``).
+    let activeOperations = Atomic<Int>(0)
+    /// Whether siblings may wake this ring with `MSG_RING` (the probe found it, and the
+    /// configuration allows it); otherwise they write its eventfd.
+    let acceptsMessageRingWakes = Atomic<Bool>(false)
 
     // Ring-thread state.
     @exclusivity(unchecked) var ring: Ring?
@@ -128,6 +141,15 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     @exclusivity(unchecked) var eagerOutcome: OperationOutcome?
     /// The provided-buffer group id the next ``BufferPool`` on this ring tries first.
     @exclusivity(unchecked) var nextBufferGroup: UInt16 = 0
+    /// A graceful shutdown is draining the runtime: accepts are refused (ring thread).
+    @exclusivity(unchecked) var refusesAccepts = false
+    /// Sibling rings whose wake this ring has claimed and must deliver with a `MSG_RING` at
+    /// its next submit (see `RingExecutor+Wakes.swift`).
+    @exclusivity(unchecked) var outgoingWakes: [RingExecutor] = []
+    /// Siblings whose `MSG_RING` is in this ring's SQ, not yet consumed by the kernel.
+    @exclusivity(unchecked) var wakesInSubmissionQueue: [RingExecutor] = []
+    /// Whether this ring sends `MSG_RING` wakes (configuration).
+    let sendsMessageRingWakes: Bool
     /// The pools on this ring, whose waiting receivers are woken when it stops.
     let pools = Mutex<[WeakPool]>([])
     /// Sleeping callers, by deadline tick; each timer carries its slot's `user_data`.
@@ -144,13 +166,21 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     static let cancelAllUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 3
     /// The `LINK_TIMEOUT` entries bounding operations (their completions need no action).
     static let linkTimeoutUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 4
+    /// A wake a sibling ring posted here with `MSG_RING` (no action: the loop wakes).
+    static let messageWakeUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 5
+    /// This ring's own `MSG_RING` wake requests, when one fails (the low 16 bits name the
+    /// target ring's index); successful ones post no completion here.
+    static let messageSendUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 0x1_0000
 
     /// Creates the executor and starts its thread; returns once the ring exists (or failed).
     init(
         index: Int, options: RingOptions, inFlightLimit: Int?, timerScale: TickScale = .milliseconds,
-        inlineCompletion: Bool = true, faults: SubmitFaultInjector?, logger: Logger
+        inlineCompletion: Bool = true, messageRingWakes: Bool = true, pinnedCore: Int? = nil,
+        faults: SubmitFaultInjector?, logger: Logger
     ) throws(RuntimeError) {
         self.index = index
+        self.pinnedCore = pinnedCore
+        sendsMessageRingWakes = messageRingWakes
         self.timerScale = timerScale
         self.inlineCompletion = inlineCompletion
         self.options = options
@@ -182,16 +212,23 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         pthread_setspecific(ringThreadKey, Unmanaged.passUnretained(self).toOpaque())
         threadID.store(CurrentThread.kernelID, ordering: .releasing)
         CurrentThread.setName("spool-ring-\(index)")
+        if let pinnedCore, let e = CPUAffinity.pinCurrentThread(to: pinnedCore) {
+            logger.warning("Spool ring \(index): could not pin its thread to core \(pinnedCore) (\(Errno(rawValue: e))); it runs unpinned")
+        }
         do throws(RingError) {
             var ringOptions = options
             ringOptions.registerRingDescriptor = true  // this thread owns the ring for its whole life
-            let r = try Ring(options: ringOptions, systemCalls: faults?.systemCalls() ?? .kernel)
+            let r = try Ring(options: ringOptions, systemCalls: faults?.systemCalls(ring: index) ?? .kernel)
             guard r.features.contains(.extendedArgument) else {
                 // Timers bound the ring's wait with io_uring_enter's timeout argument.
                 throw RingError.unavailable(.noFunction, advice: "Spool needs Linux 5.11 or later (io_uring_enter with a timeout, IORING_FEAT_EXT_ARG); this kernel lacks it.")
             }
             ring = r
             zeroCopySendSupported.store(r.supports(.sendZeroCopy), ordering: .releasing)
+            ringDescriptor.store(r.descriptor.rawValue, ordering: .releasing)
+            acceptsMessageRingWakes.store(r.supports(.messageRing), ordering: .releasing)
+            outgoingWakes.reserveCapacity(8)
+            wakesInSubmissionQueue.reserveCapacity(8)
             inFlightLimit = max(1, inFlightLimitSetting ?? r.completionQueueCapacity)
         } catch {
             startOutcome.withLock { $0 = .failure(RuntimeError(error)) }
@@ -259,7 +296,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
             drainAfterStop()
             return
         }
-        wakeSignal.wake()
+        wake(from: RingExecutor.current)
     }
 
     /// Asks the ring to cancel the operation `userData` names. From any thread.
@@ -284,7 +321,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         switch item {
         case .job(let job, _):
             globalConcurrentExecutor.enqueue(ExecutorJob(job))
-        case .cancel, .shutdown, .unschedule:
+        case .cancel, .shutdown, .drain, .unschedule:
             break  // nothing is in flight any more
         case .schedule(let timer):
             let error: RuntimeError = brokenWith.map { .broken($0) } ?? .shutdown

@@ -59,6 +59,12 @@ final class RingThread: Sendable {
     /// Blocks the calling thread until the ring thread has exited.
     func waitUntilExited() { latch.waitForExit() }
 
+    /// Blocks until the ring thread has exited or `deadline` passed; true if it exited.
+    func waitUntilExited(before deadline: ContinuousClock.Instant) -> Bool { latch.waitForExit(before: deadline) }
+
+    /// Whether the thread has exited.
+    var hasExited: Bool { exitWaiters.withLock { $0.exited } }
+
     /// Suspends until the ring thread has exited.
     nonisolated(nonsending) func exited() async {
         await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
@@ -88,6 +94,28 @@ final class Latch: @unchecked Sendable {  // the pthread mutex guards every fiel
     func signalExit() { set { $0.exitSignalled = true } }
     func waitForStart() { wait { $0.startSignalled } }
     func waitForExit() { wait { $0.exitSignalled } }
+
+    /// Waits for the exit signal until `deadline`; true if it came.
+    func waitForExit(before deadline: ContinuousClock.Instant) -> Bool {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        while !exitSignalled {
+            let left = ContinuousClock.now.duration(to: deadline)
+            if left <= .zero { return false }
+            // The condition variable measures CLOCK_REALTIME: an absolute time that far ahead
+            // (at most 100 ms at a time, so a clock step cannot stretch the wait much).
+            let step = min(left, .milliseconds(100))
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let (s, attos) = step.components
+            var nanos = Int(now.tv_nsec) + Int(attos / 1_000_000_000)
+            var until = timespec(tv_sec: now.tv_sec + Int(s) + nanos / 1_000_000_000, tv_nsec: 0)
+            nanos %= 1_000_000_000
+            until.tv_nsec = nanos
+            _ = pthread_cond_timedwait(&condition, &mutex, &until)
+        }
+        return true
+    }
 
     private func set(_ body: (Latch) -> Void) {
         pthread_mutex_lock(&mutex)

@@ -1,3 +1,4 @@
+internal import SpoolRing
 import Logging
 
 #if canImport(Glibc)
@@ -7,8 +8,23 @@ import Glibc
 extension Runtime {
     /// How to build a runtime. A plain value: `Sendable`.
     public struct Configuration: Sendable {
-        /// Ring threads. Default 1 (each ring owns one thread).
+        /// Ring threads, each owning one io_uring and running the tasks placed on it.
+        /// 1...1024; default: one per core the process may run on (``Runtime/Configuration/coreCount``).
         public var ringCount: Int
+        /// Whether ring *i* is pinned to the *i*-th core the process may run on (modulo their
+        /// number): steadier latency and caches when the machine runs little else; leave it
+        /// off (the default) where the cores are shared. Pinning that the system refuses is
+        /// logged and ignored.
+        public var pinsRingsToCores: Bool = false
+        /// Whether a ring wakes a parked sibling with `IORING_OP_MSG_RING`, sent with its own
+        /// next submit (default `true`, where the kernel has it: Linux 5.18), rather than by
+        /// writing the sibling's eventfd (one system call per wake). Threads that are not ring
+        /// threads always use the eventfd. For measurements; see Benchmarks/README.md.
+        public var wakesSiblingsWithMessageRing: Bool = true
+        /// How long ``Runtime/shutdown(gracePeriod:)`` waits, after the grace period, for the
+        /// rings to drain their cancelled requests before it returns anyway (the rings then
+        /// finish in the background and are reported). Default 5 s.
+        public var shutdownDrainLimit: Duration = .seconds(5)
         /// Requests one ring can take from the runtime before it must hand them to the kernel
         /// (the submission-queue size: 2...32768, rounded up to a power of two; an operation
         /// with a timeout takes two).
@@ -58,7 +74,7 @@ extension Runtime {
 
         /// Creates a configuration.
         public init(
-            ringCount: Int = 1, submissionEntries: UInt32 = 256, completionEntries: UInt32? = nil,
+            ringCount: Int = Configuration.coreCount, submissionEntries: UInt32 = 256, completionEntries: UInt32? = nil,
             inFlightLimit: Int? = nil, logger: Logger = Runtime.quietLogger
         ) {
             self.ringCount = ringCount
@@ -68,4 +84,9 @@ extension Runtime {
             self.logger = logger
         }
     }
+}
+
+extension Runtime.Configuration {
+    /// The cores the process may run on (its CPU affinity), at least 1.
+    public static var coreCount: Int { max(1, CPUAffinity.allowedCores().count) }
 }

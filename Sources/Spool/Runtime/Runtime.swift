@@ -63,6 +63,10 @@ public final class Runtime: Sendable {
     /// `configuration.inlineCompletion`, read on every read call.
     let inlineCompletion: Bool
     private let nextRing = Atomic<Int>(0)
+    /// Tasks started with ``spawn(on:_:)`` and not yet ended.
+    let taskTracker = TaskTracker()
+    /// The shutdown state machine.
+    let shutdownCoordinator = ShutdownCoordinator()
 
     /// Starts the ring threads.
     ///
@@ -96,11 +100,14 @@ public final class Runtime: Sendable {
             submissionEntries: configuration.submissionEntries,
             completionEntries: configuration.completionEntries)
         var made: [RingExecutor] = []
+        let cores = configuration.pinsRingsToCores ? CPUAffinity.allowedCores() : []
         do {
             for i in 0..<configuration.ringCount {
                 made.append(try RingExecutor(
                     index: i, options: options, inFlightLimit: configuration.inFlightLimit, timerScale: timerScale,
-                    inlineCompletion: configuration.inlineCompletion, faults: configuration.faults, logger: configuration.logger))
+                    inlineCompletion: configuration.inlineCompletion, messageRingWakes: configuration.wakesSiblingsWithMessageRing,
+                    pinnedCore: cores.isEmpty ? nil : cores[i % cores.count],
+                    faults: configuration.faults, logger: configuration.logger))
             }
         } catch {
             for r in made {
@@ -157,7 +164,7 @@ public final class Runtime: Sendable {
     @TaskLocal static var taskRuntime: Runtime?
 
     /// Every runtime created and not yet shut down, oldest first (weakly held).
-    private static let live = PosixLocked<[WeakRuntime]>([])  // a pthread lock: TSan does not see Mutex's futex
+    static let live = PosixLocked<[WeakRuntime]>([])  // a pthread lock: TSan does not see Mutex's futex
 
     /// Whether any ring still accepts work.
     var isRunning: Bool { rings.contains { $0.lifecycle == .running } }
@@ -177,13 +184,22 @@ public final class Runtime: Sendable {
 
     // MARK: Tasks
 
-    /// Starts a task on a ring (round robin over the healthy rings). The task and the tasks it
-    /// starts find this runtime as ``current``.
+    /// Starts a task on a ring: by default the next running one (round robin); see
+    /// ``RingPlacement``. The task and the tasks it starts find this runtime as ``current``.
+    ///
+    /// A task that cannot be placed (the runtime is shutting down, the chosen ring stopped or
+    /// broke, an index out of range) throws that error without running `body`.
     @discardableResult
-    public func spawn<T: Sendable>(_ body: sending @escaping @isolated(any) () async throws -> T) -> Task<T, any Error> {
-        let ring = pickRing() ?? rings[0]
+    public func spawn<T: Sendable>(
+        on placement: RingPlacement = .next, _ body: sending @escaping @isolated(any) () async throws -> T
+    ) -> Task<T, any Error> {
+        let (ring, refusal) = place(placement)
+        if let refusal { return Task { throw refusal } }
+        let tracker = taskTracker
+        tracker.begin()
         return Task(executorPreference: ring.taskExecutor) { [self] in
-            try await Runtime.$taskRuntime.withValue(self) { try await body() }
+            defer { tracker.end() }
+            return try await Runtime.$taskRuntime.withValue(self) { try await body() }
         }
     }
 
@@ -202,14 +218,24 @@ public final class Runtime: Sendable {
     ///     return head
     /// }
     /// ```
+    ///
+    /// A task that cannot be placed throws without running `body`; `value` is then dropped.
     @discardableResult
     public func spawn<Value: ~Copyable & Sendable, T: Sendable>(
-        taking value: consuming Value, _ body: sending @escaping (consuming Value) async throws -> T
+        taking value: consuming Value, on placement: RingPlacement = .next,
+        _ body: sending @escaping (consuming Value) async throws -> T
     ) -> Task<T, any Error> {
+        let (ring, refusal) = place(placement)
+        if let refusal {
+            _ = consume value
+            return Task { throw refusal }
+        }
         let handoff = Handoff(value)
-        let ring = pickRing() ?? rings[0]
+        let tracker = taskTracker
+        tracker.begin()
         return Task(executorPreference: ring.taskExecutor) { [self] in
-            try await Runtime.$taskRuntime.withValue(self) {
+            defer { tracker.end() }
+            return try await Runtime.$taskRuntime.withValue(self) {
                 guard let value = handoff.take() else {
                     throw RuntimeError.invalidArgument("a handed-off value was taken twice")  // unreachable: one task, one take
                 }
@@ -262,34 +288,6 @@ public final class Runtime: Sendable {
         return try result.get()
     }
 
-    // MARK: Shutdown
-
-    /// Shuts the runtime down and blocks until every ring thread has exited: in-flight
-    /// operations are cancelled and drained, waiting callers resume with
-    /// ``RuntimeError/shutdown``, rings are closed. Idempotent.
-    ///
-    /// Must not be called from a ring thread of this runtime (it would wait for itself);
-    /// from there it only requests the shutdown — use ``shutdownAndWait()`` to wait.
-    public func shutdown() {
-        stopBlockingPool()
-        for r in rings { r.requestShutdown() }
-        if let current = RingExecutor.current, rings.contains(where: { $0 === current }) { return }
-        for r in rings { r.waitUntilStopped() }
-        forget()
-    }
-
-    /// Shuts the runtime down and suspends until every ring thread has exited.
-    public nonisolated(nonsending) func shutdownAndWait() async {
-        stopBlockingPool()
-        for r in rings { r.requestShutdown() }
-        for r in rings { await r.stopped() }
-        forget()
-    }
-
-    private func forget() {
-        Runtime.live.withLock { list in list.removeAll { $0.runtime == nil || $0.runtime === self } }
-    }
-
     // MARK: Diagnostics
 
     /// A snapshot of one ring's state, read on the ring's thread.
@@ -328,6 +326,32 @@ public final class Runtime: Sendable {
         guard let threshold = configuration.zeroCopySendThreshold, rings[0].zeroCopySendSupported.load(ordering: .relaxed) else { return nil }
         return threshold
     }
+
+    /// The ring a new task goes to, or why it cannot start.
+    func place(_ placement: RingPlacement) -> (RingExecutor, RuntimeError?) {
+        if shutdownCoordinator.hasBegun { return (rings[0], .shutdown) }
+        switch placement {
+        case .next:
+            guard let ring = pickRing() else { return (rings[0], refusal.runtimeError) }
+            return (ring, nil)
+        case .current:
+            if let here = RingExecutor.current, here.lifecycle == .running, rings.contains(where: { $0 === here }) { return (here, nil) }
+            return place(.next)
+        case .ring(let i):
+            guard rings.indices.contains(i) else {
+                return (rings[0], .invalidArgument("no ring \(i): this runtime has rings 0..<\(rings.count)"))
+            }
+            let ring = rings[i]
+            guard ring.lifecycle == .running else { return (ring, ring.refusal.runtimeError) }
+            return (ring, nil)
+        }
+    }
+
+    /// The number of rings.
+    public var ringCount: Int { rings.count }
+
+    /// The index of the ring running the calling thread, if it is a ring thread (of any runtime).
+    public static var currentRingIndex: Int? { RingExecutor.current?.index }
 
     /// A running ring, round robin; nil if none is running.
     func pickRing() -> RingExecutor? {

@@ -6,17 +6,21 @@ import SystemPackage
 import Glibc
 #endif
 
-/// How other threads wake a parked ring: an eventfd the ring keeps a read armed on.
+/// How other threads wake a parked ring: an eventfd the ring keeps a read armed on, or a
+/// sibling ring's `IORING_OP_MSG_RING`.
 ///
 /// The ring calls ``arm()`` just before it blocks and ``disarm()`` when it wakes; a producer
-/// that finds the signal armed takes it (one atomic exchange) and writes the eventfd, so only
-/// the 0→1 transition costs a system call and wakes are coalesced. The read's 8 bytes land in
-/// ``buffer``, heap memory with a stable address that the kernel may write while the read is
-/// armed.
+/// that finds the signal armed claims it (``claim()``, one atomic exchange) and delivers one
+/// wake: it writes the eventfd (``deliverThroughEventFD()``), or — from a sibling ring — has
+/// its own ring post a completion on this one. So only the 0→1 transition costs anything and
+/// wakes are coalesced. The read's 8 bytes land in ``buffer``, heap memory with a stable
+/// address that the kernel may write while the read is armed.
 ///
-/// **Thread-safety:** ``wake()`` from any thread; everything else on the ring thread.
-/// **Lifetime:** ``close()`` stops new writers and waits out the ones already writing
-/// before closing the descriptor, so a write never lands on a reused descriptor number.
+/// **Thread-safety:** ``wake()``, ``claim()``, ``deliverThroughEventFD()`` and ``release()``
+/// from any thread; everything else on the ring thread.
+/// **Lifetime:** a claim keeps both the eventfd and the ring's descriptor open until it is
+/// released: ``closeForSenders()`` stops new claims and waits out the held ones before the
+/// ring closes either, so neither a write nor a `MSG_RING` lands on a reused descriptor number.
 final class WakeSignal: @unchecked Sendable {  // atomics, plus ring-thread-only fields
     /// The eventfd (blocking: io_uring answers `EAGAIN` at once for non-blocking files,
     /// which would make an armed read complete immediately).
@@ -25,10 +29,13 @@ final class WakeSignal: @unchecked Sendable {  // atomics, plus ring-thread-only
     let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
     private let armed = Atomic<Bool>(false)
     private let closed = Atomic<Bool>(false)
-    /// Producers between deciding to write the eventfd and writing it.
-    private let writers = Atomic<Int>(0)
+    /// Claims held: producers between deciding to wake and having delivered the wake (for a
+    /// `MSG_RING`, until the sibling's kernel has consumed the request).
+    private let senders = Atomic<Int>(0)
     /// Eventfd writes made (diagnostics: wakes are coalesced).
     let writes = Atomic<Int>(0)
+    /// Wakes delivered by a sibling ring's `MSG_RING` (diagnostics and metrics).
+    let messages = Atomic<Int>(0)
 
     /// Creates the eventfd.
     /// - Throws: ``RuntimeError/unavailable(_:reason:)`` if the kernel refuses.
@@ -46,22 +53,57 @@ final class WakeSignal: @unchecked Sendable {  // atomics, plus ring-thread-only
     /// The ring is awake: producers need not write.
     func disarm() { armed.store(false, ordering: .relaxed) }
 
-    /// Wakes the ring if it is parked (any thread). Call after publishing the work.
+    /// Wakes the ring through its eventfd if it is parked (any thread). Call after publishing
+    /// the work.
     func wake() {
-        writers.add(1, ordering: .sequentiallyConsistent)
-        if !closed.load(ordering: .sequentiallyConsistent) && armed.exchange(false, ordering: .sequentiallyConsistent) {
-            var one: UInt64 = 1
-            _ = Glibc.write(descriptor.rawValue, &one, 8)
-            writes.add(1, ordering: .relaxed)
+        if claim() {
+            deliverThroughEventFD()
+            release()
         }
-        writers.subtract(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Claims the wake if the ring is parked: true means the caller must deliver one wake
+    /// (eventfd or `MSG_RING`) and then ``release()``. False: the ring is awake, another
+    /// producer is waking it, or it is closing.
+    func claim() -> Bool {
+        senders.add(1, ordering: .sequentiallyConsistent)
+        if !closed.load(ordering: .sequentiallyConsistent) && armed.exchange(false, ordering: .sequentiallyConsistent) {
+            return true
+        }
+        senders.subtract(1, ordering: .sequentiallyConsistent)
+        return false
+    }
+
+    /// Writes the eventfd (only under a claim).
+    func deliverThroughEventFD() {
+        var one: UInt64 = 1
+        _ = Glibc.write(descriptor.rawValue, &one, 8)
+        writes.add(1, ordering: .relaxed)
+    }
+
+    /// Writes the eventfd even though the signal was not armed: a claimed `MSG_RING` wake
+    /// failed, so the wake the claim promised is delivered this way (any thread).
+    func forceWake() {
+        senders.add(1, ordering: .sequentiallyConsistent)
+        if !closed.load(ordering: .sequentiallyConsistent) { deliverThroughEventFD() }
+        senders.subtract(1, ordering: .sequentiallyConsistent)
+    }
+
+    /// Ends a claim.
+    func release() { senders.subtract(1, ordering: .sequentiallyConsistent) }
+
+    /// Refuses new claims and waits until the held ones are released (ring thread, before
+    /// the ring and the eventfd close). Held claims belong to producers that deliver without
+    /// waiting on this ring: an eventfd write, or a sibling ring's next submit.
+    func closeForSenders() {
+        closed.store(true, ordering: .sequentiallyConsistent)
+        while senders.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
     }
 
     /// Closes the eventfd once no producer can still write it (ring thread, at exit).
     /// `freeBuffer`: false if the kernel might still write the read's buffer.
     func close(freeBuffer: Bool) {
-        closed.store(true, ordering: .sequentiallyConsistent)
-        while writers.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
+        closeForSenders()
         _ = Glibc.close(descriptor.rawValue)
         if freeBuffer { buffer.deallocate() }
     }

@@ -1,0 +1,155 @@
+internal import SpoolRing
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a runtime is in its shutdown (DESIGN.md contract 7). A plain value: `Sendable`.
+///
+/// ```
+/// running ──shutdown(gracePeriod:)──▶ draining ──idle, or grace over──▶ cancelling
+///                                                                          │
+///       finished ◀──rings closed (or the drain limit passed)── closing ◀───┘
+/// ```
+public enum ShutdownPhase: UInt8, Sendable, Comparable, CustomStringConvertible {
+    /// Admitting work.
+    case running = 0
+    /// No new work is admitted: ``Runtime/spawn(on:_:)`` and ``Runtime/spawnBlocking(_:)``
+    /// throw ``RuntimeError/shutdown`` and listeners stop accepting; tasks already running,
+    /// their operations, sleeps and blocking jobs go on until they finish or the grace
+    /// period ends.
+    case draining = 1
+    /// The grace period is over (or nothing was left): the rest is cancelled — every
+    /// operation in the kernel gets `ASYNC_CANCEL`, sleepers and callers waiting for admission
+    /// or for the blocking pool resume with ``RuntimeError/shutdown``, queued blocking jobs are
+    /// dropped and running ones abandoned (reported in the log).
+    case cancelling = 2
+    /// The rings reap the kernel's last completions (no operation may still own memory the
+    /// kernel can write) and close.
+    case closing = 3
+    /// Every ring is closed, or the drain limit passed with some still waiting for the kernel
+    /// (reported in the log; they close in the background and free nothing the kernel holds).
+    case finished = 4
+
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
+
+    public var description: String {
+        switch self {
+        case .running: return "running"
+        case .draining: return "draining"
+        case .cancelling: return "cancelling"
+        case .closing: return "closing"
+        case .finished: return "finished"
+        }
+    }
+}
+
+/// Runs a runtime's shutdown, once, on a thread of its own, so that any number of callers —
+/// on any thread, a ring thread included — can start it or wait for it.
+///
+/// **Thread-safety:** every member may be called from any thread. **Lifetime:** the runtime's;
+/// its thread holds the runtime until the shutdown has finished.
+final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLocked state
+    private let phaseValue = Atomic<UInt8>(ShutdownPhase.running.rawValue)
+    /// When the grace period ends, in nanoseconds of the continuous clock since `origin`; a
+    /// later call with a shorter grace period brings it forward.
+    private let graceEnd = Atomic<Int64>(.max)
+    private let origin = ContinuousClock.now
+    private let finished = Latch()
+    private let waiters = PosixLocked<(done: Bool, list: [UnsafeContinuation<Void, Never>])>((false, []))
+
+    var phase: ShutdownPhase { ShutdownPhase(rawValue: phaseValue.load(ordering: .acquiring)) ?? .finished }
+
+    /// Whether new work is refused.
+    var hasBegun: Bool { phaseValue.load(ordering: .relaxed) != ShutdownPhase.running.rawValue }
+
+    /// Starts the shutdown (the first call), or brings its grace period's end forward. Returns
+    /// whether this call started it.
+    func begin(gracePeriod: Duration, runtime: Runtime) -> Bool {
+        let end = nanos(ContinuousClock.now.advanced(by: max(.zero, gracePeriod)))
+        var current = graceEnd.load(ordering: .relaxed)
+        while end < current {
+            let (exchanged, original) = graceEnd.compareExchange(expected: current, desired: end, ordering: .relaxed)
+            if exchanged { break }
+            current = original
+        }
+        guard phaseValue.compareExchange(expected: ShutdownPhase.running.rawValue, desired: ShutdownPhase.draining.rawValue,
+                                         ordering: .acquiringAndReleasing).exchanged else { return false }
+        let thread = RingThread()
+        do {
+            try thread.start { [self] in run(runtime) }
+        } catch {
+            // No thread: run it here (a ring thread does only the part that cannot block).
+            if RingExecutor.current.map({ ring in runtime.rings.contains { $0 === ring } }) ?? false {
+                runtime.cancelEverything()
+                setPhase(.finished)
+                signalFinished()
+            } else {
+                run(runtime)
+            }
+        }
+        return true
+    }
+
+    /// Blocks until the shutdown has finished.
+    func waitUntilFinished() { finished.waitForExit() }
+
+    /// Suspends until the shutdown has finished.
+    nonisolated(nonsending) func finishedShutdown() async {
+        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+            let done = waiters.withLock { w -> Bool in
+                if w.done { return true }
+                w.list.append(c)
+                return false
+            }
+            if done { c.resume() }
+        }
+    }
+
+    // MARK: The state machine
+
+    private func run(_ runtime: Runtime) {
+        CurrentThread.setName("spool-shutdown")
+        let logger = runtime.configuration.logger
+        // draining: refuse new work, let the rest go on.
+        runtime.blockingPool.closeAdmission()
+        for ring in runtime.rings { ring.post(.drain) }
+        while !runtime.isQuiescent {
+            let left = nanos(ContinuousClock.now).distance(to: graceEnd.load(ordering: .relaxed))
+            if left <= 0 { break }
+            usleep(UInt32(min(left / 1000, 1000)))  // at most 1 ms: the work may end sooner
+        }
+        // cancelling
+        setPhase(.cancelling)
+        runtime.cancelEverything()
+        // closing: the rings reap their last completions and close.
+        setPhase(.closing)
+        let limit = ContinuousClock.now.advanced(by: runtime.configuration.shutdownDrainLimit)
+        let late = runtime.rings.filter { !$0.thread.waitUntilExited(before: limit) }
+        if !late.isEmpty {
+            logger.error("Spool shutdown: \(late.count) ring(s) (\(late.map(\.index))) still wait for the kernel to complete cancelled requests after the drain limit of \(runtime.configuration.shutdownDrainLimit); they close in the background once it does, and free nothing it may still write")
+        }
+        runtime.forget()
+        setPhase(.finished)
+        signalFinished()
+    }
+
+    private func setPhase(_ phase: ShutdownPhase) { phaseValue.store(phase.rawValue, ordering: .releasing) }
+
+    private func signalFinished() {
+        finished.signalExit()
+        let list = waiters.withLock { w -> [UnsafeContinuation<Void, Never>] in
+            w.done = true
+            defer { w.list.removeAll() }
+            return w.list
+        }
+        for c in list { c.resume() }
+    }
+
+    private func nanos(_ instant: ContinuousClock.Instant) -> Int64 {
+        let (s, a) = origin.duration(to: instant).components
+        return s * 1_000_000_000 + a / 1_000_000_000
+    }
+}
