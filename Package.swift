@@ -16,6 +16,9 @@ let package = Package(
         // The runtime reports events operators must see (a ring that broke) through the
         // ecosystem's logging API; quiet unless the user passes a Logger.
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // Per-ring counters and gauges (operations, admission, wakes, timers, the blocking pool)
+        // through the ecosystem's metrics API: operators plug in Prometheus, StatsD or OTel.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         // Subcommands and flags of the `spool` tool.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // `swift package generate-documentation --target Spool`: the DocC catalog (build-time
@@ -40,6 +43,7 @@ let package = Package(
                 "SpoolTimer",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
         .executableTarget(
@@ -68,6 +72,8 @@ let package = Package(
                 // The runtime-level fault-injection suite builds its injected system-call layer.
                 "SpoolRing",
                 .product(name: "Logging", package: "swift-log"),
+                // A metrics backend that records what the rings publish.
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
     ],

@@ -51,9 +51,13 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     /// New jobs are refused (a graceful shutdown began); queued and running ones go on.
     private var closed = false
 
-    init(threads: Int, queueLimit: Int) {
+    /// Gauges of queued and running jobs, when metrics are on.
+    let metrics: BlockingPoolMetrics?
+
+    init(threads: Int, queueLimit: Int, metrics: BlockingPoolMetrics? = nil) {
         threadLimit = threads
         self.queueLimit = queueLimit
+        self.metrics = metrics
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&condition, nil)
     }
@@ -195,6 +199,12 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     private func locked<T>(_ body: () -> T) -> T {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
-        return body()
+        let result = body()
+        if let metrics {
+            // Under the lock, so the last value recorded is the pool's current state.
+            metrics.queued.record(queue.count - head)
+            metrics.running.record(running)
+        }
+        return result
     }
 }

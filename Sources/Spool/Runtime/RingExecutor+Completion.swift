@@ -18,6 +18,7 @@ extension RingExecutor {
             return
         }
         guard let slot = table.slot(for: completion.userData), table.state(slot) == .submitted else { return }  // stale
+        if !completion.hasMore { statistics.completed += 1 }
         if let consumer = table.consumer(of: slot) {
             completeForConsumer(slot, consumer, completion)
             return

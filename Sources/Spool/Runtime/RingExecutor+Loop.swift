@@ -19,6 +19,7 @@ import Glibc
 extension RingExecutor {
     func runLoop() {
         while true {
+            loopPasses.add(1, ordering: .relaxed)
             serveInbox()
             // Jobs that arrived before a shutdown request still run first (FIFO); what they
             // start is cancelled with the rest.
@@ -41,8 +42,9 @@ extension RingExecutor {
             // while recovering from EAGAIN/EBUSY; a wait would not see them).
             activeOperations.store(table.used + (jobs.isEmpty ? 0 : 1), ordering: .releasing)
             if jobs.isEmpty && inbox.isEmpty && (ring?.readyCompletions ?? 0) == 0 && !timersDue {
-                park()
+                park(notLongerThan: metrics != nil ? publishMetrics(parking: true) : nil)
             } else {
+                if metrics != nil { publishMetrics(parking: false) }
                 poll()
             }
             reapCompletions()
@@ -88,7 +90,7 @@ extension RingExecutor {
     /// its SQE in the ring if there was any room, and the enter below submits it before it
     /// waits. If the SQ stayed full (the kernel would not take entries), the wait has a short
     /// timeout instead, so work posted from other threads is still seen.
-    private func park() {
+    private func park(notLongerThan bound: Duration?) {
         jobs.shrinkIfEmpty()
         wakeSignal.arm()
         if !inbox.isEmpty {
@@ -100,13 +102,16 @@ extension RingExecutor {
         statistics.parks += 1
         // The next timer's deadline bounds the wait: one enter, one timeout, for all timers.
         var timeout: Duration? = timeUntilNextTimer()
+        if let bound { timeout = min(timeout ?? bound, bound) }
         if !internalRequests.wakeReadInRing {
             // No wake read in the kernel (the SQ stayed full, or shutdown cancelled it): a
             // bounded wait, never an unbounded one.
             timeout = min(timeout ?? .seconds(1), .milliseconds(lifecycle == .running ? 1 : 10))
             statistics.timedParks += 1
         }
+        parkedInKernel.store(true, ordering: .relaxed)
         enter(.park, wait: true, timeout: timeout)
+        parkedInKernel.store(false, ordering: .relaxed)
         wakeSignal.disarm()
     }
 
@@ -141,6 +146,33 @@ extension RingExecutor {
         }
     }
 
+    /// Publishes the counters if the interval has passed: checked when the loop is about to
+    /// park, and every 1,024 passes while it never parks (no clock read on other passes).
+    /// Returns how long a park may last before the next publication is due, if something
+    /// changed that is not yet published (an idle ring that published its last state parks
+    /// without a bound).
+    @discardableResult
+    func publishMetrics(parking: Bool) -> Duration? {
+        guard let metrics else { return nil }
+        passesSincePublication += 1
+        guard parking || passesSincePublication >= 1024 else { return nil }
+        passesSincePublication = 0
+        let now = ContinuousClock.now
+        let state = MetricsState(
+            statistics: statistics, wakesReceived: wakeSignal.writes.load(ordering: .relaxed) + wakeSignal.messages.load(ordering: .relaxed),
+            inFlight: table.inFlight, waiting: table.waitingCount, timers: timers.count + scheduledTimers.count)
+        if state == publishedMetrics { return nil }
+        let since = lastMetricsPublication.duration(to: now)
+        guard since >= metricsInterval else {
+            // Something changed: if the ring parks now, it must wake to publish it.
+            return metricsInterval - since
+        }
+        lastMetricsPublication = now
+        publishedMetrics = state
+        metrics.publish(state)
+        return nil
+    }
+
     func reapCompletions() {
         guard let ring else { return }
         ring.reapCompletions { completion in
@@ -157,6 +189,7 @@ extension RingExecutor {
             unsubmittedSites.formUnion(site)
             return sqe
         }
+        statistics.submissionQueueFull += 1
         enter(.submissionQueueFull.union(site), wait: false)
         guard lifecycle != .broken, let sqe = self.ring?.nextSubmission() else { return nil }
         unsubmittedSites.formUnion(site)

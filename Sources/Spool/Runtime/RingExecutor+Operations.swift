@@ -212,6 +212,7 @@ extension RingExecutor {
             linked.userData = Self.linkTimeoutUserData
         }
         table.markSubmitted(slot)
+        statistics.submitted += 1
         return true
     }
 

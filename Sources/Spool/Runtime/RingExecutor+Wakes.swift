@@ -24,6 +24,7 @@ extension RingExecutor {
             sender.outgoingWakes.append(self)  // sender's thread: its own state
             return
         }
+        if let sender, sender !== self { sender.statistics.wakesSent += 1 }
         wakeSignal.deliverThroughEventFD()
         wakeSignal.release()
     }
@@ -32,6 +33,7 @@ extension RingExecutor {
     /// internal requests); a wake that finds no SQ room goes through the eventfd at once.
     func flushOutgoingWakes() {
         while let target = outgoingWakes.popLast() {
+            statistics.wakesSent += 1
             let descriptor = target.ringDescriptor.load(ordering: .acquiring)
             if descriptor >= 0, let sqe = nextSubmission(for: .siblingWake) {
                 sqe.prepareMessageRing(FileDescriptor(rawValue: descriptor), result: 0, userData: Self.messageWakeUserData, skipLocalCompletion: true)

@@ -116,6 +116,18 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// Operations (sleeps included) holding a slot, published by the loop before each wait, so
     /// a graceful shutdown sees when nothing is left (``Runtime/isQuiescent``).
     let activeOperations = Atomic<Int>(0)
+    /// Loop passes so far, and whether the loop is blocked in the kernel now: what the stall
+    /// detector watches (``StallDetector``).
+    let loopPasses = Atomic<UInt64>(0)
+    let parkedInKernel = Atomic<Bool>(false)
+    /// Stalls the detector reported for this ring.
+    let stallsReported = Atomic<Int>(0)
+    /// Where the ring publishes its counters (nil: metrics off), and how often.
+    let metrics: RingMetrics?
+    let metricsInterval: Duration
+    @exclusivity(unchecked) var lastMetricsPublication = ContinuousClock.now
+    @exclusivity(unchecked) var passesSincePublication = 0
+    @exclusivity(unchecked) var publishedMetrics = MetricsState()
     /// Whether siblings may wake this ring with `MSG_RING` (the probe found it, and the
     /// configuration allows it); otherwise they write its eventfd.
     let acceptsMessageRingWakes = Atomic<Bool>(false)
@@ -176,8 +188,11 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     init(
         index: Int, options: RingOptions, inFlightLimit: Int?, timerScale: TickScale = .milliseconds,
         inlineCompletion: Bool = true, messageRingWakes: Bool = true, pinnedCore: Int? = nil,
+        metrics: RingMetrics? = nil, metricsInterval: Duration = .seconds(1),
         faults: SubmitFaultInjector?, logger: Logger
     ) throws(RuntimeError) {
+        self.metrics = metrics
+        self.metricsInterval = metricsInterval
         self.index = index
         self.pinnedCore = pinnedCore
         sendsMessageRingWakes = messageRingWakes
@@ -370,6 +385,12 @@ struct LoopStatistics: Sendable {
     var multishotArms = 0
     /// Multishot requests cancelled because their consumer had `bound` completions queued.
     var multishotPauses = 0
+    /// Operations whose entry went into the SQ, and whose final completion was reaped.
+    var submitted = 0, completed = 0
+    /// Times an entry found the SQ full (it was flushed to make room).
+    var submissionQueueFull = 0
+    /// Sibling rings this ring woke (`MSG_RING`, or their eventfd when that was not possible).
+    var wakesSent = 0
 }
 
 extension RuntimeError {

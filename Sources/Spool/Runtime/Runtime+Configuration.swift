@@ -1,4 +1,5 @@
 internal import SpoolRing
+import CoreMetrics
 import Logging
 
 #if canImport(Glibc)
@@ -69,6 +70,20 @@ extension Runtime {
         /// does not count); one more is refused with ``RuntimeError/blockingPoolFull(limit:)``.
         /// 0 (run now or refuse)...1,000,000; default 1,024.
         public var blockingQueueLimit: Int = 1024
+        /// How often each ring publishes its counters and gauges through swift-metrics
+        /// (README, *Observing a runtime*, lists them); `nil`: no metrics. Default 1 s. A ring
+        /// publishes when it is about to park (or every 1,024 loop passes if it never parks),
+        /// so its operations never call the metrics backend.
+        public var metricsInterval: Duration? = .seconds(1)
+        /// Where the metrics go; `nil` (the default): the process's `MetricsSystem.factory`,
+        /// which discards them until the application bootstraps a backend (Prometheus,
+        /// StatsD, OpenTelemetry).
+        public var metricsFactory: (any MetricsFactory)? = nil
+        /// The stall detector: when set, a watchdog thread logs a warning (through ``logger``)
+        /// when a ring's loop has not come back to the kernel for longer than this — a task
+        /// blocking its ring. `nil` (the default): off, and no watchdog thread. 100 ms is a
+        /// reasonable choice for a server; 1 ms ... 1 hour.
+        public var stallThreshold: Duration? = nil
         /// Injected `io_uring_enter` failures (tests only).
         var faults: SubmitFaultInjector? = nil
 

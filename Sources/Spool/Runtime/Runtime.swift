@@ -1,3 +1,4 @@
+import CoreMetrics
 import Dispatch
 internal import SpoolRing
 internal import SpoolTimer
@@ -67,6 +68,8 @@ public final class Runtime: Sendable {
     let taskTracker = TaskTracker()
     /// The shutdown state machine.
     let shutdownCoordinator = ShutdownCoordinator()
+    /// The stall detector, when configured.
+    let stallDetector: StallDetector?
 
     /// Starts the ring threads.
     ///
@@ -89,13 +92,25 @@ public final class Runtime: Sendable {
         guard (0...1_000_000).contains(configuration.blockingQueueLimit) else {
             throw .invalidArgument("blockingQueueLimit must be in 0...1000000 (got \(configuration.blockingQueueLimit))")
         }
+        if let interval = configuration.metricsInterval, interval <= .zero {
+            throw .invalidArgument("metricsInterval must be positive (got \(interval)); nil turns metrics off")
+        }
+        if let t = configuration.stallThreshold, t < .milliseconds(1) || t > .seconds(3600) {
+            throw .invalidArgument("stallThreshold must be in 1 ms ... 1 hour (got \(t)); nil turns the detector off")
+        }
+        if configuration.shutdownDrainLimit < .zero {
+            throw .invalidArgument("shutdownDrainLimit must not be negative (got \(configuration.shutdownDrainLimit))")
+        }
         let timerScale: TickScale
         do { timerScale = try TickScale(tick: configuration.timerTick) } catch {
             throw .invalidArgument("timerTick: \(error)")
         }
         self.configuration = configuration
         inlineCompletion = configuration.inlineCompletion
-        blockingPool = BlockingPool(threads: configuration.blockingThreads, queueLimit: configuration.blockingQueueLimit)
+        let metricsFactory = configuration.metricsInterval == nil ? nil : (configuration.metricsFactory ?? MetricsSystem.factory)
+        blockingPool = BlockingPool(
+            threads: configuration.blockingThreads, queueLimit: configuration.blockingQueueLimit,
+            metrics: metricsFactory.map { BlockingPoolMetrics(factory: $0) })
         let options = RingOptions(
             submissionEntries: configuration.submissionEntries,
             completionEntries: configuration.completionEntries)
@@ -107,6 +122,8 @@ public final class Runtime: Sendable {
                     index: i, options: options, inFlightLimit: configuration.inFlightLimit, timerScale: timerScale,
                     inlineCompletion: configuration.inlineCompletion, messageRingWakes: configuration.wakesSiblingsWithMessageRing,
                     pinnedCore: cores.isEmpty ? nil : cores[i % cores.count],
+                    metrics: metricsFactory.map { RingMetrics(ring: i, factory: $0) },
+                    metricsInterval: configuration.metricsInterval ?? .seconds(1),
                     faults: configuration.faults, logger: configuration.logger))
             }
         } catch {
@@ -117,7 +134,9 @@ public final class Runtime: Sendable {
             throw error
         }
         rings = made
+        stallDetector = configuration.stallThreshold.map { StallDetector(threshold: $0, rings: made, logger: configuration.logger) }
         for r in rings { r.runtime = self }
+        stallDetector?.start()
         Runtime.live.withLock { $0.append(WeakRuntime(self)) }
     }
 

@@ -84,6 +84,7 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
             // No thread: run it here (a ring thread does only the part that cannot block).
             if RingExecutor.current.map({ ring in runtime.rings.contains { $0 === ring } }) ?? false {
                 runtime.cancelEverything()
+                runtime.stallDetector?.stop()
                 setPhase(.finished)
                 signalFinished()
             } else {
@@ -131,6 +132,7 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
         if !late.isEmpty {
             logger.error("Spool shutdown: \(late.count) ring(s) (\(late.map(\.index))) still wait for the kernel to complete cancelled requests after the drain limit of \(runtime.configuration.shutdownDrainLimit); they close in the background once it does, and free nothing it may still write")
         }
+        runtime.stallDetector?.stop()
         runtime.forget()
         setPhase(.finished)
         signalFinished()
