@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "Spool", targets: ["Spool"]),
         .library(name: "SpoolRing", targets: ["SpoolRing"]),
         .library(name: "SpoolTimer", targets: ["SpoolTimer"]),
+        // A Runtime as a swift-service-lifecycle Service (a separate product: the core stays light).
+        .library(name: "SpoolServiceLifecycle", targets: ["SpoolServiceLifecycle"]),
         .executable(name: "spool", targets: ["spool"]),
     ],
     dependencies: [
@@ -19,6 +21,9 @@ let package = Package(
         // Per-ring counters and gauges (operations, admission, wakes, timers, the blocking pool)
         // through the ecosystem's metrics API: operators plug in Prometheus, StatsD or OTel.
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // Graceful shutdown on SIGTERM/SIGINT in the ecosystem's way (ServiceGroup), for the
+        // SpoolServiceLifecycle product only.
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // Subcommands and flags of the `spool` tool.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // `swift package generate-documentation --target Spool`: the DocC catalog (build-time
@@ -46,10 +51,22 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
             ]
         ),
+        .target(
+            name: "SpoolServiceLifecycle",
+            dependencies: [
+                "Spool",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "spool",
             dependencies: [
                 "Spool",
+                // `spool echo` runs as a ServiceGroup: SIGTERM/SIGINT shut it down gracefully.
+                "SpoolServiceLifecycle",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
                 // `spool bench` compares an async NOP with the raw ring's.
                 "SpoolRing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -74,6 +91,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // A metrics backend that records what the rings publish.
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                "SpoolServiceLifecycle",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
     ],

@@ -1,5 +1,9 @@
 import ArgumentParser
+import Dispatch
+import Logging
+import ServiceLifecycle
 import Spool
+import SpoolServiceLifecycle
 import Synchronization
 import SystemPackage
 
@@ -7,13 +11,17 @@ import SystemPackage
 import Glibc
 #endif
 
-/// `spool echo`: a TCP echo server on Spool's public API, with multishot accept and
-/// multishot receive into a shared buffer pool. Runs until SIGINT or SIGTERM.
+/// `spool echo`: a TCP echo server on Spool's public API, with one `SO_REUSEPORT` listener
+/// per ring, multishot accept and multishot receive into a per-ring buffer pool. Runs as a
+/// swift-service-lifecycle `ServiceGroup` until SIGINT or SIGTERM, then shuts down gracefully.
 struct EchoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "echo",
-        abstract: "Run a TCP echo server (multishot accept and receive into a shared buffer pool) until SIGINT or SIGTERM.",
-        discussion: "Prints 'listening on HOST:PORT' once it accepts connections, and a summary when it stops."
+        abstract: "Run a TCP echo server (one listener per ring, multishot accept and receive into per-ring buffer pools) until SIGINT or SIGTERM.",
+        discussion: """
+            Prints 'listening on HOST:PORT' once it accepts connections. On SIGINT or SIGTERM it stops \
+            accepting, gives open connections --grace-period to finish, ends the rest, and prints a summary.
+            """
     )
 
     @Option(help: "The port to listen on; 0 lets the kernel choose (printed at start).")
@@ -22,11 +30,26 @@ struct EchoCommand: ParsableCommand {
     @Option(help: "The address to listen on.")
     var host: String = "127.0.0.1"
 
-    @Option(help: "Receive buffers shared by all connections (a power of two).")
+    @Option(help: "Rings (threads), each with its own listener; default: one per core.")
+    var threads: Int = Runtime.Configuration.coreCount
+
+    @Option(help: "Receive buffers per ring, shared by that ring's connections (a power of two).")
     var buffers: Int = 1024
 
     @Option(help: "Bytes per receive buffer.")
     var bufferSize: Int = 16 * 1024
+
+    @Option(help: "Seconds open connections may go on after SIGINT/SIGTERM before they are ended.")
+    var gracePeriod: Double = 1
+
+    @Option(help: "Log a warning when a ring's loop stalls this many milliseconds (0: off).")
+    var stallMilliseconds: Int = 100
+
+    func validate() throws {
+        guard (1...1024).contains(threads) else { throw ValidationError("--threads must be in 1...1024") }
+        guard gracePeriod >= 0, gracePeriod <= 3600 else { throw ValidationError("--grace-period must be in 0...3600 seconds") }
+        guard stallMilliseconds >= 0 else { throw ValidationError("--stall-milliseconds must not be negative") }
+    }
 
     func run() throws {
         let address: SocketAddress
@@ -35,123 +58,114 @@ struct EchoCommand: ParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
-        // SIGINT and SIGTERM write their number to a pipe (the async-signal-safe way), and
-        // the server waits for it with a read through the ring.
-        let stopSignal: FileDescriptor
+        var logger = Logger(label: "spool.echo")
+        logger.logLevel = .warning
+        var configuration = Runtime.Configuration(ringCount: threads, logger: logger)
+        if stallMilliseconds > 0 { configuration.stallThreshold = .milliseconds(stallMilliseconds) }
+        let runtime: Runtime
         do {
-            stopSignal = try StopSignals.install([SIGINT, SIGTERM])
-        } catch {
-            printError("spool echo: could not install signal handlers: \(error)")
-            throw ExitCode(1)
-        }
-        let (buffers, bufferSize) = (self.buffers, self.bufferSize)
-        do {
-            let summary = try Runtime.run { runtime in
-                try await EchoServer.run(address: address, buffers: buffers, bufferSize: bufferSize,
-                                         stopSignal: stopSignal, runtime: runtime)
-            }
-            printLine("spool echo: stopped by \(summary.signal); \(summary.connections) connections, \(summary.bytes) bytes received")
+            runtime = try Runtime(configuration: configuration)
         } catch {
             printError("spool echo: \(error)")
             throw ExitCode(1)
         }
+        let server = EchoServer(runtime: runtime, address: address, buffers: buffers, bufferSize: bufferSize,
+                                gracePeriod: .milliseconds(Int(gracePeriod * 1000)))
+        let group = ServiceGroup(
+            services: [RuntimeService(runtime, gracePeriod: .milliseconds(Int(gracePeriod * 1000))), server],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        let outcome = Mutex<Result<Void, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            let r: Result<Void, any Error>
+            do { try await group.run(); r = .success(()) } catch { r = .failure(error) }
+            outcome.withLock { $0 = r }
+            done.signal()
+        }
+        done.wait()
+        if case .failure(let error) = outcome.withLock({ $0! }) {
+            printError("spool echo: \(error)")
+            throw ExitCode(1)
+        }
+        let counts = server.counts
+        let spread = counts.perRing.withLock { $0 }.sorted { $0.key < $1.key }.map { "ring \($0.key): \($0.value)" }.joined(separator: ", ")
+        printLine("spool echo: stopped gracefully; \(counts.served.load(ordering: .relaxed)) connections, \(counts.echoed.load(ordering: .relaxed)) bytes received on \(runtime.ringCount) rings (\(spread.isEmpty ? "none" : spread))")
     }
 }
 
-/// The echo server itself, as a user of Spool would write it.
-enum EchoServer {
+/// The echo server itself, as a user of Spool would write it: a `Service` whose graceful
+/// shutdown stops accepting, lets open connections finish for the grace period, then ends them.
+struct EchoServer: Service {
     /// Connections accepted and bytes echoed, counted from every connection's task, and the
     /// connections still open (by id: the handler task; nil while it is being started).
     final class Counts: Sendable {
         let served = Atomic<Int>(0)
         let echoed = Atomic<Int>(0)
+        let nextID = Atomic<Int>(0)
         let open = Mutex<[Int: Task<Void, any Error>?]>([:])
+        /// Connections accepted by each ring.
+        let perRing = Mutex<[Int: Int]>([:])
     }
 
-    struct Summary: Sendable {
-        var signal: String
-        var connections: Int
-        var bytes: Int
-    }
+    let runtime: Runtime
+    let address: SocketAddress
+    let buffers: Int
+    let bufferSize: Int
+    let gracePeriod: Duration
+    let counts = Counts()
 
-    static func run(address: SocketAddress, buffers: Int, bufferSize: Int, stopSignal: FileDescriptor, runtime: Runtime) async throws -> Summary {
-        let pool = try await BufferPool(count: buffers, bufferSize: bufferSize, runtime: runtime)
-        let listener = try StreamListener.bind(address, runtime: runtime)
-        printLine("spool echo: listening on \(listener.localAddress)")
-
-        let counts = Counts()
-        let server = runtime.spawn(taking: listener) { listener in
-            var next = 0
-            do {
-                try await listener.acceptConnections { connection in
-                    let id = next
-                    next += 1
-                    counts.served.add(1, ordering: .relaxed)
-                    try? connection.setNoDelay(true)
-                    counts.open.withLock { $0[id] = .some(nil) }
-                    let handler = runtime.spawn(taking: connection) { connection in
-                        do {
-                            try await connection.receiveBuffers(from: pool) { buffer in
-                                counts.echoed.add(buffer.count, ordering: .relaxed)
-                                // Handed over: queued behind earlier sends, back in the pool
-                                // once sent; this waits only if the peer falls 256 KiB behind.
-                                try await connection.write(taking: buffer)
-                            }
-                        } catch {
-                            // The peer reset or we are stopping: either way, this connection is done.
-                        }
-                        try? await connection.close()
-                        _ = counts.open.withLock { $0.removeValue(forKey: id) }
+    func run() async throws {
+        let (runtime, counts, buffers, bufferSize) = (self.runtime, self.counts, self.buffers, self.bufferSize)
+        // Accept until the graceful shutdown (SIGINT/SIGTERM) cancels the accept loops.
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await runtime.serveOnEachRing(self.address, bound: { printLine("spool echo: listening on \($0)") }) { listener, _ in
+                    // This ring's pool: its connections receive on this ring.
+                    let pool = try await BufferPool(count: buffers, bufferSize: bufferSize, runtime: runtime)
+                    try await listener.acceptConnections { connection in
+                        Self.serve(connection, pool: pool, counts: counts, runtime: runtime)
                     }
-                    // Unless the handler already ended (and removed its entry), remember it.
-                    counts.open.withLock { if $0[id] != nil { $0[id] = handler } }
                 }
-            } catch {
-                // Cancelled at shutdown, or accept failed: stop listening either way.
             }
-            try? await listener.close()
+        } catch is CancellationError {
+            // The graceful shutdown: no more accepts.
+        } catch let error as RuntimeError where error == .shutdown {
+            // The runtime began shutting down first.
         }
-
-        // Wait for SIGINT or SIGTERM (a read of the signalfd, through the ring).
-        let signals = File(adopting: stopSignal, path: "<signal pipe>", runtime: runtime)
-        var info = IOBuffer(capacity: 1)
-        _ = try await signals.readAtCurrentPosition(into: &info)
-        let number = Int32(info.bytes.first ?? 0)
-        try await signals.close()
-
-        // Stop accepting, then end every connection and wait for each to close.
-        server.cancel()
-        _ = await server.result
+        // Open connections get the grace period, then are ended.
+        let deadline = ContinuousClock.now.advanced(by: gracePeriod)
+        while counts.open.withLock({ !$0.isEmpty }) && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         let open = counts.open.withLock { $0.values.compactMap { $0 } }
         for task in open { task.cancel() }
         for task in open { _ = await task.result }
-        return Summary(signal: number == SIGINT ? "SIGINT" : "SIGTERM",
-                       connections: counts.served.load(ordering: .relaxed), bytes: counts.echoed.load(ordering: .relaxed))
     }
-}
 
-/// Signal handlers that write the signal's number to a pipe, so a task can wait for a signal
-/// with an ordinary read (the handler does only `write`, which is async-signal-safe).
-enum StopSignals {
-    nonisolated(unsafe) static var writeEnd: Int32 = -1
-
-    /// Installs the handler for `signals`; returns the pipe's read end (close-on-exec).
-    static func install(_ signals: [Int32]) throws -> FileDescriptor {
-        var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { throw Errno(rawValue: errno) }
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        writeEnd = ends[1]
-        for signal in signals {
-            var action = sigaction()
-            action.__sigaction_handler.sa_handler = { number in
-                var byte = UInt8(truncatingIfNeeded: number)
-                _ = write(StopSignals.writeEnd, &byte, 1)
+    /// Echoes one connection on the current ring until the peer closes it.
+    static func serve(_ connection: consuming StreamSocket, pool: BufferPool, counts: Counts, runtime: Runtime) {
+        let id = counts.nextID.add(1, ordering: .relaxed).oldValue
+        counts.served.add(1, ordering: .relaxed)
+        counts.perRing.withLock { $0[Runtime.currentRingIndex ?? -1, default: 0] += 1 }
+        try? connection.setNoDelay(true)
+        counts.open.withLock { $0[id] = .some(nil) }
+        let handler = runtime.spawn(taking: connection, on: .current) { connection in
+            do {
+                try await connection.receiveBuffers(from: pool) { buffer in
+                    counts.echoed.add(buffer.count, ordering: .relaxed)
+                    // Handed over: queued behind earlier sends, back in the pool once sent;
+                    // this waits only if the peer falls 256 KiB behind.
+                    try await connection.write(taking: buffer)
+                }
+            } catch {
+                // The peer reset or we are stopping: either way, this connection is done.
             }
-            sigemptyset(&action.sa_mask)
-            action.sa_flags = SA_RESTART
-            guard sigaction(signal, &action, nil) == 0 else { throw Errno(rawValue: errno) }
+            try? await connection.close()
+            _ = counts.open.withLock { $0.removeValue(forKey: id) }
         }
-        return FileDescriptor(rawValue: ends[0])
+        // Unless the handler already ended (and removed its entry), remember it.
+        counts.open.withLock { if $0[id] != nil { $0[id] = handler } }
     }
 }
 

@@ -1,0 +1,80 @@
+import SystemPackage
+
+extension Runtime {
+    /// Binds one listener per ring at `address`, all with `SO_REUSEPORT`, and runs `body` on
+    /// each ring with that ring's listener: the kernel spreads incoming connections over the
+    /// listeners (by a hash of the peer's address and port), so every ring accepts and serves
+    /// its own share with no cross-ring traffic.
+    ///
+    /// ```swift
+    /// try await runtime.serveOnEachRing(SocketAddress("0.0.0.0:8080")) { listener, ring in
+    ///     let pool = try await BufferPool(count: 512, bufferSize: 16 * 1024)  // this ring's
+    ///     try await listener.acceptConnections { connection in
+    ///         runtime.spawn(taking: connection, on: .current) { connection in
+    ///             try await serve(connection, pool)
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// - Port 0 binds the first listener to a port the kernel chooses and the others to the
+    ///   same port; `bound` is told the address once the first listener is bound, before any
+    ///   `body` starts.
+    /// - Each `body` runs in a task on its ring (``RingPlacement/ring(_:)``) and owns its
+    ///   listener (it may close it; one it did not close is closed when it returns).
+    ///   `Runtime.currentRingIndex` inside is the ring's index, passed as `ring` too.
+    /// - The call returns when every `body` has returned. If one throws, the others are
+    ///   cancelled and the first error is rethrown; cancelling the caller cancels them all.
+    ///   During a graceful shutdown accepts end with ``RuntimeError/shutdown``.
+    /// - A ring that is not running (broken, stopped) gets no listener.
+    ///
+    /// - Throws: ``IOError`` from binding (`EADDRINUSE` …, with the address);
+    ///   ``RuntimeError/invalidArgument(_:)`` for a Unix-domain address (`SO_REUSEPORT`
+    ///   spreads only TCP); ``RuntimeError/shutdown`` if no ring runs; what `body` throws.
+    public func serveOnEachRing(
+        _ address: SocketAddress, backlog: Int32 = 511,
+        bound: @Sendable (SocketAddress) -> Void = { _ in },
+        _ body: @escaping @Sendable (consuming StreamListener, _ ring: Int) async throws -> Void
+    ) async throws {
+        guard address.family != .unix else {
+            throw RuntimeError.invalidArgument("serveOnEachRing needs an IPv4 or IPv6 address: SO_REUSEPORT does not spread Unix-domain connections (got \(address))")
+        }
+        let running = rings.filter { $0.lifecycle == .running }.map(\.index)
+        guard let first = running.first else { throw rings.first?.refusal.runtimeError ?? RuntimeError.shutdown }
+        let firstListener = try StreamListener.bind(address, backlog: backlog, reusePort: true, runtime: self)
+        let actual = firstListener.localAddress
+        bound(actual)
+        var tasks: [Task<Void, any Error>] = []
+        tasks.append(spawn(taking: firstListener, on: .ring(first)) { listener in try await body(listener, first) })
+        do {
+            for index in running.dropFirst() {
+                let listener = try StreamListener.bind(actual, backlog: backlog, reusePort: true, runtime: self)
+                tasks.append(spawn(taking: listener, on: .ring(index)) { listener in try await body(listener, index) })
+            }
+        } catch {
+            for t in tasks { t.cancel() }
+            for t in tasks { _ = await t.result }
+            throw error
+        }
+        let all = tasks
+        try await withTaskCancellationHandler {
+            var firstError: (any Error)?
+            await withTaskGroup(of: (any Error)?.self) { group in
+                for t in all {
+                    group.addTask {
+                        do { try await t.value; return nil } catch { return error }
+                    }
+                }
+                for await error in group {
+                    if let error, firstError == nil {
+                        firstError = error
+                        for t in all { t.cancel() }
+                    }
+                }
+            }
+            if let firstError { throw firstError }
+        } onCancel: {
+            for t in all { t.cancel() }
+        }
+    }
+}
