@@ -56,6 +56,11 @@ let package = Package(
                            .product(name: "_NIOFileSystem", package: "swift-nio"), .product(name: "SystemPackage", package: "swift-system")],
             path: "Sources/NIOFileCompare"
         ),
+        .executableTarget(
+            name: "ring-hop-compare",
+            dependencies: ["BenchSupport", .product(name: "Spool", package: "main")],
+            path: "Sources/RingHopCompare"
+        ),
         // SwiftNIO's echo server, as its own examples write it, for echo-compare.
         .executableTarget(
             name: "nio-echo",

@@ -8,7 +8,11 @@ Reported per server: messages/s, p50/p99 latency, and the server's CPU time per 
 (utime + stime from /proc/PID/stat over the measured window): on two cores the load
 generator can be the bottleneck, so CPU per message is the figure to compare.
 
-Usage (from Benchmarks/):  python3 echo-compare.py [--reps 3] [--seconds 4] [--warmup 1] [--json FILE]
+With --rings: `spool echo` with 1 ring against 2 rings (one SO_REUSEPORT listener each), and the
+C server as the reference, nothing pinned (the two rings need both cores; the load generator
+shares them), 64 connections.
+
+Usage (from Benchmarks/):  python3 echo-compare.py [--rings] [--reps 3] [--seconds 4] [--warmup 1] [--json FILE]
 Needs liburing's headers for the C peer (Debian: apt-get install liburing-dev)."""
 import argparse, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time
 
@@ -22,8 +26,8 @@ def bin_path(cwd):
     return subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=cwd, check=True,
                           capture_output=True, text=True).stdout.strip()
 
-def start(server_cmd):
-    p = subprocess.Popen(["taskset", "-c", "0"] + server_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+def start(server_cmd, pin=True):
+    p = subprocess.Popen((["taskset", "-c", "0"] if pin else []) + server_cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = p.stdout.readline()
     m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
     if not m:
@@ -45,6 +49,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=3)
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--json")
+    ap.add_argument("--rings", action="store_true", help="spool echo with 1 ring against 2 rings")
     args = ap.parse_args()
     if not os.path.exists("/usr/include/liburing.h"):
         raise SystemExit("echo-compare needs liburing's headers for its C peer: apt-get install liburing-dev")
@@ -56,19 +61,27 @@ def main():
     run(["gcc", "-O2", "-o", f"{work}/echo_uring", f"{here}/Peers/echo_uring.c", "-luring"])
     run(["gcc", "-O2", "-o", f"{work}/echo_load", f"{here}/Peers/echo_load.c"])
     servers = {
-        "spool": [f"{bin_path(root)}/spool", "echo"],
+        "spool": [f"{bin_path(root)}/spool", "echo", "--threads", "1"],
         "c-liburing": [f"{work}/echo_uring"],
         "swiftnio": [f"{bin_path(here)}/nio-echo"],
     }
     workloads = [(1, 64), (64, 64), (64, 4096)]
+    pin = not args.rings
+    if args.rings:
+        servers = {
+            "spool-1-ring": [f"{bin_path(root)}/spool", "echo", "--threads", "1"],
+            "spool-2-rings": [f"{bin_path(root)}/spool", "echo", "--threads", "2"],
+            "c-liburing": [f"{work}/echo_uring"],
+        }
+        workloads = [(64, 64), (64, 4096)]
     results = {}  # (workload, server) -> list of dicts
     names = list(servers)
     for conns, size in workloads:
         for rep in range(args.reps):
             order = names[rep % len(names):] + names[:rep % len(names)]
             for name in order:
-                p, port = start(servers[name])
-                out = subprocess.run(["taskset", "-c", "1", f"{work}/echo_load", str(port), str(conns), str(size),
+                p, port = start(servers[name], pin)
+                out = subprocess.run((["taskset", "-c", "1"] if pin else []) + [f"{work}/echo_load", str(port), str(conns), str(size),
                                       str(args.seconds), str(args.warmup), str(p.pid)], capture_output=True, text=True)
                 stop(p)
                 if out.returncode != 0:
@@ -102,6 +115,23 @@ def main():
     def ratio(by, key, a, b):
         """Median over repetitions of by[a][i][key] / by[b][i][key] (same repetition)."""
         return statistics.median(x[key] / y[key] for x, y in zip(by[a], by[b]) if y[key] > 0)
+
+    if args.rings:
+        print("| workload | 2 rings ÷ 1 ring: msgs/s | 2 rings ÷ 1 ring: server CPU µs/msg | 1 ring CPU/msg ÷ C's |")
+        print("|---|---:|---:|---:|")
+        ratios = []
+        for (conns, size), by in results.items():
+            r = {"connections": conns, "size": size,
+                 "throughput_2_over_1": ratio(by, "msgs_per_s", "spool-2-rings", "spool-1-ring"),
+                 "cpu_2_over_1": ratio(by, "cpu_us_per_msg", "spool-2-rings", "spool-1-ring"),
+                 "cpu_1_over_c": ratio(by, "cpu_us_per_msg", "spool-1-ring", "c-liburing")}
+            ratios.append(r)
+            print(f"| {conns} × {size} B | {r['throughput_2_over_1']:.2f} | {r['cpu_2_over_1']:.2f} | {r['cpu_1_over_c']:.2f} |")
+        table.append({"ratios": ratios})
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(table, f, indent=1)
+        return
 
     print("| workload | Spool CPU/msg ÷ C's (target ≤ 1.15) | Spool msgs per CPU-s ÷ SwiftNIO's (target ≥ 2) | the same, user CPU only | C's msgs per CPU-s ÷ SwiftNIO's |")
     print("|---|---:|---:|---:|---:|")

@@ -12,12 +12,12 @@ public enum CPUAffinity {
     /// Bytes of the masks used: 1,024 CPUs.
     static let maskBytes = 128
 
-    /// The CPUs the calling thread may run on, ascending; `0 ..< online CPUs` if the kernel
-    /// will not say.
+    /// The CPUs the calling thread may run on, ascending (at most the first 1,024); `0 ..<
+    /// online CPUs` (at most 1,024) if the kernel will not say.
     public static func allowedCores() -> [Int] {
         var mask = [UInt8](repeating: 0, count: maskBytes)
         let r = mask.withUnsafeMutableBufferPointer { spool_get_thread_affinity($0.baseAddress, $0.count) }
-        guard r > 0 else { return Array(0..<max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))) }
+        guard r > 0 else { return Array(0..<min(maskBytes * 8, max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))) }
         var cores: [Int] = []
         for (i, byte) in mask.prefix(Int(r)).enumerated() where byte != 0 {
             for bit in 0..<8 where byte & (1 << bit) != 0 { cores.append(i * 8 + bit) }

@@ -224,8 +224,18 @@ public final class Ring {
         }
         spill.deallocate()
         for (p, len) in mappings { munmap(p, len) }
+        if let placeholder = descriptorPlaceholder, dup2(placeholder.rawValue, descriptor.rawValue) >= 0 {
+            return  // the ring's file is released; its number now names the placeholder
+        }
         close(descriptor.rawValue)
     }
+
+    /// When set, `deinit` does not free the ring's descriptor number: it makes the number a
+    /// duplicate of this descriptor (`dup2`), which releases the ring just as `close` would.
+    /// The owner closes the number later. For rings that other rings wake with `MSG_RING`
+    /// naming that number: a late request then fails with `EBADFD` instead of reaching
+    /// whatever file reused the number.
+    public var descriptorPlaceholder: FileDescriptor?
 
     // MARK: Sizes
 

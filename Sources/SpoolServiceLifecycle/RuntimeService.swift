@@ -22,10 +22,10 @@ import Spool
 /// - On graceful shutdown: ``Runtime/shutdownAndWait(gracePeriod:)`` with ``gracePeriod``
 ///   (the runtime's draining phase: new tasks and accepts are refused, running work has the
 ///   grace period to finish, then the rest is cancelled; see ``ShutdownPhase``).
-/// - On cancellation (the group's cancellation signals, or a service failing): the runtime
-///   shuts down at once (grace period zero).
-/// - ``run()`` returns once the runtime has finished shutting down. If the runtime was shut
-///   down by other means meanwhile, it returns then.
+/// - On cancellation (the group's cancellation signals, its graceful-shutdown timeout, or a
+///   service failing) — before or during that grace period: the runtime's grace period ends
+///   at once and the rest is cancelled.
+/// - ``run()`` returns once the runtime has finished shutting down.
 ///
 /// **Thread-safety:** a plain value holding the runtime: `Sendable`. **Lifetime:** the service
 /// does not own the runtime beyond shutting it down.
@@ -43,11 +43,12 @@ public struct RuntimeService: Service, Sendable {
 
     /// Waits for the graceful shutdown (or cancellation), then shuts the runtime down.
     public func run() async throws {
-        do {
-            try await gracefulShutdown()
-            await runtime.shutdownAndWait(gracePeriod: gracePeriod)
-        } catch {
-            await runtime.shutdownAndWait(gracePeriod: .zero)  // cancelled: no grace
+        let (runtime, gracePeriod) = (self.runtime, self.gracePeriod)
+        await withTaskCancellationHandler {
+            let graceful = (try? await gracefulShutdown()) != nil
+            await runtime.shutdownAndWait(gracePeriod: graceful && !Task.isCancelled ? gracePeriod : .zero)
+        } onCancel: {
+            runtime.beginShutdown(gracePeriod: .zero)  // cuts a grace period in progress short
         }
     }
 }

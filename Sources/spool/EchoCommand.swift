@@ -133,14 +133,17 @@ struct EchoServer: Service {
         } catch let error as RuntimeError where error == .shutdown {
             // The runtime began shutting down first.
         }
-        // Open connections get the grace period, then are ended.
-        let deadline = ContinuousClock.now.advanced(by: gracePeriod)
-        while counts.open.withLock({ !$0.isEmpty }) && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        // Open connections get the grace period (their tasks ending, or the time running out),
+        // then are ended.
         let open = counts.open.withLock { $0.values.compactMap { $0 } }
-        for task in open { task.cancel() }
-        for task in open { _ = await task.result }
+        let grace = gracePeriod
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { for task in open { _ = await task.result } }
+            group.addTask { try? await Task.sleep(for: grace) }
+            await group.next()
+            for task in open { task.cancel() }  // what is left is ended; the group then ends
+            group.cancelAll()
+        }
     }
 
     /// Echoes one connection on the current ring until the peer closes it.

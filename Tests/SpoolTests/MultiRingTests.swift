@@ -388,6 +388,42 @@ struct MultiRingTests {
         for _ in 0..<jobs { release.signal() }  // let the abandoned threads go
     }
 
+    @Test("a stopped ring's descriptor number stays taken by a placeholder until every ring has finished")
+    func descriptorNumberReserved() async throws {
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 2))
+        let fd = runtime.rings[1].ringDescriptor.load(ordering: .relaxed)
+        #expect(fd >= 0)
+        #expect(descriptorTarget(fd) == "anon_inode:[io_uring]")
+        faults.fail(.park, with: EBADF, ring: 1)
+        _ = try? await runtime.spawn(on: .ring(1)) { 1 }.value
+        #expect(await eventually { runtime.rings[1].thread.hasExited })
+        // Ring 0 may still name the number in a MSG_RING: it must not be reused meanwhile.
+        #expect(descriptorTarget(fd) == "/dev/null", "the number is held by the placeholder")
+        #expect(runtime.rings[1].ringDescriptor.load(ordering: .relaxed) == -1)
+        // Ring 0 keeps working, and its wakes to the broken ring's executor are not lost.
+        try await runtime.spawn(on: .ring(0)) {
+            let done = Baton()
+            Task(executorPreference: runtime.executors[1]) { done.signal() }  // runs on the global executor now
+            await done.wait()
+        }.value
+        await runtime.shutdownAndWait()
+        #expect(descriptorTarget(fd) != "/dev/null", "closed once every ring finished")
+    }
+
+    @Test("a grace period of .seconds(.max) does not overflow; a spawned task awaiting its own runtime's shutdown does not hold it up")
+    func extremeGraceAndSelfShutdown() async throws {
+        let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 2))
+        let start = ContinuousClock.now
+        let selfStopper = runtime.spawn { await runtime.shutdownAndWait(gracePeriod: .seconds(Int64.max)) }
+        let ended = try await withinDeadline(.seconds(20), "a shutdown awaited by a spawned task, grace .max") {
+            try await selfStopper.value
+            return true
+        }
+        #expect(ended == true)
+        #expect(ContinuousClock.now - start < .seconds(10), "nothing was left, so the grace period ended at once")
+        #expect(runtime.shutdownPhase == .finished)
+    }
+
     @Test("a broken ring fails its own work fast; the other rings keep working; shutdown completes")
     func brokenRingIsolated() async throws {
         let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 2))
@@ -522,5 +558,43 @@ struct ServeOnEachRingTests {
         #expect(ContinuousClock.now - start < .seconds(10), "cancellation does not wait for the grace period")
         #expect(second.shutdownPhase == .finished)
         await #expect(throws: RuntimeError.shutdown) { try await sleeper.value }
+
+        // Cancelled during the grace period: it is cut short.
+        let third = try Runtime(configuration: Runtime.Configuration(ringCount: 1))
+        let long = third.spawn { try await SpoolClock(runtime: third).sleep(for: .seconds(60)) }
+        let group3 = ServiceGroup(services: [RuntimeService(third, gracePeriod: .seconds(60))], logger: Logger(label: "test"))
+        let running3 = Task { try await group3.run() }
+        try await Task.sleep(for: .milliseconds(10))
+        await group3.triggerGracefulShutdown()
+        #expect(await eventually { third.shutdownPhase == .draining })
+        let cut = ContinuousClock.now
+        running3.cancel()
+        _ = await running3.result
+        #expect(ContinuousClock.now - cut < .seconds(10), "the grace period was cut short")
+        #expect(third.shutdownPhase == .finished)
+        await #expect(throws: RuntimeError.shutdown) { try await long.value }
+    }
+
+    @Test("serveOnEachRing during a graceful shutdown: every body ends on its own, then the call throws .shutdown")
+    func serveOnEachRingDrains() async throws {
+        let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 2))
+        let ended = Counter()
+        let bound = Flag()
+        let server = Task {
+            try await runtime.serveOnEachRing(SocketAddress("127.0.0.1:0"), bound: { _ in bound.set() }) { listener, _ in
+                defer { ended.increment() }
+                do {
+                    try await listener.acceptConnections { _ in }
+                } catch let e as RuntimeError where e == .shutdown {
+                    try await SpoolClock(runtime: runtime).sleep(for: .milliseconds(50))  // finishing work, within the grace period
+                    throw e
+                }
+            }
+        }
+        #expect(await eventually { bound.isSet })
+        try await Task.sleep(for: .milliseconds(20))
+        await runtime.shutdownAndWait(gracePeriod: .seconds(10))
+        await #expect(throws: RuntimeError.shutdown) { try await server.value }
+        #expect(ended.value == 2, "both bodies ran to their end")
     }
 }

@@ -29,7 +29,7 @@ public final class BufferPool: Sendable {
     let group: UInt16
     /// The ring whose receives may use this pool (a group belongs to one ring).
     let ring: RingExecutor
-    private let state: Mutex<State>
+    private let state: PosixLocked<State>  // a pthread lock: ThreadSanitizer does not see Mutex's futex
 
     private struct State: ~Copyable {
         var buffers: ProvidedBufferRing
@@ -88,7 +88,7 @@ public final class BufferPool: Sendable {
         self.bufferSize = bufferSize
         self.group = group
         self.ring = ring
-        self.state = Mutex(State(buffers: buffers))
+        self.state = PosixLocked(State(buffers: buffers))
         ring.watchPool(self)
     }
 

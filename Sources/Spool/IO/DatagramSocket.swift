@@ -16,7 +16,7 @@ import Glibc
 /// ```
 ///
 /// **Thread-safety:** `~Copyable` and `Sendable`: one owner at a time, which may move it
-/// into a task (``Runtime/spawn(taking:_:)``). **Lifetime:** ``close()`` releases the
+/// into a task (``Runtime/spawn(taking:on:_:)``). **Lifetime:** ``close()`` releases the
 /// descriptor in every outcome; a socket dropped without it closes it in `deinit`, on any
 /// thread. A Unix path it bound stays until you remove it.
 public struct DatagramSocket: ~Copyable, Sendable {

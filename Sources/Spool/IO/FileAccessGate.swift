@@ -18,7 +18,7 @@ public final class FileAccessGate: Sendable {
     /// found the gate closed and are about to leave again).
     private let word = Atomic<Int>(0)
     /// A close waiting for the last call to leave.
-    private let closer = Mutex<CheckedContinuation<Void, Never>?>(nil)
+    private let closer = PosixLocked<CheckedContinuation<Void, Never>?>(nil)
 
     init() {}
 

@@ -27,6 +27,12 @@ extension Runtime {
     ///   cancelled and the first error is rethrown; cancelling the caller cancels them all.
     ///   During a graceful shutdown accepts end with ``RuntimeError/shutdown``.
     /// - A ring that is not running (broken, stopped) gets no listener.
+    /// - When the runtime drains (a graceful shutdown), each body's accepts end with
+    ///   ``RuntimeError/shutdown``; a body that rethrows it does not cut the others short, and
+    ///   the call throws it once every body has returned.
+    ///
+    /// **Thread-safety:** call from any task; `body` runs concurrently on every ring.
+    /// **Lifetime:** the listeners live as long as their bodies; the call returns after all.
     ///
     /// - Throws: ``IOError`` from binding (`EADDRINUSE` …, with the address);
     ///   ``RuntimeError/invalidArgument(_:)`` for a Unix-domain address (`SO_REUSEPORT`
@@ -59,6 +65,7 @@ extension Runtime {
         let all = tasks
         try await withTaskCancellationHandler {
             var firstError: (any Error)?
+            var shutDown = false
             await withTaskGroup(of: (any Error)?.self) { group in
                 for t in all {
                     group.addTask {
@@ -66,13 +73,18 @@ extension Runtime {
                     }
                 }
                 for await error in group {
-                    if let error, firstError == nil {
+                    if let error = error as? RuntimeError, error == .shutdown {
+                        // The runtime is draining: each body ends on its own, within the grace
+                        // period; the others are not cut short.
+                        shutDown = true
+                    } else if let error, firstError == nil {
                         firstError = error
                         for t in all { t.cancel() }
                     }
                 }
             }
             if let firstError { throw firstError }
+            if shutDown { throw RuntimeError.shutdown }
         } onCancel: {
             for t in all { t.cancel() }
         }

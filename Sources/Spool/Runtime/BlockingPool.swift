@@ -51,8 +51,9 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     /// New jobs are refused (a graceful shutdown began); queued and running ones go on.
     private var closed = false
 
-    /// Gauges of queued and running jobs, when metrics are on.
+    /// Gauges of queued and running jobs, when metrics are on, and what they last recorded.
     let metrics: BlockingPoolMetrics?
+    private var recorded = (queued: -1, running: -1)
 
     init(threads: Int, queueLimit: Int, metrics: BlockingPoolMetrics? = nil) {
         threadLimit = threads
@@ -200,10 +201,11 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         let result = body()
-        if let metrics {
-            // Under the lock, so the last value recorded is the pool's current state.
-            metrics.queued.record(queue.count - head)
-            metrics.running.record(running)
+        if let metrics, (queue.count - head, running) != recorded {
+            // Only a change, and under the lock, so the last value recorded is the pool's state.
+            recorded = (queue.count - head, running)
+            metrics.queued.record(recorded.queued)
+            metrics.running.record(recorded.running)
         }
         return result
     }

@@ -8,11 +8,11 @@ import Glibc
 ///
 /// **Thread-safety:** `Sendable`; ``withLock(_:)`` from any thread (not re-entrant).
 /// **Lifetime:** a class, so the mutex never moves.
-final class PosixLocked<Value>: @unchecked Sendable {  // `value` is only touched under `mutex`
+final class PosixLocked<Value: ~Copyable>: @unchecked Sendable {  // `value` is only touched under `mutex`
     private var mutex = pthread_mutex_t()
     private var value: Value
 
-    init(_ value: Value) {
+    init(_ value: consuming Value) {
         self.value = value
         pthread_mutex_init(&mutex, nil)
     }
@@ -20,7 +20,7 @@ final class PosixLocked<Value>: @unchecked Sendable {  // `value` is only touche
     deinit { pthread_mutex_destroy(&mutex) }
 
     /// Runs `body` with the value, holding the lock.
-    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+    func withLock<R: ~Copyable>(_ body: (inout Value) throws -> R) rethrows -> R {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
         return try body(&value)

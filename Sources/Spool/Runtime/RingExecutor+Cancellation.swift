@@ -122,7 +122,7 @@ extension RingExecutor {
                 if internalRequests.wakeReadInRing { internalRequests.cancels.append(Self.wakeUserData) }
             }
         case Self.messageWakeUserData:
-            break  // a sibling's wake: the loop is awake
+            wakeSignal.messages.add(1, ordering: .relaxed)  // a sibling's wake: the loop is awake
         default:
             if completion.userData & ~0xFFFF == Self.messageSendUserData { messageWakeFailed(completion) }
         }

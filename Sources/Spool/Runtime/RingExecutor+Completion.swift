@@ -37,10 +37,10 @@ extension RingExecutor {
         table.markCompleted(slot)
         let outcome: OperationOutcome
         let interrupted = result == -ECANCELED || result == -EINTR
-        if interrupted && refusesAccepts && table.request(slot).isAccept {
-            outcome = .shutdown  // ended by a graceful shutdown's drain
-        } else if interrupted && table.isCancelRequested(slot) {
+        if interrupted && table.isCancelRequested(slot) {
             outcome = .cancelled
+        } else if interrupted && refusesAccepts && table.request(slot).isAccept {
+            outcome = .shutdown  // ended by a graceful shutdown's drain
         } else if interrupted && lifecycle != .running {
             outcome = refusal  // cancelled by shutdown
         } else if interrupted && table.linkTimeout(of: slot) != nil {

@@ -109,6 +109,9 @@ extension RingExecutor {
     func tearDownBrokenRing() {
         // No local reference to the ring: it must be freed (closed) where it is set to nil.
         guard let errno = brokenErrno, self.ring != nil else { return }
+        // Wakes this ring owed its siblings will never be submitted: deliver them now.
+        abandonOutgoingWakes()
+        activeOperations.store(0, ordering: .releasing)
         // Completions the kernel already posted are real results: deliver them first.
         reapCompletions()
         // Entries still in the SQ never reached the kernel: their callers get `broken`
@@ -127,13 +130,11 @@ extension RingExecutor {
             // work that posted completions (an open or accept that installed a descriptor): deliver
             // them, they are real results.
             reapCompletions()
-            self.ring = nil  // unregisters, unmaps and closes: the kernel cancels everything
+            releaseRing()  // unregisters, unmaps and closes: the kernel cancels everything
             released = witness.waitForRelease(timeout: Self.brokenRingReleaseLimit)
         } catch {
-            self.ring = nil
+            releaseRing()
         }
-        // Sibling wakes this ring claimed will never be submitted: deliver them by eventfd.
-        abandonOutgoingWakes()
         kernelReleasedBrokenRing.store(released, ordering: .releasing)
         let held = table.slots(in: .submitted)
         if !released {
@@ -167,12 +168,10 @@ extension RingExecutor {
     /// The thread's last act: close what is left, forward late jobs, signal waiters.
     func finish() {
         abandonOutgoingWakes()  // none normally: the loop ends only with them submitted
-        // Siblings that claimed a wake of this ring may be about to send a MSG_RING to its
-        // descriptor: wait until each has (their next submit) before the number is freed.
-        wakeSignal.closeForSenders()
-        ringDescriptor.store(-1, ordering: .releasing)
-        // Close the ring: nothing is in flight (or the broken ring is already closed).
-        ring = nil
+        activeOperations.store(0, ordering: .releasing)
+        // Close the ring: nothing is in flight (or the broken ring is already closed). Its
+        // number stays taken (a placeholder) until every sibling has finished.
+        releaseRing()
         // No producer may write the eventfd once it is closed (its number could be reused).
         lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
         // The wake read's buffer may be freed unless the kernel could still hold the read.
@@ -189,6 +188,18 @@ extension RingExecutor {
         internalRequests.cancels.destroy()
         internalRequests.cancels = JobQueue(capacity: 2)
         drainAfterStop()
+        group.ringFinished(reserved: reservedDescriptor)
+        reservedDescriptor = nil
         thread.signalExited()
+    }
+
+    /// Frees the ring (ring thread, no other reference to it held): the kernel releases it; its
+    /// descriptor number is handed to the group's placeholder where that worked, and
+    /// ``ringDescriptor`` stops naming it for new wakes.
+    func releaseRing() {
+        guard let fd = ring?.descriptor.rawValue else { return }
+        ringDescriptor.store(-1, ordering: .releasing)
+        ring = nil
+        if group.holdsPlaceholder(fd) { reservedDescriptor = fd }
     }
 }

@@ -270,6 +270,7 @@ extension RingExecutor {
     /// The eager call's enter and reap (its entries are in the SQ, ``eagerSlot`` names it):
     /// its outcome if the kernel completed it inside the submit, else nil (still in flight).
     private func enterAndReapEagerly() -> OperationOutcome? {
+        if !outgoingWakes.isEmpty { flushOutgoingWakes() }  // they go out with this enter
         enter(.eager, wait: false)
         reapCompletions()
         faults?.eagerReapDone()

@@ -5,22 +5,35 @@ import SystemPackage
 ///
 /// Work for a ring goes into its inbox; if the ring is parked, the producer that claims its
 /// wake (the 0→1 transition, ``WakeSignal/claim()``) delivers one wake:
-/// - from a **sibling ring's thread**: the sibling queues an `IORING_OP_MSG_RING` that posts
-///   a completion on the target, and sends it with its own next submit (no system call of its
-///   own); the request skips its local completion unless it fails;
-/// - from **any other thread**, or where the kernel lacks `MSG_RING`, or when the sibling's SQ
-///   has no room: a write to the target's eventfd, whose read the target keeps armed.
+/// - from a **sibling ring's thread** (a ring of the same runtime) with fewer than
+///   ``deferredWakeJobLimit`` jobs ready: the sibling queues an `IORING_OP_MSG_RING` that
+///   posts a completion on the target, and sends it with its own next submit (no system call
+///   of its own); the request skips its local completion unless it fails;
+/// - from **any other thread**, a busy sibling, another runtime's ring, or where the kernel
+///   lacks `MSG_RING`, or when the sibling's SQ has no room: a write to the target's eventfd,
+///   whose read the target keeps armed.
 ///
-/// A claim keeps the target's descriptors open until the kernel has consumed the `MSG_RING`
-/// (``WakeSignal/closeForSenders()``); a failed `MSG_RING` falls back to the eventfd, so a
-/// wake is never lost.
+/// A `MSG_RING` names the target's descriptor number and may go out after the target stopped:
+/// a stopped ring hands its number to a placeholder that stays until every ring of the group
+/// has finished (``RingGroup``), so the request fails with `EBADFD` rather than reach a file
+/// that reused the number; a failed `MSG_RING` falls back to the eventfd. A wake is never lost.
 extension RingExecutor {
-    /// Wakes this ring if it is parked, on behalf of a producer running on `sender`'s thread
-    /// (nil: not a ring thread). Call after publishing the work.
+    /// A sibling defers a wake to its next submit only while it has fewer ready jobs than
+    /// this: with more, its pass would delay the woken ring's start by that many jobs (and make
+    /// busy rings run in lockstep), so the eventfd is written at once instead.
+    static let deferredWakeJobLimit = 4
+
+    /// Wakes this ring if it is parked, on behalf of a producer running on `sender`'s thread.
+    /// `sender` must be `RingExecutor.current` (nil: not a ring thread): the deferred path
+    /// appends to the sender's own ring-thread state.
     func wake(from sender: RingExecutor?) {
         guard wakeSignal.claim() else { return }
-        if let sender, sender !== self, sender.sendsMessageRingWakes, sender.lifecycle == .running || sender.lifecycle == .stopping,
-           acceptsMessageRingWakes.load(ordering: .relaxed) {
+        if let sender, sender !== self, sender.group === group, sender.sendsMessageRingWakes,
+           sender.lifecycle == .running || sender.lifecycle == .stopping,
+           sender.jobs.count < Self.deferredWakeJobLimit, acceptsMessageRingWakes.load(ordering: .relaxed) {
+            // The descriptor number stays taken while the sender lives (RingGroup): no claim
+            // needs to be held until the request goes out.
+            wakeSignal.release()
             sender.outgoingWakes.append(self)  // sender's thread: its own state
             return
         }
@@ -29,8 +42,9 @@ extension RingExecutor {
         wakeSignal.release()
     }
 
-    /// Puts the claimed sibling wakes into the SQ as `MSG_RING` requests (ring thread, with the
-    /// internal requests); a wake that finds no SQ room goes through the eventfd at once.
+    /// Puts the deferred sibling wakes into the SQ as `MSG_RING` requests (ring thread, with
+    /// the internal requests and before an eager submit); a wake that finds no SQ room, or a
+    /// target that already finished, goes through the eventfd at once.
     func flushOutgoingWakes() {
         while let target = outgoingWakes.popLast() {
             statistics.wakesSent += 1
@@ -39,38 +53,27 @@ extension RingExecutor {
                 sqe.prepareMessageRing(FileDescriptor(rawValue: descriptor), result: 0, userData: Self.messageWakeUserData, skipLocalCompletion: true)
                 sqe.userData = Self.messageSendUserData | UInt64(target.index & 0xFFFF)
                 wakesInSubmissionQueue.append(target)
-                target.wakeSignal.messages.add(1, ordering: .relaxed)
             } else {
-                target.wakeSignal.deliverThroughEventFD()
-                target.wakeSignal.release()
+                target.wakeSignal.forceWake()
             }
         }
     }
 
-    /// The kernel consumed every SQ entry: the `MSG_RING`s in it have resolved their target's
-    /// descriptor, so the claims that kept it open end.
+    /// The kernel consumed every SQ entry, the `MSG_RING`s among them.
     func releaseSubmittedWakes() {
-        while let target = wakesInSubmissionQueue.popLast() { target.wakeSignal.release() }
+        wakesInSubmissionQueue.removeAll(keepingCapacity: true)
     }
 
-    /// Delivers every held claim through the eventfd (the ring broke or is closing: its SQ will
-    /// never be submitted).
+    /// Delivers every wake still owed through the eventfd (the ring broke or is closing: its SQ
+    /// will never be submitted).
     func abandonOutgoingWakes() {
-        while let target = wakesInSubmissionQueue.popLast() {
-            target.wakeSignal.forceWake()
-            target.wakeSignal.release()
-        }
-        while let target = outgoingWakes.popLast() {
-            target.wakeSignal.deliverThroughEventFD()
-            target.wakeSignal.release()
-        }
+        while let target = wakesInSubmissionQueue.popLast() { target.wakeSignal.forceWake() }
+        while let target = outgoingWakes.popLast() { target.wakeSignal.forceWake() }
     }
 
-    /// A `MSG_RING` of this ring failed (the target's CQ was full, say): wake the target through
-    /// its eventfd instead.
+    /// A `MSG_RING` of this ring failed (the target stopped and its number is a placeholder,
+    /// or its CQ was full): wake the target through its eventfd instead.
     func messageWakeFailed(_ completion: Completion) {
-        let index = Int(completion.userData & 0xFFFF)
-        guard let rings = runtime?.rings, index < rings.count else { return }
-        rings[index].wakeSignal.forceWake()
+        group.member(Int(completion.userData & 0xFFFF))?.wakeSignal.forceWake()
     }
 }

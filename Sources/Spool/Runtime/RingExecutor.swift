@@ -81,6 +81,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     static let brokenRingReleaseLimit: Duration = .seconds(5)
 
     let index: Int
+    /// The runtime's rings, as siblings see them (`MSG_RING` wakes, reserved descriptors).
+    let group: RingGroup
     /// The core this ring's thread is pinned to, if any.
     let pinnedCore: Int?
     /// The runtime this ring belongs to (set once, right after creation, before any job).
@@ -158,12 +160,16 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// Sibling rings whose wake this ring has claimed and must deliver with a `MSG_RING` at
     /// its next submit (see `RingExecutor+Wakes.swift`).
     @exclusivity(unchecked) var outgoingWakes: [RingExecutor] = []
-    /// Siblings whose `MSG_RING` is in this ring's SQ, not yet consumed by the kernel.
+    /// Siblings whose `MSG_RING` is in this ring's SQ, not yet consumed by the kernel (the ring
+    /// does not stop before the kernel took them; if it breaks, they get an eventfd wake).
     @exclusivity(unchecked) var wakesInSubmissionQueue: [RingExecutor] = []
+    /// This ring's descriptor number, if it was handed over to the group's placeholder when the
+    /// ring closed (the group closes it once every sibling has finished).
+    @exclusivity(unchecked) var reservedDescriptor: Int32?
     /// Whether this ring sends `MSG_RING` wakes (configuration).
     let sendsMessageRingWakes: Bool
     /// The pools on this ring, whose waiting receivers are woken when it stops.
-    let pools = Mutex<[WeakPool]>([])
+    let pools = PosixLocked<[WeakPool]>([])
     /// Sleeping callers, by deadline tick; each timer carries its slot's `user_data`.
     @exclusivity(unchecked) var timers = TimingWheel()
     /// Scheduled actions (``ScheduledTimer``), by deadline tick; payload: index in `scheduled`.
@@ -188,9 +194,10 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     init(
         index: Int, options: RingOptions, inFlightLimit: Int?, timerScale: TickScale = .milliseconds,
         inlineCompletion: Bool = true, messageRingWakes: Bool = true, pinnedCore: Int? = nil,
-        metrics: RingMetrics? = nil, metricsInterval: Duration = .seconds(1),
+        metrics: RingMetrics? = nil, metricsInterval: Duration = .seconds(1), group: RingGroup = RingGroup(),
         faults: SubmitFaultInjector?, logger: Logger
     ) throws(RuntimeError) {
+        self.group = group
         self.metrics = metrics
         self.metricsInterval = metricsInterval
         self.index = index
@@ -210,9 +217,11 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         // Immortal: tasks keep unowned references to their preferred executor, so executors
         // are kept (a few hundred bytes each once stopped) in a process-wide list.
         retiredExecutors.withLock { $0.append(self) }
+        group.ringStarted()
         do {
             try thread.start { [self] in threadMain() }
         } catch {
+            group.ringFinished(reserved: nil)
             wakeSignal.close(freeBuffer: true)
             lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
             throw error
@@ -240,8 +249,9 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
             }
             ring = r
             zeroCopySendSupported.store(r.supports(.sendZeroCopy), ordering: .releasing)
+            if group.allowsMessageRing { r.descriptorPlaceholder = FileDescriptor(rawValue: group.placeholder) }
             ringDescriptor.store(r.descriptor.rawValue, ordering: .releasing)
-            acceptsMessageRingWakes.store(r.supports(.messageRing), ordering: .releasing)
+            acceptsMessageRingWakes.store(r.supports(.messageRing) && group.allowsMessageRing, ordering: .releasing)
             outgoingWakes.reserveCapacity(8)
             wakesInSubmissionQueue.reserveCapacity(8)
             inFlightLimit = max(1, inFlightLimitSetting ?? r.completionQueueCapacity)
@@ -249,6 +259,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
             startOutcome.withLock { $0 = .failure(RuntimeError(error)) }
             lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
             wakeSignal.close(freeBuffer: true)
+            group.ringFinished(reserved: nil)
             thread.signalStarted()
             thread.signalExited()
             return

@@ -15,7 +15,7 @@ import Glibc
 /// ``RingExecutor``, which lives for the whole process.
 final class RingThread: Sendable {
     private let latch = Latch()
-    private let exitWaiters = Mutex<(exited: Bool, waiters: [UnsafeContinuation<Void, Never>])>((false, []))
+    private let exitWaiters = PosixLocked<(exited: Bool, waiters: [UnsafeContinuation<Void, Never>])>((false, []))
 
     init() {}
 

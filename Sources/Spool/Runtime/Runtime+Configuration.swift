@@ -24,7 +24,7 @@ extension Runtime {
         public var wakesSiblingsWithMessageRing: Bool = true
         /// How long ``Runtime/shutdown(gracePeriod:)`` waits, after the grace period, for the
         /// rings to drain their cancelled requests before it returns anyway (the rings then
-        /// finish in the background and are reported). Default 5 s.
+        /// finish in the background and are reported). 0 ... 1 hour; default 5 s.
         public var shutdownDrainLimit: Duration = .seconds(5)
         /// Requests one ring can take from the runtime before it must hand them to the kernel
         /// (the submission-queue size: 2...32768, rounded up to a power of two; an operation
@@ -75,9 +75,10 @@ extension Runtime {
         /// publishes when it is about to park (or every 1,024 loop passes if it never parks),
         /// so its operations never call the metrics backend.
         public var metricsInterval: Duration? = .seconds(1)
-        /// Where the metrics go; `nil` (the default): the process's `MetricsSystem.factory`,
-        /// which discards them until the application bootstraps a backend (Prometheus,
-        /// StatsD, OpenTelemetry).
+        /// Where the metrics go; `nil` (the default): the process's `MetricsSystem.factory` as
+        /// it is when the runtime is created — bootstrap the backend (Prometheus, StatsD,
+        /// OpenTelemetry) before creating the runtime; a runtime created before that reports to
+        /// the no-op default for its whole life.
         public var metricsFactory: (any MetricsFactory)? = nil
         /// The stall detector: when set, a watchdog thread logs a warning (through ``logger``)
         /// when a ring's loop has not come back to the kernel for longer than this — a task

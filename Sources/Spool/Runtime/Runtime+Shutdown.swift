@@ -31,18 +31,41 @@ extension Runtime {
     ///
     /// - Parameter gracePeriod: how long running work may go on; `.zero` (the default)
     ///   cancels it at once.
+    ///
+    /// Called from a task on the global executor it blocks one of its threads for up to that
+    /// long: prefer ``shutdownAndWait(gracePeriod:)`` in async code.
     public func shutdown(gracePeriod: Duration = .zero) {
         _ = shutdownCoordinator.begin(gracePeriod: gracePeriod, runtime: self)
         if let current = RingExecutor.current, rings.contains(where: { $0 === current }) { return }
-        shutdownCoordinator.waitUntilFinished()
+        withoutHoldingTheShutdown { shutdownCoordinator.waitUntilFinished() }
     }
 
     /// Shuts the runtime down like ``shutdown(gracePeriod:)`` and suspends (without blocking a
     /// thread) until it has finished. Safe from any task, a task on one of the runtime's rings
-    /// included.
+    /// included. A task started with ``spawn(on:_:)`` that calls it does not hold up the grace
+    /// period itself.
     public nonisolated(nonsending) func shutdownAndWait(gracePeriod: Duration = .zero) async {
         _ = shutdownCoordinator.begin(gracePeriod: gracePeriod, runtime: self)
+        let own = Runtime.spawnedBy == ObjectIdentifier(self)
+        if own { taskTracker.end() }
         await shutdownCoordinator.finishedShutdown()
+        if own { taskTracker.begin() }
+    }
+
+    /// Starts the shutdown, or brings the end of its grace period forward, and returns at
+    /// once without waiting for it (from any thread, also a signal-handling task or a
+    /// cancellation handler). ``shutdownPhase`` says how far it got.
+    public func beginShutdown(gracePeriod: Duration = .zero) {
+        _ = shutdownCoordinator.begin(gracePeriod: gracePeriod, runtime: self)
+    }
+
+    /// Runs `body` (a blocking wait for the shutdown) without the calling spawned task counting
+    /// as running work.
+    private func withoutHoldingTheShutdown(_ body: () -> Void) {
+        let own = Runtime.spawnedBy == ObjectIdentifier(self)
+        if own { taskTracker.end() }
+        body()
+        if own { taskTracker.begin() }
     }
 
     /// Where the runtime is in its shutdown.
@@ -51,7 +74,8 @@ extension Runtime {
     /// Nothing left to wait for: no task started with ``spawn(on:_:)`` runs, no blocking job
     /// waits or runs, and no ring has an operation or a sleeper.
     var isQuiescent: Bool {
-        taskTracker.count == 0 && blockingPool.isIdle && rings.allSatisfy { $0.activeOperations.load(ordering: .acquiring) == 0 }
+        taskTracker.count == 0 && blockingPool.isIdle
+            && rings.allSatisfy { $0.lifecycle != .running || $0.activeOperations.load(ordering: .acquiring) == 0 }
     }
 
     /// The cancelling phase: the blocking pool stops, every ring begins its own shutdown.

@@ -21,15 +21,16 @@ import Glibc
 /// ```
 ///
 /// Tasks doing I/O should run on a ring (DESIGN.md: a resume on the ring costs ~1 µs, a hop
-/// from another executor ~12 µs): ``run(configuration:_:)`` runs its body there, ``spawn(_:)``
+/// from another executor ~12 µs): ``run(configuration:_:)`` runs its body there, ``spawn(on:_:)``
 /// starts tasks there, and child tasks inherit it. I/O from any other task — a plain
 /// `Task { }`, a detached task, an actor — works too: the operation hops onto a ring and back.
 ///
 /// **Thread-safety:** every member may be used from any thread (`Sendable`).
-/// **Lifetime:** ``shutdown()`` (or the end of ``run(configuration:_:)``) cancels what is in
-/// flight, waits for the kernel's last completion, resumes every waiting caller with
-/// ``RuntimeError/shutdown`` and closes the rings. Tasks that outlive it keep running on the
-/// global executor; their I/O fails with ``RuntimeError/shutdown``.
+/// **Lifetime:** ``shutdown(gracePeriod:)`` (or the end of ``run(configuration:_:)``) stops
+/// admitting work, lets running work finish for the grace period, cancels the rest, waits for
+/// the kernel's last completion, resumes every waiting caller with ``RuntimeError/shutdown``
+/// and closes the rings (``ShutdownPhase``). Tasks that outlive it keep running on the global
+/// executor; their I/O fails with ``RuntimeError/shutdown``.
 public final class Runtime: Sendable {
 
     /// The default logger: discards everything.
@@ -98,8 +99,8 @@ public final class Runtime: Sendable {
         if let t = configuration.stallThreshold, t < .milliseconds(1) || t > .seconds(3600) {
             throw .invalidArgument("stallThreshold must be in 1 ms ... 1 hour (got \(t)); nil turns the detector off")
         }
-        if configuration.shutdownDrainLimit < .zero {
-            throw .invalidArgument("shutdownDrainLimit must not be negative (got \(configuration.shutdownDrainLimit))")
+        if configuration.shutdownDrainLimit < .zero || configuration.shutdownDrainLimit > .seconds(3600) {
+            throw .invalidArgument("shutdownDrainLimit must be in 0 ... 1 hour (got \(configuration.shutdownDrainLimit))")
         }
         let timerScale: TickScale
         do { timerScale = try TickScale(tick: configuration.timerTick) } catch {
@@ -115,6 +116,7 @@ public final class Runtime: Sendable {
             submissionEntries: configuration.submissionEntries,
             completionEntries: configuration.completionEntries)
         var made: [RingExecutor] = []
+        let group = RingGroup()
         let cores = configuration.pinsRingsToCores ? CPUAffinity.allowedCores() : []
         do {
             for i in 0..<configuration.ringCount {
@@ -123,7 +125,7 @@ public final class Runtime: Sendable {
                     inlineCompletion: configuration.inlineCompletion, messageRingWakes: configuration.wakesSiblingsWithMessageRing,
                     pinnedCore: cores.isEmpty ? nil : cores[i % cores.count],
                     metrics: metricsFactory.map { RingMetrics(ring: i, factory: $0) },
-                    metricsInterval: configuration.metricsInterval ?? .seconds(1),
+                    metricsInterval: configuration.metricsInterval ?? .seconds(1), group: group,
                     faults: configuration.faults, logger: configuration.logger))
             }
         } catch {
@@ -134,6 +136,7 @@ public final class Runtime: Sendable {
             throw error
         }
         rings = made
+        group.members.withLock { $0 = made }
         stallDetector = configuration.stallThreshold.map { StallDetector(threshold: $0, rings: made, logger: configuration.logger) }
         for r in rings { r.runtime = self }
         stallDetector?.start()
@@ -161,7 +164,7 @@ public final class Runtime: Sendable {
 
     /// The runtime of the calling context: the one whose ring runs the calling thread; else
     /// the one bound to the calling task (``run(configuration:_:)``, ``withRuntime(configuration:_:)``
-    /// and ``spawn(_:)`` bind theirs, and every `Task { }` started inside inherits it), even
+    /// and ``spawn(on:_:)`` bind theirs, and every `Task { }` started inside inherits it), even
     /// if it has stopped (its I/O then fails with its shutdown or broken-ring error); else the
     /// most recently created runtime that is still running. `nil` if there is none.
     public static var current: Runtime? {
@@ -181,6 +184,10 @@ public final class Runtime: Sendable {
 
     /// The runtime bound to the current task.
     @TaskLocal static var taskRuntime: Runtime?
+
+    /// The runtime whose ``spawn(on:_:)`` started the current task (it counts as running work
+    /// for a graceful shutdown).
+    @TaskLocal static var spawnedBy: ObjectIdentifier?
 
     /// Every runtime created and not yet shut down, oldest first (weakly held).
     static let live = PosixLocked<[WeakRuntime]>([])  // a pthread lock: TSan does not see Mutex's futex
@@ -216,9 +223,12 @@ public final class Runtime: Sendable {
         if let refusal { return Task { throw refusal } }
         let tracker = taskTracker
         tracker.begin()
+        let id = ObjectIdentifier(self)
         return Task(executorPreference: ring.taskExecutor) { [self] in
             defer { tracker.end() }
-            return try await Runtime.$taskRuntime.withValue(self) { try await body() }
+            return try await Runtime.$spawnedBy.withValue(id) {
+                try await Runtime.$taskRuntime.withValue(self) { try await body() }
+            }
         }
     }
 
@@ -252,14 +262,15 @@ public final class Runtime: Sendable {
         let handoff = Handoff(value)
         let tracker = taskTracker
         tracker.begin()
+        let id = ObjectIdentifier(self)
         return Task(executorPreference: ring.taskExecutor) { [self] in
             defer { tracker.end() }
-            return try await Runtime.$taskRuntime.withValue(self) {
+            return try await Runtime.$spawnedBy.withValue(id) { try await Runtime.$taskRuntime.withValue(self) {
                 guard let value = handoff.take() else {
                     throw RuntimeError.invalidArgument("a handed-off value was taken twice")  // unreachable: one task, one take
                 }
                 return try await body(value)
-            }
+            } }
         }
     }
 

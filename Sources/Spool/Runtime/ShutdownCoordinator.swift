@@ -52,6 +52,8 @@ public enum ShutdownPhase: UInt8, Sendable, Comparable, CustomStringConvertible 
 /// **Thread-safety:** every member may be called from any thread. **Lifetime:** the runtime's;
 /// its thread holds the runtime until the shutdown has finished.
 final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLocked state
+    /// The longest grace period honoured (a longer one is this).
+    static let longestGracePeriod: Duration = .seconds(100 * 365 * 24 * 3600)
     private let phaseValue = Atomic<UInt8>(ShutdownPhase.running.rawValue)
     /// When the grace period ends, in nanoseconds of the continuous clock since `origin`; a
     /// later call with a shorter grace period brings it forward.
@@ -68,7 +70,9 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
     /// Starts the shutdown (the first call), or brings its grace period's end forward. Returns
     /// whether this call started it.
     func begin(gracePeriod: Duration, runtime: Runtime) -> Bool {
-        let end = nanos(ContinuousClock.now.advanced(by: max(.zero, gracePeriod)))
+        // Clamped to 100 years: "wait forever" (`.seconds(.max)`) must not overflow.
+        let grace = min(max(.zero, gracePeriod), Self.longestGracePeriod)
+        let end = nanos(ContinuousClock.now.advanced(by: grace))
         var current = graceEnd.load(ordering: .relaxed)
         while end < current {
             let (exchanged, original) = graceEnd.compareExchange(expected: current, desired: end, ordering: .relaxed)
@@ -81,15 +85,9 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
         do {
             try thread.start { [self] in run(runtime) }
         } catch {
-            // No thread: run it here (a ring thread does only the part that cannot block).
-            if RingExecutor.current.map({ ring in runtime.rings.contains { $0 === ring } }) ?? false {
-                runtime.cancelEverything()
-                runtime.stallDetector?.stop()
-                setPhase(.finished)
-                signalFinished()
-            } else {
-                run(runtime)
-            }
+            // No thread could be started: run it on the global executor (it blocks one of its
+            // threads for the shutdown's length, which is bounded).
+            Task.detached { self.run(runtime) }
         }
         return true
     }
