@@ -18,9 +18,10 @@ import Glibc
 ///
 /// **Thread-safety:** ``wake()``, ``claim()``, ``deliverThroughEventFD()`` and ``release()``
 /// from any thread; everything else on the ring thread.
-/// **Lifetime:** a claim keeps both the eventfd and the ring's descriptor open until it is
-/// released: ``closeForSenders()`` stops new claims and waits out the held ones before the
-/// ring closes either, so neither a write nor a `MSG_RING` lands on a reused descriptor number.
+/// **Lifetime:** a claim keeps the eventfd open until it is released (a claim for a `MSG_RING`
+/// wake is released at once: the ring's descriptor number is kept taken by ``RingGroup``
+/// instead): ``closeForSenders()`` stops new claims and waits out the held ones — each a
+/// single `write` — before the eventfd closes, so no write lands on a reused number.
 final class WakeSignal: @unchecked Sendable {  // atomics, plus ring-thread-only fields
     /// The eventfd (blocking: io_uring answers `EAGAIN` at once for non-blocking files,
     /// which would make an armed read complete immediately).
@@ -29,8 +30,7 @@ final class WakeSignal: @unchecked Sendable {  // atomics, plus ring-thread-only
     let buffer = UnsafeMutableRawPointer.allocate(byteCount: 8, alignment: 8)
     private let armed = Atomic<Bool>(false)
     private let closed = Atomic<Bool>(false)
-    /// Claims held: producers between deciding to wake and having delivered the wake (for a
-    /// `MSG_RING`, until the sibling's kernel has consumed the request).
+    /// Claims held: producers between deciding to wake and having written the eventfd.
     private let senders = Atomic<Int>(0)
     /// Eventfd writes made (diagnostics: wakes are coalesced).
     let writes = Atomic<Int>(0)
@@ -92,9 +92,8 @@ final class WakeSignal: @unchecked Sendable {  // atomics, plus ring-thread-only
     /// Ends a claim.
     func release() { senders.subtract(1, ordering: .sequentiallyConsistent) }
 
-    /// Refuses new claims and waits until the held ones are released (ring thread, before
-    /// the ring and the eventfd close). Held claims belong to producers that deliver without
-    /// waiting on this ring: an eventfd write, or a sibling ring's next submit.
+    /// Refuses new claims and waits until the held ones are released (ring thread, before the
+    /// eventfd closes). A held claim is one producer's eventfd write, which never waits.
     func closeForSenders() {
         closed.store(true, ordering: .sequentiallyConsistent)
         while senders.load(ordering: .sequentiallyConsistent) > 0 { sched_yield() }
