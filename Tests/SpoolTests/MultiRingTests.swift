@@ -108,7 +108,7 @@ struct MultiRingTests {
             let writesBefore = runtime.rings[1].wakeSignal.writes.load(ordering: .relaxed)
             let finished = Flag()
             let thread = Task.detached {
-                onForeignThread {
+                await onForeignThreadAsync {
                     for _ in 0..<n {
                         toRing.signal()
                         toThread.wait()
@@ -199,7 +199,7 @@ struct MultiRingTests {
                     }
                 }
             }
-            runtime.shutdown()
+            await onForeignThreadAsync { runtime.shutdown() }  // the blocking form, off the global executor
             await posters.value
             for t in tasks.withLock({ $0 }) { await t.value }
             #expect(ran.value == total)
@@ -235,7 +235,7 @@ struct MultiRingTests {
         }
         try await Task.sleep(for: .milliseconds(20))
         let start = ContinuousClock.now
-        runtime.shutdown(gracePeriod: .milliseconds(300))
+        await onForeignThreadAsync { runtime.shutdown(gracePeriod: .milliseconds(300)) }  // the blocking form
         let took = ContinuousClock.now - start
         #expect(try await sleeper.value == "\(RuntimeError.shutdown)")
         #expect(took >= .milliseconds(300), "the grace period was honoured (\(took))")
@@ -310,7 +310,7 @@ struct MultiRingTests {
                         if i % 2 == 0 {
                             await runtime.shutdownAndWait(gracePeriod: .milliseconds(i * 10))
                         } else {
-                            onForeignThread { runtime.shutdown(gracePeriod: .seconds(1)) }
+                            await onForeignThreadAsync { runtime.shutdown(gracePeriod: .seconds(1)) }
                         }
                         returned.increment()
                     }
@@ -320,7 +320,7 @@ struct MultiRingTests {
             #expect(returned.value == 4)
             #expect(runtime.shutdownPhase == .finished)
             #expect(try await sleeper.value == "\(RuntimeError.shutdown)")
-            runtime.shutdown()  // again, after the end
+            await onForeignThreadAsync { runtime.shutdown() }  // again, after the end
             #expect(runtime.rings.allSatisfy { $0.thread.hasExited })
         }
     }
@@ -373,7 +373,7 @@ struct MultiRingTests {
         #expect(perRing.allSatisfy { $0 > 1000 }, "across all rings: \(perRing)")
         let grace: Duration = .milliseconds(200)
         let start = ContinuousClock.now
-        runtime.shutdown(gracePeriod: grace)
+        await onForeignThreadAsync { runtime.shutdown(gracePeriod: grace) }  // the blocking form
         let took = ContinuousClock.now - start
         #expect(took < grace + configuration.shutdownDrainLimit, "returned within the grace period plus the bound (\(took))")
         for t in tasks { try await t.value }

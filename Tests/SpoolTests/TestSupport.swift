@@ -165,3 +165,29 @@ extension Runtime {
         return total
     }
 }
+
+/// Runs `body` on a plain POSIX thread and suspends (without blocking a thread of the global
+/// executor, which has only as many threads as cores) until it finishes.
+func onForeignThreadAsync(_ body: @escaping @Sendable () -> Void) async {
+    await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        let box = Unmanaged.passRetained(Box {
+            body()
+            done.resume()
+        }).toOpaque()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        var thread = pthread_t()
+        let r = pthread_create(&thread, &attributes, { arg in
+            Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
+            return nil
+        }, box)
+        pthread_attr_destroy(&attributes)
+        if r != 0 {
+            Unmanaged<Box>.fromOpaque(box).release()
+            body()  // no thread: run it here rather than never
+            done.resume()
+        }
+    }
+}

@@ -59,8 +59,7 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
     /// later call with a shorter grace period brings it forward.
     private let graceEnd = Atomic<Int64>(.max)
     private let origin = ContinuousClock.now
-    private let finished = Latch()
-    private let waiters = PosixLocked<(done: Bool, list: [UnsafeContinuation<Void, Never>])>((false, []))
+    private let finished = OneShotSignal()
 
     var phase: ShutdownPhase { ShutdownPhase(rawValue: phaseValue.load(ordering: .acquiring)) ?? .finished }
 
@@ -93,19 +92,10 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
     }
 
     /// Blocks until the shutdown has finished.
-    func waitUntilFinished() { finished.waitForExit() }
+    func waitUntilFinished() { finished.wait() }
 
     /// Suspends until the shutdown has finished.
-    nonisolated(nonsending) func finishedShutdown() async {
-        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-            let done = waiters.withLock { w -> Bool in
-                if w.done { return true }
-                w.list.append(c)
-                return false
-            }
-            if done { c.resume() }
-        }
-    }
+    nonisolated(nonsending) func finishedShutdown() async { await finished.waitAsync() }
 
     // MARK: The state machine
 
@@ -133,20 +123,10 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
         runtime.stallDetector?.stop()
         runtime.forget()
         setPhase(.finished)
-        signalFinished()
+        finished.signal()
     }
 
     private func setPhase(_ phase: ShutdownPhase) { phaseValue.store(phase.rawValue, ordering: .releasing) }
-
-    private func signalFinished() {
-        finished.signalExit()
-        let list = waiters.withLock { w -> [UnsafeContinuation<Void, Never>] in
-            w.done = true
-            defer { w.list.removeAll() }
-            return w.list
-        }
-        for c in list { c.resume() }
-    }
 
     private func nanos(_ instant: ContinuousClock.Instant) -> Int64 {
         let (s, a) = origin.duration(to: instant).components

@@ -23,7 +23,7 @@ final class StallDetector: Sendable {
     private let threshold: Duration
     private let rings: [RingExecutor]
     private let logger: Logger
-    private let stopped = Latch()
+    private let stopped = OneShotSignal()
 
     init(threshold: Duration, rings: [RingExecutor], logger: Logger) {
         self.threshold = threshold
@@ -44,14 +44,14 @@ final class StallDetector: Sendable {
     }
 
     /// Stops the watching thread (it exits within a quarter threshold).
-    func stop() { stopped.signalExit() }
+    func stop() { stopped.signal() }
 
     private func watch() {
         CurrentThread.setName("spool-stalls")
         struct Seen { var passes: UInt64; var since: ContinuousClock.Instant; var reported: Bool }
         var seen = rings.map { Seen(passes: $0.loopPasses.load(ordering: .relaxed), since: .now, reported: false) }
         let period = max(threshold / 4, .microseconds(100))
-        while !stopped.waitForExit(before: ContinuousClock.now.advanced(by: period)) {
+        while !stopped.wait(before: ContinuousClock.now.advanced(by: period)) {
             let now = ContinuousClock.now
             for (i, ring) in rings.enumerated() {
                 let state = ring.lifecycle
