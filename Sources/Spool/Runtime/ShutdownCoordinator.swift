@@ -105,10 +105,13 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
         // draining: refuse new work, let the rest go on.
         runtime.blockingPool.closeAdmission()
         for ring in runtime.rings { ring.post(.drain) }
+        var poll: Int64 = 100  // µs, growing to 10 ms: quick to notice the end, cheap if it is long
         while !runtime.isQuiescent {
             let left = nanos(ContinuousClock.now).distance(to: graceEnd.load(ordering: .relaxed))
             if left <= 0 { break }
-            usleep(UInt32(min(left / 1000, 1000)))  // at most 1 ms: the work may end sooner
+            let micros: Int64 = min(Int64(left) / 1000 + 1, poll)
+            usleep(UInt32(micros))
+            poll = min(poll * 2, 10_000)
         }
         // cancelling
         setPhase(.cancelling)
