@@ -170,22 +170,12 @@ extension Runtime {
 /// executor, which has only as many threads as cores) until it finishes.
 func onForeignThreadAsync(_ body: @escaping @Sendable () -> Void) async {
     await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-        let box = Unmanaged.passRetained(Box {
-            body()
-            done.resume()
-        }).toOpaque()
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        var thread = pthread_t()
-        let r = pthread_create(&thread, &attributes, { arg in
-            Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
-            return nil
-        }, box)
-        pthread_attr_destroy(&attributes)
-        if r != 0 {
-            Unmanaged<Box>.fromOpaque(box).release()
+        do {
+            try RingThread().start {  // a detached pthread, as the runtime starts its own
+                body()
+                done.resume()
+            }
+        } catch {
             body()  // no thread: run it here rather than never
             done.resume()
         }
