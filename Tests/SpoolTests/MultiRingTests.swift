@@ -294,6 +294,29 @@ struct MultiRingTests {
         #expect(runtime.shutdownPhase == .finished)
     }
 
+    @Test("a draining runtime ends and refuses its listeners' accepts also when they are called from another runtime's ring")
+    func drainAcrossRuntimes() async throws {
+        let a = try Runtime(configuration: Runtime.Configuration(ringCount: 1))
+        let b = try Runtime(configuration: Runtime.Configuration(ringCount: 1))
+        let single = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: a)
+        let multi = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: a)
+        let one = b.spawn(taking: single) { listener -> String in
+            do { _ = try await listener.accept(); return "accepted" } catch { return "\(error)" }
+        }
+        let many = b.spawn(taking: multi) { listener -> String in
+            do { try await listener.acceptConnections { _ in }; return "returned" } catch { return "\(error)" }
+        }
+        #expect(await eventually { (await a.combinedSnapshot()?.inFlight ?? 0) == 2 }, "both accepts run on runtime a's ring")
+        let ended = try await withinDeadline(.seconds(20), "runtime a's graceful shutdown") {
+            await a.shutdownAndWait(gracePeriod: .seconds(30))
+            return true
+        }
+        #expect(ended == true)
+        #expect(try await one.value == "\(RuntimeError.shutdown)")
+        #expect(try await many.value == "\(RuntimeError.shutdown)")
+        await b.shutdownAndWait()
+    }
+
     @Test("shutdown called twice, from many threads at once and from a ring: all return, once")
     func concurrentShutdown() async throws {
         for _ in 0..<10 {

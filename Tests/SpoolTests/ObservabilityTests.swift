@@ -111,6 +111,17 @@ struct ObservabilityTests {
         await runtime.shutdownAndWait()
     }
 
+    @Test("extra dimensions tell two runtimes of one process apart")
+    func extraDimensions() async throws {
+        let metrics = TestMetrics()
+        let runtime = try Self.runtime(metrics) { $0.metricsDimensions = [("runtime", "ingest")] }
+        try await runtime.spawn(on: .ring(0)) { for _ in 0..<10 { try await runtime.nop() } }.value
+        #expect(await eventually {
+            metrics.counterTotal(label: "spool_operations_submitted_total", dimensions: [("ring", "0"), ("runtime", "ingest")]) >= 10
+        })
+        await runtime.shutdownAndWait()
+    }
+
     @Test("metrics can be turned off, and a bad interval or threshold is a clear error")
     func configuration() async throws {
         let metrics = TestMetrics()

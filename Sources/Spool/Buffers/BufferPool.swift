@@ -187,9 +187,11 @@ public final class BufferPool: Sendable {
 }
 
 extension Runtime {
-    /// The ring a new buffer pool lives on: the calling ring, else the first running one.
+    /// The ring a new buffer pool (or a multishot accept) lives on: the calling ring if it is
+    /// one of this runtime's and running, else the next running one of this runtime (a ring of
+    /// another runtime would tie it to that runtime's life and shutdown).
     func pickRingForPool() -> RingExecutor? {
-        if let ring = RingExecutor.current, ring.lifecycle == .running { return ring }
+        if let ring = RingExecutor.current, ring.lifecycle == .running, ring.group === rings.first?.group { return ring }
         return pickRing()
     }
 }

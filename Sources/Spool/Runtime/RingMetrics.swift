@@ -28,8 +28,8 @@ final class RingMetrics: @unchecked Sendable {  // published from one thread at 
     /// What was published last (the counters take differences).
     private var last = (submitted: 0, completed: 0, full: 0, sent: 0, received: 0)
 
-    init(ring: Int, factory: any MetricsFactory) {
-        let d = [("ring", "\(ring)")]
+    init(ring: Int, factory: any MetricsFactory, dimensions extra: [(String, String)] = []) {
+        let d = [("ring", "\(ring)")] + extra
         submitted = Counter(label: "spool_operations_submitted_total", dimensions: d, factory: factory)
         completed = Counter(label: "spool_operations_completed_total", dimensions: d, factory: factory)
         submissionQueueFull = Counter(label: "spool_submission_queue_full_total", dimensions: d, factory: factory)
@@ -78,8 +78,8 @@ struct BlockingPoolMetrics: Sendable {
     let queued: Gauge
     let running: Gauge
 
-    init(factory: any MetricsFactory) {
-        queued = Gauge(label: "spool_blocking_pool_queued", factory: factory)
-        running = Gauge(label: "spool_blocking_pool_running", factory: factory)
+    init(factory: any MetricsFactory, dimensions: [(String, String)] = []) {
+        queued = Gauge(label: "spool_blocking_pool_queued", dimensions: dimensions, factory: factory)
+        running = Gauge(label: "spool_blocking_pool_running", dimensions: dimensions, factory: factory)
     }
 }

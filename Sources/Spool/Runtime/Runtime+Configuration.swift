@@ -80,6 +80,9 @@ extension Runtime {
         /// OpenTelemetry) before creating the runtime; a runtime created before that reports to
         /// the no-op default for its whole life.
         public var metricsFactory: (any MetricsFactory)? = nil
+        /// Dimensions added to every metric of this runtime, after `ring` (for example
+        /// `[("runtime", "ingest")]` to tell two runtimes of one process apart). Default: none.
+        public var metricsDimensions: [(String, String)] = []
         /// The stall detector: when set, a watchdog thread logs a warning (through ``logger``)
         /// when a ring's loop has not come back to the kernel for longer than this — a task
         /// blocking its ring. `nil` (the default): off, and no watchdog thread. 100 ms is a

@@ -111,7 +111,7 @@ public final class Runtime: Sendable {
         let metricsFactory = configuration.metricsInterval == nil ? nil : (configuration.metricsFactory ?? MetricsSystem.factory)
         blockingPool = BlockingPool(
             threads: configuration.blockingThreads, queueLimit: configuration.blockingQueueLimit,
-            metrics: metricsFactory.map { BlockingPoolMetrics(factory: $0) })
+            metrics: metricsFactory.map { BlockingPoolMetrics(factory: $0, dimensions: configuration.metricsDimensions) })
         let options = RingOptions(
             submissionEntries: configuration.submissionEntries,
             completionEntries: configuration.completionEntries)
@@ -124,7 +124,7 @@ public final class Runtime: Sendable {
                     index: i, options: options, inFlightLimit: configuration.inFlightLimit, timerScale: timerScale,
                     inlineCompletion: configuration.inlineCompletion, messageRingWakes: configuration.wakesSiblingsWithMessageRing,
                     pinnedCore: cores.isEmpty ? nil : cores[i % cores.count],
-                    metrics: metricsFactory.map { RingMetrics(ring: i, factory: $0) },
+                    metrics: metricsFactory.map { RingMetrics(ring: i, factory: $0, dimensions: configuration.metricsDimensions) },
                     metricsInterval: configuration.metricsInterval ?? .seconds(1), group: group,
                     faults: configuration.faults, logger: configuration.logger))
             }
@@ -404,7 +404,14 @@ public final class Runtime: Sendable {
     nonisolated(nonsending) func perform(
         _ request: OperationRequest, cancellable: Bool = true, linkTimeout: UnsafeMutableRawPointer? = nil
     ) async -> OperationOutcome {
-        if let ring = RingExecutor.current, ring.lifecycle == .running {
+        if request.isAccept {
+            // Accepts run on this runtime's own rings, so its graceful shutdown can refuse and
+            // end them (a calling ring of another runtime does not take them).
+            if shutdownCoordinator.hasBegun { return .shutdown }
+            if let ring = RingExecutor.current, ring.lifecycle == .running, ring.group === rings[0].group {
+                return await ring.perform(request, cancellable: cancellable, linkTimeout: linkTimeout)
+            }
+        } else if let ring = RingExecutor.current, ring.lifecycle == .running {
             return await ring.perform(request, cancellable: cancellable, linkTimeout: linkTimeout)
         }
         guard let ring = pickRing() else { return refusal }
