@@ -236,7 +236,11 @@ extension SocketTests {
                 let tiny = try await BufferPool(count: 2, bufferSize: 128, runtime: runtime)
                 await #expect(throws: RuntimeError.self) { try await socket.receiveDatagrams(from: tiny) { _ in } }
                 // A descriptor that was closed behind the socket's back: EBADF, with the descriptor.
-                let fd = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+                // (A high number: descriptors are allocated lowest first, so tests running beside
+                // this one do not reuse it before the send.)
+                let low = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+                let fd = fcntl(low, F_DUPFD_CLOEXEC, 10_000)
+                _ = Glibc.close(low)
                 _ = Glibc.close(fd)
                 let stale = DatagramSocket(adopting: FileDescriptor(rawValue: fd), runtime: runtime)
                 do {

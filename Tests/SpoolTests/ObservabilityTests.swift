@@ -68,6 +68,7 @@ struct ObservabilityTests {
         })
         await runtime.shutdownAndWait()
         for s in sleepers { await #expect(throws: RuntimeError.shutdown) { try await s.value } }
+        #expect(Self.gauge(metrics, "spool_timers_armed", ring: 1) == 0, "a stopped ring's gauges end at zero")
     }
 
     @Test("SQ-full events and wakes sent and received are counted")

@@ -188,6 +188,10 @@ extension RingExecutor {
         internalRequests.cancels.destroy()
         internalRequests.cancels = JobQueue(capacity: 2)
         drainAfterStop()
+        // The last publication: the final counts, and gauges at zero (nothing is left).
+        metrics?.publish(MetricsState(
+            statistics: statistics, wakesReceived: wakeSignal.writes.load(ordering: .relaxed) + wakeSignal.messages.load(ordering: .relaxed),
+            inFlight: 0, waiting: 0, timers: 0))
         group.ringFinished(reserved: reservedDescriptor)
         reservedDescriptor = nil
         thread.signalExited()
