@@ -98,3 +98,7 @@ int spool_set_thread_affinity(const uint8_t *mask, size_t size) {
     long r = syscall(SYS_sched_setaffinity, 0, size, mask);
     return r < 0 ? -errno : 0;
 }
+
+int spool_dup3_cloexec(int oldfd, int newfd) {
+    return dup3(oldfd, newfd, O_CLOEXEC) < 0 ? -errno : 0;
+}

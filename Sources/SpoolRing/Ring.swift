@@ -224,18 +224,19 @@ public final class Ring {
         }
         spill.deallocate()
         for (p, len) in mappings { munmap(p, len) }
-        if let placeholder = descriptorPlaceholder, dup2(placeholder.rawValue, descriptor.rawValue) >= 0 {
-            return  // the ring's file is released; its number now names the placeholder
+        if let reservation = descriptorReservation, spool_dup3_cloexec(reservation.placeholder.rawValue, descriptor.rawValue) == 0 {
+            reservation.isReserved = true  // the ring's file is released; its number names the placeholder
+            return
         }
         close(descriptor.rawValue)
     }
 
     /// When set, `deinit` does not free the ring's descriptor number: it makes the number a
-    /// duplicate of this descriptor (`dup2`), which releases the ring just as `close` would.
-    /// The owner closes the number later. For rings that other rings wake with `MSG_RING`
-    /// naming that number: a late request then fails with `EBADFD` instead of reaching
-    /// whatever file reused the number.
-    public var descriptorPlaceholder: FileDescriptor?
+    /// close-on-exec duplicate of the reservation's placeholder (`dup3`), which releases the
+    /// ring just as `close` would, and records that it did. The owner closes the number later.
+    /// For rings that other rings wake with `MSG_RING` naming that number: a late request then
+    /// fails with `EBADFD` instead of reaching whatever file reused the number.
+    public var descriptorReservation: DescriptorReservation?
 
     // MARK: Sizes
 

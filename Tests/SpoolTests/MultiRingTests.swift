@@ -422,6 +422,7 @@ struct MultiRingTests {
         #expect(await eventually { runtime.rings[1].thread.hasExited })
         // Ring 0 may still name the number in a MSG_RING: it must not be reused meanwhile.
         #expect(descriptorTarget(fd) == "/dev/null", "the number is held by the placeholder")
+        #expect(fcntl(fd, F_GETFD) & FD_CLOEXEC != 0, "and stays close-on-exec")
         #expect(runtime.rings[1].ringDescriptor.load(ordering: .relaxed) == -1)
         // Ring 0 keeps working, and its wakes to the broken ring's executor are not lost.
         try await runtime.spawn(on: .ring(0)) {
@@ -445,6 +446,32 @@ struct MultiRingTests {
         #expect(ended == true)
         #expect(ContinuousClock.now - start < .seconds(10), "nothing was left, so the grace period ended at once")
         #expect(runtime.shutdownPhase == .finished)
+    }
+
+    @Test("tasks that inherit a spawned task's count and wait for the shutdown lend it once: other work still holds the grace period, and it still ends early")
+    func inheritedCountLentOnce() async throws {
+        let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 2))
+        let clock = SpoolClock(runtime: runtime)
+        let worker = runtime.spawn { () -> String in
+            try await clock.sleep(for: .milliseconds(300))
+            try await runtime.nop()
+            return "finished"
+        }
+        let start = ContinuousClock.now
+        let waiter = runtime.spawn {
+            // Two children inherit this task's count; both wait for the shutdown.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await runtime.shutdownAndWait(gracePeriod: .seconds(10)) }
+                group.addTask { await runtime.shutdownAndWait(gracePeriod: .seconds(10)) }
+            }
+        }
+        let done = try await withinDeadline(.seconds(20), "a shutdown awaited by two children") {
+            try await waiter.value
+            return true
+        }
+        #expect(done == true)
+        #expect(try await worker.value == "finished", "the worker's count still held the grace period")
+        #expect(ContinuousClock.now - start < .seconds(5), "and the grace period ended once the worker was done")
     }
 
     @Test("a broken ring fails its own work fast; the other rings keep working; shutdown completes")

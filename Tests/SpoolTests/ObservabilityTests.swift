@@ -132,6 +132,7 @@ struct ObservabilityTests {
         #expect(metrics.counters.isEmpty && metrics.recorders.isEmpty)
         #expect(throws: RuntimeError.self) { try Self.runtime(metrics) { $0.metricsInterval = .zero } }
         #expect(throws: RuntimeError.self) { try Self.runtime(metrics) { $0.stallThreshold = .microseconds(10) } }
+        #expect(throws: RuntimeError.self) { try Self.runtime(metrics) { $0.metricsDimensions = [("ring", "x")] } }
     }
 
     @Test("the stall detector logs a task that blocks its ring, once, and its recovery; idle rings are not stalls")

@@ -81,4 +81,7 @@ static inline void spool_fence_seq_cst(void) {
 int spool_get_thread_affinity(uint8_t *mask, size_t size);
 int spool_set_thread_affinity(const uint8_t *mask, size_t size);
 
+/* dup3(2) with O_CLOEXEC: 0, or -errno. */
+int spool_dup3_cloexec(int oldfd, int newfd);
+
 #endif /* SPOOL_CSPOOLURING_H */

@@ -63,7 +63,7 @@ public final class BufferPool: Sendable {
         guard let ring = runtime.pickRingForPool() else { throw RuntimeError.shutdown }
         let made: Result<(ProvidedBufferRing, UInt16), any Error> = await withTaskExecutorPreference(ring.taskExecutor) {
             guard RingExecutor.current === ring, ring.lifecycle == .running, let kernelRing = ring.ring else {
-                return .failure(ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError))
+                return .failure(ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenWith ?? .ioError))
             }
             // Group ids are per ring; one still registered answers EEXIST: try the next.
             var lastError: Errno = .fileExists

@@ -49,7 +49,7 @@ extension StreamListener {
                     } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
                         continue  // paused at the queue bound: re-armed by the next turn
                     } else if ring.lifecycle != .running {
-                        throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError)
+                        throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenWith ?? .ioError)
                     } else {
                         throw IOError(.accept, errno: Errno(rawValue: -event.result), descriptor: descriptor, address: localAddress)
                     }

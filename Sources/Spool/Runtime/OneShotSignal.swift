@@ -16,7 +16,12 @@ final class OneShotSignal: @unchecked Sendable {  // the mutex guards every var
 
     init() {
         pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
+        // Timed waits measure the monotonic clock: a wall-clock step cannot stretch them.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(&condition, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -56,11 +61,11 @@ final class OneShotSignal: @unchecked Sendable {  // the mutex guards every var
         while !raised {
             let left = ContinuousClock.now.duration(to: deadline)
             if left <= .zero { return false }
-            // The condition variable measures CLOCK_REALTIME: an absolute time that far ahead
-            // (at most 100 ms at a time, so a clock step cannot stretch the wait much).
-            let (seconds, attoseconds) = min(left, .milliseconds(100)).components
+            // An absolute CLOCK_MONOTONIC time that far ahead (capped at an hour: the loop goes
+            // on if the deadline is further).
+            let (seconds, attoseconds) = min(left, .seconds(3600)).components
             var now = timespec()
-            clock_gettime(CLOCK_REALTIME, &now)
+            clock_gettime(CLOCK_MONOTONIC, &now)
             let nanos = Int(now.tv_nsec) + Int(attoseconds / 1_000_000_000)
             var until = timespec(tv_sec: now.tv_sec + Int(seconds) + nanos / 1_000_000_000, tv_nsec: nanos % 1_000_000_000)
             _ = pthread_cond_timedwait(&condition, &mutex, &until)

@@ -204,6 +204,14 @@ extension RingExecutor {
         guard let fd = ring?.descriptor.rawValue else { return }
         ringDescriptor.store(-1, ordering: .releasing)
         ring = nil
-        if group.holdsPlaceholder(fd) { reservedDescriptor = fd }
+        if descriptorReservation?.isReserved == true { reservedDescriptor = fd }
+        if sentMessageWakes {
+            // A MSG_RING this ring sent may still sit with the kernel's workers (a target whose
+            // lock was busy), and closing the ring cancels it: wake the running siblings once
+            // through their eventfds instead (a spare wake costs one loop pass).
+            for sibling in group.members.withLock({ $0 }) where sibling !== self && sibling.lifecycle == .running {
+                sibling.wakeSignal.forceWake()
+            }
+        }
     }
 }

@@ -53,6 +53,7 @@ extension RingExecutor {
                 sqe.prepareMessageRing(FileDescriptor(rawValue: descriptor), result: 0, userData: Self.messageWakeUserData, skipLocalCompletion: true)
                 sqe.userData = Self.messageSendUserData | UInt64(target.index & 0xFFFF)
                 wakesInSubmissionQueue.append(target)
+                sentMessageWakes = true
             } else {
                 target.wakeSignal.forceWake()
             }

@@ -112,8 +112,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     let zeroCopySendSupported = Atomic<Bool>(false)
     /// The ring thread's kernel thread id (for diagnostics: `/proc/self/task/<id>`).
     let threadID = Atomic<Int32>(0)
-    /// The ring's descriptor, for siblings' `MSG_RING` wakes (-1 until the ring exists). A
-    /// sibling reads it only under a ``WakeSignal/claim()``, which keeps it open.
+    /// The ring's descriptor, for siblings' `MSG_RING` wakes (-1 until the ring exists and
+    /// after it closed). The number stays taken while a sibling may name it (``RingGroup``).
     let ringDescriptor = Atomic<Int32>(-1)
     /// Operations (sleeps included) holding a slot, published by the loop before each wait, so
     /// a graceful shutdown sees when nothing is left (``Runtime/isQuiescent``).
@@ -166,6 +166,12 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// This ring's descriptor number, if it was handed over to the group's placeholder when the
     /// ring closed (the group closes it once every sibling has finished).
     @exclusivity(unchecked) var reservedDescriptor: Int32?
+    /// How the ring's number is kept taken when it closes (nil: it is closed as usual, and
+    /// siblings do not wake this ring with `MSG_RING`).
+    @exclusivity(unchecked) var descriptorReservation: DescriptorReservation?
+    /// Whether this ring ever sent a `MSG_RING` wake (then it wakes its running siblings once
+    /// through their eventfds when it stops, in case the kernel still held one).
+    @exclusivity(unchecked) var sentMessageWakes = false
     /// Whether this ring sends `MSG_RING` wakes (configuration).
     let sendsMessageRingWakes: Bool
     /// The pools on this ring, whose waiting receivers are woken when it stops.
@@ -249,9 +255,13 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
             }
             ring = r
             zeroCopySendSupported.store(r.supports(.sendZeroCopy), ordering: .releasing)
-            if group.allowsMessageRing { r.descriptorPlaceholder = FileDescriptor(rawValue: group.placeholder) }
+            if let placeholder = group.placeholderIfOpen() {
+                let reservation = DescriptorReservation(placeholder: FileDescriptor(rawValue: placeholder))
+                r.descriptorReservation = reservation
+                descriptorReservation = reservation
+            }
             ringDescriptor.store(r.descriptor.rawValue, ordering: .releasing)
-            acceptsMessageRingWakes.store(r.supports(.messageRing) && group.allowsMessageRing, ordering: .releasing)
+            acceptsMessageRingWakes.store(r.supports(.messageRing) && descriptorReservation != nil, ordering: .releasing)
             outgoingWakes.reserveCapacity(8)
             wakesInSubmissionQueue.reserveCapacity(8)
             inFlightLimit = max(1, inFlightLimitSetting ?? r.completionQueueCapacity)

@@ -11,7 +11,7 @@ import Glibc
 /// A ring wakes a parked sibling with an `IORING_OP_MSG_RING` naming the sibling's ring
 /// descriptor, sent with its own next submit — possibly after the sibling has stopped. So a
 /// stopping ring does not free its descriptor number: it hands it over to a placeholder
-/// (``SpoolRing/Ring/descriptorPlaceholder``, a duplicate of `/dev/null`), and the group closes
+/// (`Ring.descriptorReservation`: a close-on-exec duplicate of `/dev/null`), and the group closes
 /// the numbers once every ring of the group has finished — when no sibling can send any more.
 /// A late `MSG_RING` meanwhile fails with `EBADFD` and its sender falls back to the eventfd.
 ///
@@ -31,15 +31,18 @@ final class RingGroup: Sendable {
         placeholder = open("/dev/null", O_RDONLY | O_CLOEXEC)
     }
 
-    /// Whether rings of this group may wake each other with `MSG_RING`.
-    var allowsMessageRing: Bool { placeholder >= 0 }
+    /// The placeholder, while it is open (a ring starting takes it for its reservation); nil
+    /// when there is none: the ring then does not accept `MSG_RING` wakes.
+    func placeholderIfOpen() -> Int32? {
+        state.withLock { s in s.placeholderOpen && placeholder >= 0 ? placeholder : nil }
+    }
 
     /// The ring with `index`, if any.
     func member(_ index: Int) -> RingExecutor? {
         members.withLock { $0.indices.contains(index) ? $0[index] : nil }
     }
 
-    /// A ring thread starts.
+    /// A ring thread starts (or the runtime holds the group open while it starts them).
     func ringStarted() { state.withLock { $0.running += 1 } }
 
     /// A ring thread finished; `reserved` is its descriptor number, now a placeholder. The last
@@ -58,11 +61,9 @@ final class RingGroup: Sendable {
         for fd in close { _ = Glibc.close(fd) }
     }
 
-    /// Whether `fd` now names the placeholder's file (a ring's number was handed over).
-    func holdsPlaceholder(_ fd: Int32) -> Bool {
-        guard placeholder >= 0 else { return false }
-        var a = stat(), b = stat()
-        guard fstat(fd, &a) == 0, fstat(placeholder, &b) == 0 else { return false }
-        return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_rdev == b.st_rdev
+    deinit {
+        // Only a group whose rings never started (a runtime that failed early) gets here with
+        // the placeholder open: executors, which hold their group, are never freed.
+        if state.withLock({ $0.placeholderOpen }) && placeholder >= 0 { _ = Glibc.close(placeholder) }
     }
 }

@@ -81,7 +81,9 @@ extension Runtime {
         /// the no-op default for its whole life.
         public var metricsFactory: (any MetricsFactory)? = nil
         /// Dimensions added to every metric of this runtime, after `ring` (for example
-        /// `[("runtime", "ingest")]` to tell two runtimes of one process apart). Default: none.
+        /// `[("runtime", "ingest")]`). Default: none — then two runtimes of one process report
+        /// into the same series (a stopping one leaves its gauges at zero), so give each its own
+        /// when a process runs several. The key `ring` is refused.
         public var metricsDimensions: [(String, String)] = []
         /// The stall detector: when set, a watchdog thread logs a warning (through ``logger``)
         /// when a ring's loop has not come back to the kernel for longer than this — a task

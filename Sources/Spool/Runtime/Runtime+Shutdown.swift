@@ -35,8 +35,10 @@ extension Runtime {
     /// Called from a task on the global executor it blocks one of its threads for up to that
     /// long: prefer ``shutdownAndWait(gracePeriod:)`` in async code.
     public func shutdown(gracePeriod: Duration = .zero) {
-        _ = shutdownCoordinator.begin(gracePeriod: gracePeriod, runtime: self)
-        if let current = RingExecutor.current, rings.contains(where: { $0 === current }) { return }
+        let onOwnRing = RingExecutor.current.map { current in rings.contains { $0 === current } } ?? false
+        // If no shutdown thread can be started, a caller about to block runs the shutdown itself.
+        _ = shutdownCoordinator.begin(gracePeriod: gracePeriod, runtime: self, inlineIfNoThread: !onOwnRing)
+        if onOwnRing { return }
         withoutHoldingTheShutdown { shutdownCoordinator.waitUntilFinished() }
     }
 
@@ -46,10 +48,9 @@ extension Runtime {
     /// period itself.
     public nonisolated(nonsending) func shutdownAndWait(gracePeriod: Duration = .zero) async {
         _ = shutdownCoordinator.begin(gracePeriod: gracePeriod, runtime: self)
-        let own = Runtime.spawnedBy == ObjectIdentifier(self)
-        if own { taskTracker.end() }
+        let lent = ownSpawnToken?.lend() ?? false
         await shutdownCoordinator.finishedShutdown()
-        if own { taskTracker.begin() }
+        if lent { ownSpawnToken?.giveBack() }
     }
 
     /// Starts the shutdown, or brings the end of its grace period forward, and returns at
@@ -62,10 +63,15 @@ extension Runtime {
     /// Runs `body` (a blocking wait for the shutdown) without the calling spawned task counting
     /// as running work.
     private func withoutHoldingTheShutdown(_ body: () -> Void) {
-        let own = Runtime.spawnedBy == ObjectIdentifier(self)
-        if own { taskTracker.end() }
+        let lent = ownSpawnToken?.lend() ?? false
         body()
-        if own { taskTracker.begin() }
+        if lent { ownSpawnToken?.giveBack() }
+    }
+
+    /// The calling task's spawn count, if this runtime's ``spawn(on:_:)`` started it (or its parent).
+    private var ownSpawnToken: SpawnToken? {
+        guard let token = Runtime.spawnToken, token.tracker === taskTracker else { return nil }
+        return token
     }
 
     /// Where the runtime is in its shutdown.

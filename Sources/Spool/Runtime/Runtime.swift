@@ -96,6 +96,9 @@ public final class Runtime: Sendable {
         if let interval = configuration.metricsInterval, interval <= .zero {
             throw .invalidArgument("metricsInterval must be positive (got \(interval)); nil turns metrics off")
         }
+        if let clash = configuration.metricsDimensions.first(where: { $0.0 == "ring" }) {
+            throw .invalidArgument("metricsDimensions may not use the key \"ring\" (got \(clash)): every ring metric already carries it")
+        }
         if let t = configuration.stallThreshold, t < .milliseconds(1) || t > .seconds(3600) {
             throw .invalidArgument("stallThreshold must be in 1 ms ... 1 hour (got \(t)); nil turns the detector off")
         }
@@ -117,6 +120,8 @@ public final class Runtime: Sendable {
             completionEntries: configuration.completionEntries)
         var made: [RingExecutor] = []
         let group = RingGroup()
+        group.ringStarted()  // held until every ring has started: a ring that stops early cannot close the group
+        defer { group.ringFinished(reserved: nil) }
         let cores = configuration.pinsRingsToCores ? CPUAffinity.allowedCores() : []
         do {
             for i in 0..<configuration.ringCount {
@@ -185,9 +190,9 @@ public final class Runtime: Sendable {
     /// The runtime bound to the current task.
     @TaskLocal static var taskRuntime: Runtime?
 
-    /// The runtime whose ``spawn(on:_:)`` started the current task (it counts as running work
-    /// for a graceful shutdown).
-    @TaskLocal static var spawnedBy: ObjectIdentifier?
+    /// The count the current task holds as a task ``spawn(on:_:)`` started (running work for a
+    /// graceful shutdown); inherited by child tasks, who may only lend it once.
+    @TaskLocal static var spawnToken: SpawnToken?
 
     /// Every runtime created and not yet shut down, oldest first (weakly held).
     static let live = PosixLocked<[WeakRuntime]>([])  // a pthread lock: TSan does not see Mutex's futex
@@ -221,12 +226,10 @@ public final class Runtime: Sendable {
     ) -> Task<T, any Error> {
         let (ring, refusal) = place(placement)
         if let refusal { return Task { throw refusal } }
-        let tracker = taskTracker
-        tracker.begin()
-        let id = ObjectIdentifier(self)
+        let token = SpawnToken(taskTracker)
         return Task(executorPreference: ring.taskExecutor) { [self] in
-            defer { tracker.end() }
-            return try await Runtime.$spawnedBy.withValue(id) {
+            defer { token.end() }
+            return try await Runtime.$spawnToken.withValue(token) {
                 try await Runtime.$taskRuntime.withValue(self) { try await body() }
             }
         }
@@ -260,12 +263,10 @@ public final class Runtime: Sendable {
             return Task { throw refusal }
         }
         let handoff = Handoff(value)
-        let tracker = taskTracker
-        tracker.begin()
-        let id = ObjectIdentifier(self)
+        let token = SpawnToken(taskTracker)
         return Task(executorPreference: ring.taskExecutor) { [self] in
-            defer { tracker.end() }
-            return try await Runtime.$spawnedBy.withValue(id) { try await Runtime.$taskRuntime.withValue(self) {
+            defer { token.end() }
+            return try await Runtime.$spawnToken.withValue(token) { try await Runtime.$taskRuntime.withValue(self) {
                 guard let value = handoff.take() else {
                     throw RuntimeError.invalidArgument("a handed-off value was taken twice")  // unreachable: one task, one take
                 }
@@ -400,7 +401,8 @@ public final class Runtime: Sendable {
     }
 
     /// Runs `request` on the calling thread's ring (any runtime's: it is the fast path) while
-    /// that ring runs; otherwise hops onto a running ring of this runtime.
+    /// that ring runs; otherwise hops onto a running ring of this runtime. Accepts always run on
+    /// this runtime's rings, so its graceful shutdown can refuse and end them.
     nonisolated(nonsending) func perform(
         _ request: OperationRequest, cancellable: Bool = true, linkTimeout: UnsafeMutableRawPointer? = nil
     ) async -> OperationOutcome {

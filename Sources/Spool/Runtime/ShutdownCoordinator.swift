@@ -68,7 +68,7 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
 
     /// Starts the shutdown (the first call), or brings its grace period's end forward. Returns
     /// whether this call started it.
-    func begin(gracePeriod: Duration, runtime: Runtime) -> Bool {
+    func begin(gracePeriod: Duration, runtime: Runtime, inlineIfNoThread: Bool = false) -> Bool {
         // Clamped to 100 years: "wait forever" (`.seconds(.max)`) must not overflow.
         let grace = min(max(.zero, gracePeriod), Self.longestGracePeriod)
         let end = nanos(ContinuousClock.now.advanced(by: grace))
@@ -82,11 +82,19 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
                                          ordering: .acquiringAndReleasing).exchanged else { return false }
         let thread = RingThread()
         do {
-            try thread.start { [self] in run(runtime) }
+            try thread.start { [self] in
+                CurrentThread.setName("spool-shutdown")
+                run(runtime)
+            }
         } catch {
-            // No thread could be started: run it on the global executor (it blocks one of its
-            // threads for the shutdown's length, which is bounded).
-            Task.detached { self.run(runtime) }
+            // No thread could be started (a pids limit): a caller that is going to block for the
+            // end runs it here; any other starts it on the global executor (it then blocks one
+            // of its threads for the shutdown's bounded length).
+            if inlineIfNoThread {
+                run(runtime)
+            } else {
+                Task.detached { self.run(runtime) }
+            }
         }
         return true
     }
@@ -100,7 +108,6 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
     // MARK: The state machine
 
     private func run(_ runtime: Runtime) {
-        CurrentThread.setName("spool-shutdown")
         let logger = runtime.configuration.logger
         // draining: refuse new work, let the rest go on.
         runtime.blockingPool.closeAdmission()

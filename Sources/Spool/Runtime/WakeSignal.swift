@@ -62,8 +62,9 @@ final class WakeSignal: @unchecked Sendable {  // atomics, plus ring-thread-only
         }
     }
 
-    /// Claims the wake if the ring is parked: true means the caller must deliver one wake
-    /// (eventfd or `MSG_RING`) and then ``release()``. False: the ring is awake, another
+    /// Claims the wake if the ring is parked: true means the caller must deliver one wake —
+    /// an eventfd write before ``release()``, or a `MSG_RING` (released at once: the number is
+    /// kept taken by ``RingGroup``). False: the ring is awake, another
     /// producer is waking it, or it is closing.
     func claim() -> Bool {
         senders.add(1, ordering: .sequentiallyConsistent)
