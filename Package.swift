@@ -44,6 +44,7 @@ let package = Package(
         .target(
             name: "Spool",
             dependencies: [
+                "CSpoolURing",
                 "SpoolRing",
                 "SpoolTimer",
                 .product(name: "SystemPackage", package: "swift-system"),

@@ -40,7 +40,8 @@ public struct RingOptions: Sendable, Hashable {
     /// The largest completion queue the kernel accepts.
     public static let maximumCompletionEntries: UInt32 = 65536
 
-    func validate() throws(RingError) {
+    /// Checks the sizes and settings (the same checks ring setup makes).
+    public func validate() throws(RingError) {
         guard submissionEntries >= 1 else {
             throw .invalidArgument("submissionEntries must be at least 1 (got 0)")
         }

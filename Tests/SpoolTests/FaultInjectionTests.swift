@@ -37,7 +37,7 @@ struct FaultCase: Sendable, CustomTestStringConvertible {
 
 /// The runtime-level fault-injection suite: a runtime over an injected system-call layer,
 /// one workload that passes through every submit site, and a fault at one site per case.
-@Suite("Fault injection at every submit site", .timeLimit(.minutes(2)))
+@Suite("Fault injection at every submit site", .timeLimit(.minutes(2)), .requiresIOUring)
 struct FaultInjectionTests {
     @Test("every caller resumes exactly once, nothing hangs, no descriptor leaks", arguments: FaultCase.all)
     func faultAtSite(_ fault: FaultCase) async throws {

@@ -50,7 +50,7 @@ struct HardeningTests {
 
     // MARK: 2. Wake re-arm when the SQ is full
 
-    @Test("2. the wake read is re-armed even when the SQ is full at that moment: posts from other threads still wake the ring")
+    @Test("2. the wake read is re-armed even when the SQ is full at that moment: posts from other threads still wake the ring", .requiresIOUring)
     func wakeRearmWithFullSubmissionQueue() async throws {
         let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 2))
         try await runtime.nop()  // the ring is up and parked with its wake read in the kernel
@@ -83,7 +83,7 @@ struct HardeningTests {
 
     // MARK: 3. Shutdown's cancel-all when the SQ is full
 
-    @Test("3. shutdown's cancel-all waits for SQ room instead of being dropped: a read that never completes is still cancelled")
+    @Test("3. shutdown's cancel-all waits for SQ room instead of being dropped: a read that never completes is still cancelled", .requiresIOUring)
     func cancelAllWithFullSubmissionQueue() async throws {
         let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 2))
         let pipe = try FileDescriptor.pipe()
@@ -111,7 +111,7 @@ struct HardeningTests {
     }
 
     @Test("review: completions moved aside while the submit path recovers from EBUSY are delivered before the ring waits",
-          arguments: [(SubmitSite.submissionQueueFull, 3), (SubmitSite.park, 1)])
+          .requiresIOUring, arguments: [(SubmitSite.submissionQueueFull, 3), (SubmitSite.park, 1)])
     func spilledCompletionsAreNotStranded(site: SubmitSite, reads: Int) async throws {
         // Two NOPs complete inside the first SQ-full flush (their CQEs wait in the CQ); then an
         // EBUSY at `site` makes the submit path move those CQEs aside before it retries. The
@@ -164,7 +164,7 @@ struct HardeningTests {
 
     // MARK: 4. Broken ring
 
-    @Test("4a. a ring that breaks inside the SQ-full flush: every caller resumes once with the ring's errno, none is queued and lost")
+    @Test("4a. a ring that breaks inside the SQ-full flush: every caller resumes once with the ring's errno, none is queued and lost", .requiresIOUring)
     func breakDuringFlush() async throws {
         let logged = LogCapture()
         let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 1, submissionEntries: 2, logger: Logger(label: "test") { _ in logged }))
@@ -193,7 +193,7 @@ struct HardeningTests {
     }
 
     @Test("4b. a ring that breaks with a read in the kernel resumes that caller only after the kernel let go: its buffer is never written",
-          arguments: [SubmitSite.park, .eager])
+          .requiresIOUring, arguments: [SubmitSite.park, .eager])
     func brokenRingKeepsContract1(_ site: SubmitSite) async throws {
         // `.park`: the NOP below waits for the next park (no eager submit); `.eager`: the NOP's
         // own eager submit is the enter that breaks the ring.
@@ -235,7 +235,7 @@ struct HardeningTests {
         _ = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait() }
     }
 
-    @Test("12. a broken ring leaves the round robin: the other ring takes all new work")
+    @Test("12. a broken ring leaves the round robin: the other ring takes all new work", .requiresIOUring)
     func brokenRingLeavesRoundRobin() async throws {
         let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 2, submissionEntries: 8))
         faults.fail(.park, with: EIO)

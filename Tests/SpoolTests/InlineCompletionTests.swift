@@ -219,7 +219,7 @@ struct InlineCompletionTests {
         }
     }
 
-    @Test("an eager batch cancelled between its reap and its suspension: the cancellation finishes it, the caller resumes once")
+    @Test("an eager batch cancelled between its reap and its suspension: the cancellation finishes it, the caller resumes once", .requiresIOUring)
     func eagerBatchCancelledBeforeItSuspends() async throws {
         let dir = TemporaryDirectory()
         let path = try cachedFile(dir)
@@ -256,7 +256,7 @@ struct InlineCompletionTests {
         await runtime.shutdownAndWait()
     }
 
-    @Test("a single eager call still in flight, cancelled between its reap and its suspension, is cancelled in the kernel")
+    @Test("a single eager call still in flight, cancelled between its reap and its suspension, is cancelled in the kernel", .requiresIOUring)
     func eagerCallCancelledBeforeItSuspends() async throws {
         let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 8))
         let pipe = try FileDescriptor.pipe()

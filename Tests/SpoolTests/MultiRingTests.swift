@@ -411,7 +411,7 @@ struct MultiRingTests {
         for _ in 0..<jobs { release.signal() }  // let the abandoned threads go
     }
 
-    @Test("a stopped ring's descriptor number stays taken by a placeholder until every ring has finished")
+    @Test("a stopped ring's descriptor number stays taken by a placeholder until every ring has finished", .requiresIOUring)
     func descriptorNumberReserved() async throws {
         let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 2))
         let fd = runtime.rings[1].ringDescriptor.load(ordering: .relaxed)
@@ -474,7 +474,7 @@ struct MultiRingTests {
         #expect(ContinuousClock.now - start < .seconds(5), "and the grace period ended once the worker was done")
     }
 
-    @Test("a broken ring fails its own work fast; the other rings keep working; shutdown completes")
+    @Test("a broken ring fails its own work fast; the other rings keep working; shutdown completes", .requiresIOUring)
     func brokenRingIsolated() async throws {
         let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 2))
         faults.fail(.park, with: EBADF, ring: 1)

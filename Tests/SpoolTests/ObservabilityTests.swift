@@ -71,10 +71,13 @@ struct ObservabilityTests {
         #expect(Self.gauge(metrics, "spool_timers_armed", ring: 1) == 0, "a stopped ring's gauges end at zero")
     }
 
-    @Test("SQ-full events and wakes sent and received are counted")
+    @Test("SQ-full events and wakes sent and received are counted", .requiresIOUring)
     func submissionQueueFullAndWakes() async throws {
         let metrics = TestMetrics()
-        let runtime = try Self.runtime(metrics) { $0.submissionEntries = 2 }
+        let runtime = try Self.runtime(metrics) {
+            $0.submissionEntries = 2
+            $0.backend = .ioUring  // SQ-full and MSG_RING wakes are io_uring's
+        }
         try await runtime.spawn(on: .ring(0)) {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<64 { group.addTask { try await runtime.nop() } }

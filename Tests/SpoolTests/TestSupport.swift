@@ -181,3 +181,13 @@ func onForeignThreadAsync(_ body: @escaping @Sendable () -> Void) async {
         }
     }
 }
+
+/// Whether io_uring works in this process (false inside `.ci/no-io-uring`, Docker's default
+/// seccomp profile and the like): tests of io_uring itself run only then.
+let ioUringUsable: Bool = { if case .success = IOUringProbe.result { return true } else { return false } }()
+
+extension Trait where Self == ConditionTrait {
+    /// The test is about io_uring itself (its submit path, `MSG_RING`, descriptor reservation,
+    /// injected `io_uring_enter` faults): it runs on the io_uring backend, where io_uring works.
+    static var requiresIOUring: Self { .enabled(if: ioUringUsable, "io_uring is refused in this process") }
+}

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include "spool_uring_abi.h"
 
 /* io_uring_setup(2): the ring's descriptor, or -errno. */
@@ -85,3 +86,37 @@ int spool_set_thread_affinity(const uint8_t *mask, size_t size);
 int spool_dup3_cloexec(int oldfd, int newfd);
 
 #endif /* SPOOL_CSPOOLURING_H */
+
+/* ---- The portable backend's system calls (epoll and blocking file calls), each
+ * returning -errno on failure. ---- */
+
+extern const uint32_t SPOOL_EPOLLIN, SPOOL_EPOLLOUT, SPOOL_EPOLLERR, SPOOL_EPOLLHUP,
+    SPOOL_EPOLLRDHUP, SPOOL_EPOLLET, SPOOL_EPOLLONESHOT;
+
+/* epoll_create1(EPOLL_CLOEXEC): a descriptor, or -errno. */
+int spool_epoll_create(void);
+/* epoll_ctl: op 0 add, 1 modify, 2 delete; `events` are EPOLL* bits; data is `fd`. */
+int spool_epoll_ctl(int epfd, int op, int fd, uint32_t events);
+/* Waits for at most `max` events, storing each one's descriptor and bits; `timeout_ns`
+ * < 0 waits without a bound. Uses epoll_pwait2 (nanoseconds) where the kernel has it,
+ * else epoll_wait with the timeout rounded up to a millisecond. The count, or -errno. */
+int spool_epoll_wait(int epfd, int32_t *fds, uint32_t *events, int max, int64_t timeout_ns);
+
+/* preadv2/pwritev2 at `offset` (-1: the current position), with RWF_NOWAIT when `nowait`:
+ * a byte count, or -errno. */
+int64_t spool_preadv(int fd, const struct iovec *iov, int count, int64_t offset, int nowait);
+int64_t spool_pwritev(int fd, const struct iovec *iov, int count, int64_t offset, int nowait);
+/* Sets or clears O_NONBLOCK; returns whether it was set before (0/1), or -errno. */
+int spool_set_nonblocking(int fd, int on);
+/* The calls below block; each returns its result (a descriptor, 0) or -errno. */
+int spool_openat(int dirfd, const char *path, int flags, uint32_t mode);
+int spool_fsync(int fd, int data_only);
+int spool_fallocate(int fd, int mode, uint64_t offset, uint64_t length);
+int spool_statx(int dirfd, const char *path, int flags, uint32_t mask, void *buffer);
+int spool_unlinkat(int dirfd, const char *path, int flags);
+int spool_renameat(const char *from, const char *to);
+int spool_mkdirat(int dirfd, const char *path, uint32_t mode);
+/* The pending error of a socket whose non-blocking connect finished (SO_ERROR): 0, or -errno. */
+int spool_socket_error(int fd);
+/* accept4(2) with SOCK_CLOEXEC: the new descriptor, or -errno. `address`/`length` may be NULL. */
+int spool_accept_cloexec(int fd, void *address, uint32_t *length);

@@ -32,7 +32,7 @@ public final class BufferPool: Sendable {
     private let state: PosixLocked<State>  // a pthread lock: ThreadSanitizer does not see Mutex's futex
 
     private struct State: ~Copyable {
-        var buffers: ProvidedBufferRing
+        var buffers: PoolStorage
         /// Buffers the kernel has filled and that are not back yet (waiting in a receiver's
         /// queue, or leased).
         var taken = 0
@@ -61,9 +61,15 @@ public final class BufferPool: Sendable {
             throw RuntimeError.invalidArgument("a buffer pool's buffer size must be in 1...\(1 << 31) bytes (got \(bufferSize))")
         }
         guard let ring = runtime.pickRingForPool() else { throw RuntimeError.shutdown }
-        let made: Result<(ProvidedBufferRing, UInt16), any Error> = await withTaskExecutorPreference(ring.taskExecutor) {
-            guard RingExecutor.current === ring, ring.lifecycle == .running, let kernelRing = ring.ring else {
+        let made: Result<(PoolStorage, UInt16), any Error> = await withTaskExecutorPreference(ring.taskExecutor) {
+            guard RingExecutor.current === ring, ring.lifecycle == .running else {
                 return .failure(ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenWith ?? .ioError))
+            }
+            guard let kernelRing = ring.ring else {
+                // The portable backend: the buffers are picked in user space before each receive.
+                let group = ring.nextBufferGroup
+                ring.nextBufferGroup &+= 1
+                return .success((.user(UserBuffers(count: count, bufferSize: bufferSize)), group))
             }
             // Group ids are per ring; one still registered answers EEXIST: try the next.
             var lastError: Errno = .fileExists
@@ -71,7 +77,8 @@ public final class BufferPool: Sendable {
                 let group = ring.nextBufferGroup
                 ring.nextBufferGroup &+= 1
                 do throws(RingError) {
-                    return .success((try ProvidedBufferRing(ring: kernelRing, group: group, count: count, bufferSize: bufferSize), group))
+                    let buffers = try ProvidedBufferRing(ring: kernelRing, group: group, count: count, bufferSize: bufferSize)
+                    return .success((.kernel(buffers), group))
                 } catch {
                     switch error {
                     case .registrationFailed(_, let errno) where errno == .fileExists: lastError = errno; continue
@@ -96,7 +103,7 @@ public final class BufferPool: Sendable {
         // Nothing uses the group any more (receives and leases hold the pool). The ring
         // refuses registration calls from other threads (`SINGLE_ISSUER`), so the unregister
         // runs on the ring; if the ring has stopped, its close took the registration along.
-        let buffers = state.withLock { $0.buffers }
+        guard case .kernel(let buffers) = state.withLock({ $0.buffers }) else { return }
         let ring = self.ring
         if RingExecutor.current === ring {
             try? buffers.unregister()
@@ -161,6 +168,20 @@ public final class BufferPool: Sendable {
             return w
         }
         for w in waiters { w.resume() }
+    }
+
+    /// The portable backend takes a free buffer for its next receive (ring thread): nil when
+    /// every buffer is out (the receive then ends with `ENOBUFS`, as the kernel's does).
+    func takeForReceive() -> UInt16? {
+        state.withLock { s -> UInt16? in
+            guard case .user(let u) = s.buffers else { return nil }
+            return u.take()
+        }
+    }
+
+    /// A buffer ``takeForReceive()`` took but no receive filled goes back (ring thread).
+    func returnUnfilled(_ id: UInt16) {
+        state.withLock { s in s.buffers.recycle(id) }
     }
 
     /// Waits until a buffer is free (returns at once if one is), the ring stops, or the task

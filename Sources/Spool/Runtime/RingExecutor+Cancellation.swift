@@ -73,6 +73,16 @@ extension RingExecutor {
     func flushInternalRequests() {
         guard lifecycle == .running || lifecycle == .stopping else { return }
         if !outgoingWakes.isEmpty { flushOutgoingWakes() }
+        if let portable {
+            // Nothing waits for queue space: cancellations act at once.
+            while let target = internalRequests.cancels.popFirst() { portable.cancel(target) }
+            if internalRequests.cancelAllWanted {
+                internalRequests.cancelAllWanted = false
+                portable.cancelAll()
+            }
+            internalRequests.wakeRearmWanted = false
+            return
+        }
         if internalRequests.wakeRearmWanted {
             if lifecycle != .running {
                 internalRequests.wakeRearmWanted = false

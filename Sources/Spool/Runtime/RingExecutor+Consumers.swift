@@ -51,6 +51,11 @@ extension RingExecutor {
         }
     }
 
+    /// The pool on this ring with buffer group `group` (the portable backend picks its buffers).
+    func pool(group: UInt16) -> BufferPool? {
+        pools.withLock { list in list.first { $0.pool?.group == group }?.pool }
+    }
+
     /// Wakes every receiver waiting for a pool buffer on this ring (it is stopping or broke):
     /// they find the ring refusing and end with its error.
     func wakePools() {

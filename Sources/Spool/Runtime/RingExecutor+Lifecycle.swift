@@ -172,6 +172,8 @@ extension RingExecutor {
         // Close the ring: nothing is in flight (or the broken ring is already closed). Its
         // number stays taken (a placeholder) until every sibling has finished.
         releaseRing()
+        portable?.close()
+        portable = nil
         // No producer may write the eventfd once it is closed (its number could be reused).
         lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
         // The wake read's buffer may be freed unless the kernel could still hold the read.

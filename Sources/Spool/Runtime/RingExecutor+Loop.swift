@@ -41,7 +41,7 @@ extension RingExecutor {
             // taken out of the CQ (the submit path may have moved some into its holding buffer
             // while recovering from EAGAIN/EBUSY; a wait would not see them).
             activeOperations.store(table.used + (jobs.isEmpty ? 0 : 1), ordering: .releasing)
-            if jobs.isEmpty && inbox.isEmpty && (ring?.readyCompletions ?? 0) == 0 && !timersDue {
+            if jobs.isEmpty && inbox.isEmpty && (ring?.readyCompletions ?? 0) == 0 && portable?.hasReady != true && !timersDue {
                 park(notLongerThan: metrics != nil ? publishMetrics(parking: true) : nil)
             } else {
                 if metrics != nil { publishMetrics(parking: false) }
@@ -62,6 +62,7 @@ extension RingExecutor {
             case .drain: beginDraining()
             case .schedule(let timer): armScheduled(timer)
             case .unschedule(let timer): disarmScheduled(timer)
+            case .completed(let userData, let result): portable?.workerFinished(userData, result)
             }
         }
     }
@@ -82,6 +83,7 @@ extension RingExecutor {
             budget -= 1
         }
         if budget == 0 && !jobs.isEmpty { statistics.budgetExhausted += 1 }
+        jobs.shrinkIfEmpty()  // a burst's queue shrinks even on a ring that never parks
     }
 
     /// Blocks in the kernel until a completion (or a wake) arrives.
@@ -103,7 +105,7 @@ extension RingExecutor {
         // The next timer's deadline bounds the wait: one enter, one timeout, for all timers.
         var timeout: Duration? = timeUntilNextTimer()
         if let bound { timeout = min(timeout ?? bound, bound) }
-        if !internalRequests.wakeReadInRing {
+        if portable == nil && !internalRequests.wakeReadInRing {
             // No wake read in the kernel (the SQ stayed full, or shutdown cancelled it): a
             // bounded wait, never an unbounded one.
             timeout = min(timeout ?? .seconds(1), .milliseconds(lifecycle == .running ? 1 : 10))
@@ -118,6 +120,10 @@ extension RingExecutor {
     /// Submits without waiting, so completions of the work in flight are collected even
     /// while jobs stay ready.
     private func poll() {
+        if let portable {
+            if portable.pending > 0 || portable.hasReady { enter(.poll, wait: false) }
+            return
+        }
         guard let ring else { return }
         if ring.pendingSubmissions == 0 && table.inFlight == 0 && internalRequests.inFlight == 0 && ring.readyCompletions == 0 {
             return
@@ -128,6 +134,22 @@ extension RingExecutor {
     /// The runtime's only use of the ring's submit path (contract 4: `Ring.submit` owns the
     /// retry policy; this maps its outcome onto the runtime's state).
     func enter(_ reason: SubmitSite, wait: Bool, timeout: Duration? = nil) {
+        if let portable {
+            // Nothing to submit: requests started when they were admitted. An eager call's
+            // result is already among the ready completions.
+            if reason.contains(.eager) || reason.contains(.submissionQueueFull) { return }
+            do throws(Errno) {
+                try portable.wait(timeout: wait ? timeout : .zero)
+            } catch {
+                // epoll_wait fails only for a bad descriptor or argument: nothing this ring can
+                // recover from. Logged; the ring backs off and goes on (its work can still end
+                // through cancellation and shutdown).
+                statistics.stalls += 1
+                logger.error("Spool ring \(index): epoll_wait failed with \(error)")
+                usleep(1000)
+            }
+            return
+        }
         guard let ring, lifecycle != .broken else { return }
         if let faults { faults.entering(reason.union(unsubmittedSites), ring: index) }
         do {
@@ -174,6 +196,10 @@ extension RingExecutor {
     }
 
     func reapCompletions() {
+        if let portable {
+            portable.reap { completion in self.complete(completion) }
+            return
+        }
         guard let ring else { return }
         ring.reapCompletions { completion in
             self.complete(completion)

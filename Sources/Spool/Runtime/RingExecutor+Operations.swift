@@ -192,6 +192,20 @@ extension RingExecutor {
     /// SQ is full even after flushing it, or broken.
     private func submit(_ slot: Int32) -> Bool {
         let request = table.request(slot)
+        if let portable {
+            // The portable backend starts it now; a timeout is a wheel timer that cancels it
+            // (the nearest equivalent of LINK_TIMEOUT), ending it with `timedOut`.
+            let userData = table.userData(slot)
+            if table.linkTimeout(of: slot) != nil {
+                let timer = table.takeWaitTimer(slot)
+                    ?? timers.schedule(at: timerScale.deadlineTick(after: table.linkDeadline(of: slot) - timerOrigin), userData)
+                table.setWaitTimer(slot, timer)
+            }
+            table.markSubmitted(slot)
+            statistics.submitted += 1
+            portable.start(request, userData: userData)
+            return true
+        }
         let timeout = table.linkTimeout(of: slot)
         if timeout != nil && (ring?.freeSubmissionSlots ?? 0) < 2 {
             // The operation and its timeout must be adjacent in the SQ: make room for both.

@@ -24,6 +24,8 @@ enum InboxItem: @unchecked Sendable {  // UnownedJob is safe to hand to the ring
     case schedule(ScheduledTimer)
     /// Remove a cancelled scheduled action's timer.
     case unschedule(ScheduledTimer)
+    /// A portable-backend worker finished the request with this `user_data` (its result).
+    case completed(UInt64, Int32)
 }
 
 /// Every ring executor ever made: tasks may hold unowned references to one for as long as
@@ -136,6 +138,10 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
 
     // Ring-thread state.
     @exclusivity(unchecked) var ring: Ring?
+    /// The portable backend, where the runtime uses it instead of io_uring (then `ring` is nil).
+    @exclusivity(unchecked) var portable: PortableReactor?
+    /// The worker threads of the portable backend (nil: this ring uses io_uring).
+    let fileWorkers: BlockingPool?
     @exclusivity(unchecked) var jobs = JobQueue<RingJob>(capacity: 256)
     /// A `let`: the hot path reaches it without retaining it.
     let table = OperationTable()
@@ -201,9 +207,10 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         index: Int, options: RingOptions, inFlightLimit: Int?, timerScale: TickScale = .milliseconds,
         inlineCompletion: Bool = true, messageRingWakes: Bool = true, pinnedCore: Int? = nil,
         metrics: RingMetrics? = nil, metricsInterval: Duration = .seconds(1), group: RingGroup = RingGroup(),
-        faults: SubmitFaultInjector?, logger: Logger
+        fileWorkers: BlockingPool? = nil, faults: SubmitFaultInjector?, logger: Logger
     ) throws(RuntimeError) {
         self.group = group
+        self.fileWorkers = fileWorkers
         self.metrics = metrics
         self.metricsInterval = metricsInterval
         self.index = index
@@ -238,6 +245,19 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         }
     }
 
+    /// Why a kernel without `IORING_FEAT_EXT_ARG` cannot run Spool's rings.
+    static let extendedArgumentAdvice = "Spool needs Linux 5.11 or later (io_uring_enter with a timeout, IORING_FEAT_EXT_ARG); this kernel lacks it; the portable backend (Configuration.backend = .portable, or SPOOL_BACKEND=portable) runs without io_uring."
+
+    /// Sets up the portable backend instead of a ring (ring thread, at start).
+    private func startPortable(workers: BlockingPool) throws(RuntimeError) {
+        do {
+            portable = try PortableReactor(executor: self, wakeDescriptor: wakeSignal.descriptor.rawValue, workers: workers)
+        } catch {
+            throw .unavailable(error, reason: "could not create the portable backend's epoll instance")
+        }
+        inFlightLimit = max(1, inFlightLimitSetting ?? 2 * Int(options.submissionEntries))
+    }
+
     private func threadMain() {
         pthread_setspecific(ringThreadKey, Unmanaged.passUnretained(self).toOpaque())
         threadID.store(CurrentThread.kernelID, ordering: .releasing)
@@ -245,13 +265,32 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         if let pinnedCore, let e = CPUAffinity.pinCurrentThread(to: pinnedCore) {
             logger.warning("Spool ring \(index): could not pin its thread to core \(pinnedCore) (\(Errno(rawValue: e))); it runs unpinned")
         }
+        if let workers = fileWorkers {
+            do throws(RuntimeError) {
+                try startPortable(workers: workers)
+            } catch {
+                startOutcome.withLock { $0 = .failure(error) }
+                lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
+                wakeSignal.close(freeBuffer: true)
+                group.ringFinished(reserved: nil)
+                thread.signalStarted()
+                thread.signalExited()
+                return
+            }
+            lifecycleState.store(Lifecycle.running.rawValue, ordering: .sequentiallyConsistent)
+            startOutcome.withLock { $0 = .success(()) }
+            thread.signalStarted()
+            runLoop()
+            finish()
+            return
+        }
         do throws(RingError) {
             var ringOptions = options
             ringOptions.registerRingDescriptor = true  // this thread owns the ring for its whole life
             let r = try Ring(options: ringOptions, systemCalls: faults?.systemCalls(ring: index) ?? .kernel)
             guard r.features.contains(.extendedArgument) else {
                 // Timers bound the ring's wait with io_uring_enter's timeout argument.
-                throw RingError.unavailable(.noFunction, advice: "Spool needs Linux 5.11 or later (io_uring_enter with a timeout, IORING_FEAT_EXT_ARG); this kernel lacks it.")
+                throw RingError.unavailable(.noFunction, advice: Self.extendedArgumentAdvice)
             }
             ring = r
             zeroCopySendSupported.store(r.supports(.sendZeroCopy), ordering: .releasing)
@@ -357,7 +396,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         switch item {
         case .job(let job, _):
             globalConcurrentExecutor.enqueue(ExecutorJob(job))
-        case .cancel, .shutdown, .drain, .unschedule:
+        case .cancel, .shutdown, .drain, .unschedule, .completed:
             break  // nothing is in flight any more
         case .schedule(let timer):
             let error: RuntimeError = brokenWith.map { .broken($0) } ?? .shutdown

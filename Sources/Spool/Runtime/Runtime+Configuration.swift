@@ -90,6 +90,13 @@ extension Runtime {
         /// blocking its ring. `nil` (the default): off, and no watchdog thread. 100 ms is a
         /// reasonable choice for a server; 1 ms ... 1 hour.
         public var stallThreshold: Duration? = nil
+        /// The I/O backend: ``Backend/automatic`` (the default) uses io_uring where a probe
+        /// finds it usable and the portable backend (epoll and worker threads) where it is
+        /// refused; ``Backend/ioUring`` fails where io_uring is refused, with the sentence saying
+        /// what to change; ``Backend/portable`` never touches io_uring. The environment
+        /// variable `SPOOL_BACKEND` overrides ``Backend/automatic`` (README, *Backends*).
+        /// ``Runtime/backend`` says what was chosen and why.
+        public var backend: Backend = .automatic
         /// Injected `io_uring_enter` failures (tests only).
         var faults: SubmitFaultInjector? = nil
 

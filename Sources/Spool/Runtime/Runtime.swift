@@ -71,6 +71,11 @@ public final class Runtime: Sendable {
     let shutdownCoordinator = ShutdownCoordinator()
     /// The stall detector, when configured.
     let stallDetector: StallDetector?
+    /// The backend the rings use, and why it was chosen (logged once, at `info` level, when the
+    /// runtime starts).
+    public let backend: BackendChoice
+    /// The portable backend's worker threads for file and path calls (nil on io_uring).
+    let fileWorkers: BlockingPool?
 
     /// Starts the ring threads.
     ///
@@ -109,8 +114,17 @@ public final class Runtime: Sendable {
         do { timerScale = try TickScale(tick: configuration.timerTick) } catch {
             throw .invalidArgument("timerTick: \(error)")
         }
+        // The fault injector fails io_uring_enter calls (tests only): it implies io_uring.
+        let choice = try BackendChoice.resolve(configuration.faults != nil && configuration.backend == .automatic ? .ioUring : configuration.backend)
+        backend = choice
         self.configuration = configuration
         inlineCompletion = configuration.inlineCompletion
+        // The portable backend's file calls: as many threads as the blocking pool, and a queue
+        // that holds every request the rings can admit (they never see it full).
+        let workers = choice.backend == .portable
+            ? BlockingPool(threads: configuration.blockingThreads, queueLimit: configuration.ringCount * (configuration.inFlightLimit ?? 2 * Int(configuration.submissionEntries)) + 64)
+            : nil
+        fileWorkers = workers
         let metricsFactory = configuration.metricsInterval == nil ? nil : (configuration.metricsFactory ?? MetricsSystem.factory)
         blockingPool = BlockingPool(
             threads: configuration.blockingThreads, queueLimit: configuration.blockingQueueLimit,
@@ -118,6 +132,7 @@ public final class Runtime: Sendable {
         let options = RingOptions(
             submissionEntries: configuration.submissionEntries,
             completionEntries: configuration.completionEntries)
+        do throws(RingError) { try options.validate() } catch { throw RuntimeError(error) }  // on both backends
         var made: [RingExecutor] = []
         let group = RingGroup()
         group.ringStarted()  // held until every ring has started: a ring that stops early cannot close the group
@@ -131,13 +146,14 @@ public final class Runtime: Sendable {
                     pinnedCore: cores.isEmpty ? nil : cores[i % cores.count],
                     metrics: metricsFactory.map { RingMetrics(ring: i, factory: $0, dimensions: configuration.metricsDimensions) },
                     metricsInterval: configuration.metricsInterval ?? .seconds(1), group: group,
-                    faults: configuration.faults, logger: configuration.logger))
+                    fileWorkers: workers, faults: configuration.faults, logger: configuration.logger))
             }
         } catch {
             for r in made {
                 r.requestShutdown()
                 r.waitUntilStopped()
             }
+            _ = workers?.stop()
             throw error
         }
         rings = made
@@ -145,6 +161,9 @@ public final class Runtime: Sendable {
         stallDetector = configuration.stallThreshold.map { StallDetector(threshold: $0, rings: made, logger: configuration.logger) }
         for r in rings { r.runtime = self }
         stallDetector?.start()
+        configuration.logger.info("Spool runtime started on the \(choice.backend) backend with \(made.count) ring(s): \(choice.reason)", metadata: [
+            "backend": "\(choice.backend)", "reason": "\(choice.reason)",
+        ])
         Runtime.live.withLock { $0.append(WeakRuntime(self)) }
     }
 

@@ -130,6 +130,10 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
         if !late.isEmpty {
             logger.error("Spool shutdown: \(late.count) ring(s) (\(late.map(\.index))) still wait for the kernel to complete cancelled requests after the drain limit of \(runtime.configuration.shutdownDrainLimit); they close in the background once it does, and free nothing it may still write")
         }
+        if late.isEmpty, let workers = runtime.fileWorkers {
+            // The portable backend's workers: every request has ended; their threads exit.
+            for job in workers.stop().notStarted { job.refuse(.shutdown) }
+        }
         runtime.stallDetector?.stop()
         runtime.forget()
         setPhase(.finished)

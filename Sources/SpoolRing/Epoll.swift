@@ -1,0 +1,100 @@
+import CSpoolURing
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An epoll instance: the portable backend's way of waiting for descriptors to become ready
+/// (where io_uring is refused).
+///
+/// Registrations carry the descriptor number as their data. ``wait(timeout:)`` fills an
+/// internal buffer of up to 256 events, read back with ``event(_:)``.
+///
+/// **Thread-safety:** none; owned by one ring thread. **Lifetime:** closes its descriptor when
+/// dropped.
+public final class Epoll {
+    /// Readiness bits (`EPOLL*`).
+    public struct Events: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let readable = Events(rawValue: SPOOL_EPOLLIN)
+        public static let writable = Events(rawValue: SPOOL_EPOLLOUT)
+        public static let error = Events(rawValue: SPOOL_EPOLLERR)
+        public static let hangUp = Events(rawValue: SPOOL_EPOLLHUP)
+        public static let readHangUp = Events(rawValue: SPOOL_EPOLLRDHUP)
+        public static let edgeTriggered = Events(rawValue: SPOOL_EPOLLET)
+        /// Reported once, then disabled until re-armed with ``Epoll/modify(_:_:)``.
+        public static let oneShot = Events(rawValue: SPOOL_EPOLLONESHOT)
+    }
+
+    /// The epoll descriptor.
+    public let descriptor: FileDescriptor
+    /// The most events one wait returns.
+    public static let capacity = 256
+    private let fds = UnsafeMutablePointer<Int32>.allocate(capacity: Epoll.capacity)
+    private let bits = UnsafeMutablePointer<UInt32>.allocate(capacity: Epoll.capacity)
+
+    /// Creates the instance (close-on-exec).
+    /// - Throws: the `Errno` of `epoll_create1`.
+    public init() throws(Errno) {
+        let fd = spool_epoll_create()
+        guard fd >= 0 else {
+            fds.deallocate()
+            bits.deallocate()
+            throw Errno(rawValue: -fd)
+        }
+        descriptor = FileDescriptor(rawValue: fd)
+    }
+
+    deinit {
+        _ = Glibc.close(descriptor.rawValue)
+        fds.deallocate()
+        bits.deallocate()
+    }
+
+    /// Registers `fd` for `events`. Throws `EPERM` for a descriptor epoll cannot watch (a
+    /// regular file or a directory), `EEXIST` if it is registered already.
+    public func add(_ fd: Int32, _ events: Events) throws(Errno) {
+        let r = spool_epoll_ctl(descriptor.rawValue, 0, fd, events.rawValue)
+        if r < 0 { throw Errno(rawValue: -r) }
+    }
+
+    /// Changes `fd`'s interest (re-arms a one-shot registration). Throws `ENOENT` if `fd` is not
+    /// registered (a descriptor closed and its number reused drops the registration).
+    public func modify(_ fd: Int32, _ events: Events) throws(Errno) {
+        let r = spool_epoll_ctl(descriptor.rawValue, 1, fd, events.rawValue)
+        if r < 0 { throw Errno(rawValue: -r) }
+    }
+
+    /// Removes `fd` (errors ignored: a closed descriptor is already gone).
+    public func remove(_ fd: Int32) {
+        _ = spool_epoll_ctl(descriptor.rawValue, 2, fd, 0)
+    }
+
+    /// Waits until some registered descriptor is ready or `timeout` passes (`nil`: no bound;
+    /// `.zero`: do not wait). Returns the number of events (0 on timeout or `EINTR`).
+    /// - Throws: any other `Errno` of the wait.
+    public func wait(timeout: Duration?) throws(Errno) -> Int {
+        var nanoseconds: Int64 = -1
+        if let timeout {
+            let (s, atto) = timeout.components
+            if s < 0 || (s == 0 && atto <= 0) {
+                nanoseconds = 0
+            } else {
+                let total = s.multipliedReportingOverflow(by: 1_000_000_000)
+                nanoseconds = total.overflow ? Int64.max / 2 : total.partialValue &+ (atto + 999_999_999) / 1_000_000_000
+            }
+        }
+        let n = spool_epoll_wait(descriptor.rawValue, fds, bits, Int32(Epoll.capacity), nanoseconds)
+        if n >= 0 { return Int(n) }
+        if n == -EINTR { return 0 }
+        throw Errno(rawValue: -n)
+    }
+
+    /// Event `i` of the last wait: the descriptor and its ready bits.
+    public func event(_ i: Int) -> (fd: Int32, events: Events) {
+        precondition(i >= 0 && i < Epoll.capacity, "event index \(i) out of range")
+        return (fds[i], Events(rawValue: bits[i]))
+    }
+}
