@@ -6,11 +6,11 @@ import SystemPackage
 import Glibc
 #endif
 
-/// `spool cat FILE…`: prints files, reading them through io_uring.
+/// `spool cat FILE…`: prints files, reading them through a Spool runtime (io_uring, or the portable backend).
 struct CatCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cat",
-        abstract: "Print files to standard output, read through io_uring."
+        abstract: "Print files to standard output, read through a Spool runtime (io_uring where usable)."
     )
 
     @Argument(help: "The files to print, in order.")

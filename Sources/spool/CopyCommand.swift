@@ -11,7 +11,7 @@ import Glibc
 struct CopyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cp",
-        abstract: "Copy a file (or a directory tree) through io_uring, many chunks in flight.",
+        abstract: "Copy a file (or a directory tree) through a Spool runtime (io_uring where usable), many chunks in flight.",
         discussion: "Shows a progress bar on a terminal and prints the throughput at the end."
     )
 

@@ -5,7 +5,8 @@ import Spool
 struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
-        abstract: "Show the kernel, whether io_uring can be used here, and what it supports."
+        abstract: "Show the kernel, whether io_uring can be used here (and why not), what it supports, and which backend a runtime would use.",
+        discussion: "Exits 1 only when no runtime could start here: io_uring forced (SPOOL_BACKEND=io_uring) where it is refused, or an unknown SPOOL_BACKEND value."
     )
 
     @Option(name: .long, help: "Wrap the opcode list at this many columns.")
@@ -14,11 +15,20 @@ struct InfoCommand: ParsableCommand {
     func run() throws {
         let support = SystemSupport.current()
         print("kernel:     Linux \(support.kernelRelease) (\(support.machine))")
+        switch support.backend {
+        case .success(let choice):
+            print("backend:    \(choice.backend) (\(choice.reason))")
+        case .failure(let error):
+            print("backend:    none")
+            printError("spool: no runtime can start here: \(error)")
+        }
         switch support.ioUring {
         case .unavailable(let errno, let reason):
             print("io_uring:   unavailable\(errno.map { " (\($0))" } ?? "")")
-            printError("spool: io_uring cannot be used here: \(reason)")
-            throw ExitCode(1)
+            print("            \(reason)")
+            if case .success(let choice) = support.backend, choice.backend == .portable {
+                print("            Spool runs on the portable backend here: epoll for sockets, worker threads for files.")
+            }
         case .available(let d):
             print("io_uring:   available")
             print("ring:       \(d.submissionEntries) submission / \(d.completionEntries) completion entries")
@@ -35,6 +45,7 @@ struct InfoCommand: ParsableCommand {
                 printWrapped(d.unsupportedOperations, indent: "            ")
             }
         }
+        if case .failure = support.backend { throw ExitCode(1) }
     }
 
     private func list(_ names: [String]) -> String { names.isEmpty ? "none" : names.joined(separator: " ") }

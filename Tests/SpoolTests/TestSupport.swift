@@ -191,3 +191,18 @@ extension Trait where Self == ConditionTrait {
     /// injected `io_uring_enter` faults): it runs on the io_uring backend, where io_uring works.
     static var requiresIOUring: Self { .enabled(if: ioUringUsable, "io_uring is refused in this process") }
 }
+
+/// Runs `body` on a new detached pthread and returns at once (for a blocking call a test must
+/// not wait for, and must not run on a global-executor thread).
+func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
+    final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+    var thread = pthread_t()
+    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    let r = pthread_create(&thread, nil, { raw in
+        let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+        box.body()
+        return nil
+    }, box)
+    precondition(r == 0, "pthread_create failed: \(r)")
+    pthread_detach(thread)
+}

@@ -11,8 +11,12 @@ public struct SystemSupport: Sendable {
     public var kernelRelease: String
     /// The machine architecture (`uname -m`).
     public var machine: String
-    /// What the io_uring check found.
+    /// What the io_uring check found (a ring set up, and one `NOP` completed through it).
     public var ioUring: IOUringStatus
+    /// The backend a runtime with the default configuration would use here (after
+    /// `SPOOL_BACKEND`), and why; or the error such a runtime would fail with (an unknown
+    /// `SPOOL_BACKEND` value, or io_uring forced where it is refused).
+    public var backend: Result<BackendChoice, RuntimeError>
 
     /// The outcome of trying to create an io_uring.
     public enum IOUringStatus: Sendable {
@@ -38,10 +42,11 @@ public struct SystemSupport: Sendable {
 
     /// Inspects this machine.
     public static func current() -> SystemSupport {
-        inspect(systemCalls: .kernel)
+        inspect(systemCalls: .kernel, probe: IOUringProbe.result)
     }
 
-    static func inspect(systemCalls: RingSystemCalls) -> SystemSupport {
+    static func inspect(systemCalls: RingSystemCalls, probe: Result<Void, RuntimeError>? = nil) -> SystemSupport {
+        let probe = probe ?? IOUringProbe.probe(systemCalls: systemCalls)
         var uts = utsname()
         uname(&uts)
         func field<T>(_ value: T) -> String {
@@ -49,7 +54,7 @@ public struct SystemSupport: Sendable {
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
         }
-        let status: IOUringStatus
+        var status: IOUringStatus
         do {
             let ring = try Ring(options: RingOptions(), systemCalls: systemCalls)
             let known = Set(Opcode.allKnown)
@@ -63,12 +68,32 @@ public struct SystemSupport: Sendable {
                 supportedOperations: supported.map(\.name),
                 unsupportedOperations: known.subtracting(supported).sorted().map(\.name),
                 registeredRingDescriptor: ring.registeredRingIndex != nil))
+            if case .failure(let error) = probe {
+                // The ring was made, but the probe's NOP did not complete (a policy that allows the
+                // setup and refuses the enter).
+                if case .unavailable(let errno, let reason) = error {
+                    status = .unavailable(errno: errno, reason: reason)
+                } else {
+                    status = .unavailable(errno: nil, reason: "\(error)")
+                }
+            }
         } catch .unavailable(let errno, let advice) {
             status = .unavailable(errno: errno, reason: advice)
         } catch {
             status = .unavailable(errno: error.errno, reason: "\(error); io_uring cannot be used here.")
         }
-        return SystemSupport(kernelRelease: field(uts.release), machine: field(uts.machine), ioUring: status)
+        let backend: Result<BackendChoice, RuntimeError>
+        do throws(RuntimeError) {
+            let choice = try BackendChoice.resolve(.automatic, probe: probe)
+            if choice.backend == .ioUring, case .unavailable(let errno, let reason) = status {
+                // Forced by SPOOL_BACKEND where io_uring is refused: a runtime would fail so.
+                throw RuntimeError.unavailable(errno, reason: reason)
+            }
+            backend = .success(choice)
+        } catch {
+            backend = .failure(error)
+        }
+        return SystemSupport(kernelRelease: field(uts.release), machine: field(uts.machine), ioUring: status, backend: backend)
     }
 
     private static func names(_ joined: String) -> [String] {

@@ -56,10 +56,14 @@ public struct BackendChoice: Sendable, Equatable, CustomStringConvertible {
     /// ``Backend/automatic``), then the probe.
     /// - Throws: ``RuntimeError/invalidArgument(_:)`` for an unknown `SPOOL_BACKEND` value.
     public static func resolve(_ requested: Backend) throws(RuntimeError) -> BackendChoice {
-        try resolve(requested, environment: getenv(Backend.environmentVariable).map { String(cString: $0) })
+        try resolve(requested, probe: IOUringProbe.result)
     }
 
-    static func resolve(_ requested: Backend, environment: String?) throws(RuntimeError) -> BackendChoice {
+    static func resolve(_ requested: Backend, probe: Result<Void, RuntimeError>) throws(RuntimeError) -> BackendChoice {
+        try resolve(requested, environment: getenv(Backend.environmentVariable).map { String(cString: $0) }, probe: probe)
+    }
+
+    static func resolve(_ requested: Backend, environment: String?, probe: Result<Void, RuntimeError> = IOUringProbe.result) throws(RuntimeError) -> BackendChoice {
         var wanted = requested
         var source = "configured"
         if requested == .automatic, let value = environment, !value.isEmpty {
@@ -73,11 +77,13 @@ public struct BackendChoice: Sendable, Equatable, CustomStringConvertible {
         case .ioUring: return BackendChoice(backend: .ioUring, reason: "\(source)")
         case .portable: return BackendChoice(backend: .portable, reason: "\(source)")
         case .automatic:
-            switch IOUringProbe.result {
+            switch probe {
             case .success:
                 return BackendChoice(backend: .ioUring, reason: "automatic: io_uring is usable here")
+            case .failure(.unavailable(let errno, let reason)):
+                return BackendChoice(backend: .portable, reason: "automatic: io_uring is unavailable here\(errno.map { " (\($0))" } ?? ""): \(reason)")
             case .failure(let error):
-                return BackendChoice(backend: .portable, reason: "automatic: io_uring is unavailable here (\(error))")
+                return BackendChoice(backend: .portable, reason: "automatic: io_uring is unavailable here: \(error)")
             }
         }
     }

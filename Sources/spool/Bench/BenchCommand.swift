@@ -60,11 +60,10 @@ struct BenchCommand: ParsableCommand {
         var progress = BenchProgress()
         var results: [BenchResult] = []
         let support = SystemSupport.current()
-        guard case .available(let details) = support.ioUring else {
-            if case .unavailable(_, let reason) = support.ioUring { printError("spool bench: io_uring cannot be used here: \(reason)") }
-            throw ExitCode(1)
-        }
         let runtime = try Runtime()
+        // The ring flags of an io_uring runtime; none on the portable backend.
+        var details: SystemSupport.IOUringDetails? = nil
+        if runtime.backend.backend == .ioUring, case .available(let d) = support.ioUring { details = d }
         defer { runtime.shutdown() }
         let workloads = BenchWorkloads(slice: slice, runtime: runtime)
 
@@ -136,11 +135,11 @@ struct BenchCommand: ParsableCommand {
         while chunk.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}
     }
 
-    private func machineLine(_ support: SystemSupport, _ details: SystemSupport.IOUringDetails) -> String {
-        "Linux \(support.kernelRelease) \(support.machine), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cores, backend io_uring, ring flags \(details.activeFlags.joined(separator: " "))"
+    private func machineLine(_ support: SystemSupport, _ details: SystemSupport.IOUringDetails?) -> String {
+        "Linux \(support.kernelRelease) \(support.machine), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) cores, backend \(details == nil ? "portable" : "io_uring, ring flags \(details!.activeFlags.joined(separator: " "))")"
     }
 
-    private func printTable(_ results: [BenchResult], support: SystemSupport, details: SystemSupport.IOUringDetails, slice: Duration) {
+    private func printTable(_ results: [BenchResult], support: SystemSupport, details: SystemSupport.IOUringDetails?, slice: Duration) {
         print("spool bench: \(machineLine(support, details))")
         print("each side measured for \(Formatting.fixed(Formatting.seconds(slice), 2)) s; ratio > 1: Spool is better")
         print("")
@@ -177,8 +176,8 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    private func writeJSON(_ results: [BenchResult], support: SystemSupport, details: SystemSupport.IOUringDetails, slice: Duration, to path: String) throws {
-        let machine = "{\"kernel\": \(quoted(support.kernelRelease)), \"machine\": \(quoted(support.machine)), \"cores\": \(sysconf(Int32(_SC_NPROCESSORS_ONLN))), \"backend\": \"io_uring\", \"ring_flags\": [\(details.activeFlags.map(quoted).joined(separator: ", "))]}"
+    private func writeJSON(_ results: [BenchResult], support: SystemSupport, details: SystemSupport.IOUringDetails?, slice: Duration, to path: String) throws {
+        let machine = "{\"kernel\": \(quoted(support.kernelRelease)), \"machine\": \(quoted(support.machine)), \"cores\": \(sysconf(Int32(_SC_NPROCESSORS_ONLN))), \"backend\": \"\(details == nil ? "portable" : "io_uring")\", \"ring_flags\": [\((details?.activeFlags ?? []).map(quoted).joined(separator: ", "))]}"
         let text = "{\n \"machine\": \(machine),\n \"seconds_per_side\": \(number(Formatting.seconds(slice))),\n \"workloads\": [\n  " +
             results.map(\.json).joined(separator: ",\n  ") + "\n ]\n}\n"
         let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: [.ownerReadWrite, .groupRead, .otherRead])

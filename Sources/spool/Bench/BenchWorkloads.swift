@@ -32,6 +32,22 @@ struct BenchWorkloads {
             }
             return (n, ContinuousClock.now - start)
         }
+        if runtime.backend.backend == .portable {
+            // No io_uring here: the peer is the smallest system call, one per op.
+            result.baselineName = "one getppid system call per op (io_uring unavailable)"
+            var n = 0
+            var sum = 0
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < slice {
+                for _ in 0..<256 { sum &+= Int(getppid()) }
+                n += 256
+            }
+            let elapsed = ContinuousClock.now - start
+            result.spool = BenchMath.seconds(spool.1) * 1e9 / Double(spool.0)
+            result.baseline = BenchMath.seconds(elapsed) * 1e9 / Double(n)
+            result.verified = sum != 0 && spool.0 > 0
+            return result
+        }
         let ring = try Ring(options: RingOptions(submissionEntries: 64))
         var n = 0
         var completed = 0

@@ -1,0 +1,349 @@
+import Glibc
+import Logging
+@testable import Spool
+import SpoolRing
+import Synchronization
+import SystemPackage
+import Testing
+
+/// The portable backend (epoll and worker threads) against the same contract as io_uring:
+/// choosing it, cancellation in every state it adds, exactly-once under races, shutdown under
+/// load, descriptors, and bad input. The rest of the suite runs on it too (`.ci/run` runs it
+/// with `SPOOL_BACKEND=portable`, and inside `.ci/no-io-uring`); these tests force it.
+@Suite("The portable backend: epoll and worker threads behind the same API", .timeLimit(.minutes(2)))
+struct PortableBackendTests {
+    static func portable(_ edit: (inout Runtime.Configuration) -> Void = { _ in }) throws -> Runtime {
+        var configuration = Runtime.Configuration(ringCount: 2)
+        configuration.backend = .portable
+        edit(&configuration)
+        return try Runtime(configuration: configuration)
+    }
+
+    @Test("choosing: SPOOL_BACKEND's spellings; an unknown value is a clear error; an explicit choice wins; automatic follows the probe and says why")
+    func choosing() throws {
+        #expect(Backend(parsing: "IO_URING") == .ioUring)
+        #expect(Backend(parsing: "epoll") == .portable)
+        #expect(Backend(parsing: "auto") == .automatic)
+        #expect(Backend(parsing: "kqueue") == nil)
+        let usable: Result<Void, RuntimeError> = .success(())
+        let refused: Result<Void, RuntimeError> = .failure(.unavailable(.notPermitted, reason: "io_uring is blocked by a seccomp profile or security policy."))
+        #expect(try BackendChoice.resolve(.automatic, environment: "portable", probe: usable).backend == .portable)
+        #expect(try BackendChoice.resolve(.automatic, environment: "portable", probe: usable).reason == "SPOOL_BACKEND=portable")
+        #expect(try BackendChoice.resolve(.automatic, environment: "", probe: usable).backend == .ioUring)
+        #expect(try BackendChoice.resolve(.ioUring, environment: "portable", probe: refused).backend == .ioUring, "the environment overrides only .automatic")
+        #expect(try BackendChoice.resolve(.portable, environment: "io_uring", probe: usable).backend == .portable)
+        let fallback = try BackendChoice.resolve(.automatic, environment: nil, probe: refused)
+        #expect(fallback.backend == .portable)
+        #expect(fallback.reason.contains("seccomp") && fallback.reason.contains("Operation not permitted"), "\(fallback.reason)")
+        #expect(try BackendChoice.resolve(.automatic, environment: "automatic", probe: usable).backend == .ioUring)
+        #expect(throws: RuntimeError.invalidArgument("SPOOL_BACKEND=kqueue is not a backend: use io_uring, portable or automatic")) {
+            try BackendChoice.resolve(.automatic, environment: "kqueue", probe: usable)
+        }
+    }
+
+    @Test("the probe: a refused setup, or a ring whose enter is refused, is unavailable with the sentence")
+    func probe() {
+        var setupRefused = RingSystemCalls.kernel
+        setupRefused.setup = { _, _ in -EPERM }
+        guard case .failure(.unavailable(let errno, let reason)) = IOUringProbe.probe(systemCalls: setupRefused) else {
+            Issue.record("a refused setup must be unavailable")
+            return
+        }
+        #expect(errno == .notPermitted)
+        #expect(reason.contains("seccomp"))
+        guard ioUringUsable else { return }  // the rest needs a ring to set up
+        var enterRefused = RingSystemCalls.kernel
+        enterRefused.enter = { _, _, _, _, _, _ in -EPERM }
+        guard case .failure = IOUringProbe.probe(systemCalls: enterRefused) else {
+            Issue.record("a ring whose enter is refused must not count as usable")
+            return
+        }
+        if case .failure(let e) = IOUringProbe.probe(systemCalls: .kernel) { Issue.record("the kernel's own calls: \(e)") }
+    }
+
+    @Test("a portable runtime says so, logs its choice once, never makes a ring, and releases its epoll and workers at shutdown")
+    func runtimeReports() async throws {
+        let log = LogCapture()
+        let runtime = try Self.portable { $0.logger = Logger(label: "test", factory: { _ in log }) }
+        #expect(runtime.backend.backend == .portable)
+        #expect(runtime.backend.reason == "configured")
+        #expect(runtime.rings.allSatisfy { $0.ring == nil && $0.portable != nil && $0.ringDescriptor.load(ordering: .relaxed) == -1 })
+        #expect(log.messages.filter { $0.contains("portable backend") }.count == 1, "\(log.messages)")
+        let epolls = runtime.rings.compactMap { $0.portable?.epoll.descriptor.rawValue }
+        #expect(epolls.allSatisfy { descriptorTarget($0) == "anon_inode:[eventpoll]" })
+        // Work of every kind: a file (workers and the page cache), a socket pair (epoll).
+        let dir = TemporaryDirectory()
+        try await runtime.spawn {
+            let file = try await File.open(dir.file("f"), .readWrite, options: [.create], runtime: runtime)
+            try await file.writeAll(Array("portable".utf8), at: 0)
+            #expect(try await file.read(upToCount: 100, at: 0) == Array("portable".utf8))
+            try await file.sync()
+            try await file.close()
+            let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let client = try await StreamSocket.connect(to: listener.localAddress, runtime: runtime)
+            let server = try await listener.accept()
+            try await client.writeAll(Array("ping".utf8))
+            var buffer = IOBuffer(capacity: 4)
+            #expect(try await server.readFully(into: &buffer) == 4)
+            #expect(buffer.bytes == Array("ping".utf8))
+        }.value
+        await runtime.shutdownAndWait()
+        #expect(runtime.rings.allSatisfy { $0.portable == nil }, "each ring dropped its reactor (and closed its epoll)")
+        #expect(runtime.fileWorkers?.runningCount == 0)
+    }
+
+    @Test(".ioUring where io_uring is refused fails with the actionable sentence", .enabled(if: !ioUringUsable))
+    func forcedWhereRefused() throws {
+        var configuration = Runtime.Configuration(ringCount: 1)
+        configuration.backend = .ioUring
+        do {
+            _ = try Runtime(configuration: configuration)
+            Issue.record("a forced io_uring runtime started where io_uring is refused")
+        } catch .unavailable(let errno, let reason) {
+            #expect(errno != nil)
+            #expect(reason.hasSuffix("."), "one sentence: \(reason)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+        #expect(Runtime.current == nil || Runtime.current?.backend.backend == .portable)
+    }
+
+    @Test("cancellation in every state the backend adds: waiting for readiness, a worker job queued, a worker job running (its caller waits for it)")
+    func cancellationStates() async throws {
+        let runtime = try Self.portable { $0.ringCount = 1; $0.blockingThreads = 1 }
+        // Waiting for readiness: a pipe read with nothing to read.
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+        let reader = Task(executorPreference: runtime.executor) { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
+        #expect(await eventually { (runtime.rings[0].portable?.pending ?? 0) == 1 })
+        reader.cancel()
+        #expect(await reader.value == .cancelled)
+        _ = try pipe.writeEnd.writeAll([9])
+        #expect(await readOneByte(dupReader(pipe.readEnd), runtime: runtime) == .read(1, [9]), "the cancelled read took nothing")
+
+        // A worker job running: open(2) of a FIFO blocks until a writer opens it.
+        let dir = TemporaryDirectory()
+        let fifo = dir.file("fifo")
+        #expect(mkfifo(fifo.string, 0o600) == 0)
+        let resumed = Flag()
+        let opening = runtime.spawn { () -> String in
+            defer { resumed.set() }
+            do {
+                let file = try await File.open(fifo, .readOnly, runtime: runtime)
+                try await file.close()
+                return "opened"
+            } catch is CancellationError {
+                return "cancelled"
+            }
+        }
+        #expect(await eventually { runtime.fileWorkers?.runningCount == 1 })
+        // A worker job queued behind it (one worker thread): a statx.
+        let queued = runtime.spawn { try await File.status(of: dir.file("fifo"), runtime: runtime) }
+        #expect(await eventually { runtime.fileWorkers?.queued == 1 })
+        queued.cancel()
+        await #expect(throws: CancellationError.self) { try await queued.value }
+        #expect(runtime.fileWorkers?.queued == 0, "the queued job was withdrawn")
+        // The running one: cancelling it does not resume its caller while open(2) still runs.
+        opening.cancel()
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(!resumed.isSet, "a started job's caller waits for it")
+        let writer = open(fifo.string, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        #expect(writer >= 0)
+        let result = try await opening.value
+        #expect(result == "opened" || result == "cancelled")
+        close(writer)
+        #expect(openDescriptors().values.filter { $0 == fifo.string }.isEmpty, "no descriptor of the FIFO is left")
+        await runtime.shutdownAndWait()
+    }
+
+    @Test("a descriptor replaced behind the backend's back (its file closed, the number reused by a new pipe) still gets its events")
+    func reusedDescriptorNumber() async throws {
+        let runtime = try Self.portable { $0.ringCount = 1 }
+        let ring = runtime.rings[0]
+        let first = try FileDescriptor.pipe()
+        defer { try? first.writeEnd.close() }
+        let number = dupReader(first.readEnd)
+        try first.readEnd.close()  // `number` is now the old pipe's only read end
+        let second = try FileDescriptor.pipe()
+        defer { try? second.writeEnd.close(); try? second.readEnd.close() }
+        /// Writes `byte` to `fd` once the ring is parked with an operation pending (the read waits in epoll).
+        @Sendable func writeWhenWaiting(_ fd: FileDescriptor, _ byte: UInt8) {
+            startDetachedThread {
+                while !(ring.parkedInKernel.load(ordering: .relaxed) && ring.activeOperations.load(ordering: .relaxed) >= 1) { usleep(1000) }
+                var b = byte
+                _ = Glibc.write(fd.rawValue, &b, 1)
+            }
+        }
+        let bytes = try await withinDeadline(.seconds(10), "reads on a replaced descriptor") {
+            try await runtime.spawn { () -> [UInt8] in
+                let file = File(adopting: number, runtime: runtime)
+                var buffer = IOBuffer(capacity: 4)
+                writeWhenWaiting(first.writeEnd, 1)
+                _ = try await file.readAtCurrentPosition(into: &buffer)
+                var got = buffer.bytes
+                // Behind the backend's back: the old pipe's last read end is replaced by the new pipe's.
+                #expect(dup2(second.readEnd.rawValue, number.rawValue) == number.rawValue)
+                writeWhenWaiting(second.writeEnd, 2)
+                _ = try await file.readAtCurrentPosition(into: &buffer)
+                got += buffer.bytes
+                try await file.close()
+                return got
+            }.value
+        }
+        #expect(bytes == [1, 2])
+        await runtime.shutdownAndWait()
+    }
+
+    @Test("exactly once under races: 2,000 pipe reads, half cancelled from other threads while the data arrives")
+    func exactlyOnceUnderRaces() async throws {
+        let runtime = try Self.portable()
+        let count = 2000
+        let pipes = try (0..<count).map { _ in try FileDescriptor.pipe() }
+        defer { for p in pipes { try? p.readEnd.close(); try? p.writeEnd.close() } }
+        let resumes = ResumeCount()
+        let tasks = pipes.map { p in
+            Task(executorPreference: runtime.executors[Int.random(in: 0..<2)]) { () -> ReadOutcome in
+                let outcome = await readOneByte(dupReader(p.readEnd), runtime: runtime)
+                resumes.value.add(1, ordering: .relaxed)
+                return outcome
+            }
+        }
+        await onForeignThreadAsync { [tasks, pipes] in
+            for (i, p) in pipes.enumerated() {
+                if i % 2 == 0 { tasks[i].cancel() }
+                var b: UInt8 = UInt8(truncatingIfNeeded: i)
+                _ = Glibc.write(p.writeEnd.rawValue, &b, 1)
+            }
+        }
+        var read = 0, cancelled = 0
+        for (i, t) in tasks.enumerated() {
+            switch await t.value {
+            case .read(1, let bytes): read += 1; #expect(bytes == [UInt8(truncatingIfNeeded: i)])
+            case .cancelled: cancelled += 1; #expect(i % 2 == 0)
+            case let other: Issue.record("read \(i): \(other)")
+            }
+        }
+        #expect(read + cancelled == count)
+        #expect(resumes.value.load(ordering: .relaxed) == count, "each caller resumed exactly once")
+        #expect(cancelled <= count / 2)
+        let snapshot = try #require(await runtime.combinedSnapshot())
+        #expect(snapshot.slotsInUse == 0)
+        #expect(runtime.rings.allSatisfy { ($0.portable?.pending ?? 0) == 0 })
+        await runtime.shutdownAndWait()
+    }
+
+    @Test("shutdown under load: 400 pipe reads, 1,000 sleepers, a multishot accept and worker jobs blocked in open(2); every caller resumes once; sockets released")
+    func shutdownUnderLoad() async throws {
+        let runtime = try Self.portable { $0.blockingThreads = 4; $0.shutdownDrainLimit = .seconds(10) }
+        // Reads count against the in-flight cap (512 per ring): stay under it, so the opens below start.
+        let pipes = try (0..<400).map { _ in try FileDescriptor.pipe() }
+        defer { for p in pipes { try? p.readEnd.close(); try? p.writeEnd.close() } }
+        let reads = pipes.map { p in Task(executorPreference: runtime.executors[Int(p.readEnd.rawValue) % 2]) { await readOneByte(dupReader(p.readEnd), runtime: runtime) } }
+        let sleepers = (0..<1000).map { _ in runtime.spawn { try await Task.sleep(for: .seconds(60), clock: SpoolClock()) } }
+        let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+        let port = try listener.localAddress.port ?? 0
+        let accepting = runtime.spawn(taking: listener) { listener -> Int in
+            var n = 0
+            try await listener.acceptConnections { _ in n += 1 }
+            return n
+        }
+        let dir = TemporaryDirectory()
+        let fifos = (0..<3).map { dir.file("fifo\($0)") }
+        for f in fifos { #expect(mkfifo(f.string, 0o600) == 0) }
+        let opens = fifos.map { f in runtime.spawn { () -> String in
+            do {
+                let file = try await File.open(f, .readOnly, runtime: runtime)
+                try await file.close()
+                return "opened"
+            } catch { return "\(error)" }
+        } }
+        #expect(await eventually { runtime.fileWorkers?.runningCount == 3 })
+        #expect(await eventually { runtime.rings.reduce(0) { $0 + ($1.portable?.pending ?? 0) } >= 404 })
+        let start = ContinuousClock.now
+        let finished = Flag()
+        startDetachedThread {
+            runtime.shutdown(gracePeriod: .zero)
+            finished.set()
+        }
+        for r in reads { #expect(await r.value == .runtime(.shutdown)) }
+        for s in sleepers { await #expect(throws: RuntimeError.shutdown) { try await s.value } }
+        await #expect(throws: RuntimeError.shutdown) { try await accepting.value }
+        #expect(ContinuousClock.now - start < .seconds(5), "waiters resumed at once")
+        #expect(!finished.isSet, "the rings wait for the worker jobs still running")
+        for f in fifos {
+            let w = open(f.string, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+            #expect(w >= 0)
+            close(w)
+        }
+        for o in opens {
+            let outcome = try await o.value
+            #expect(outcome == "opened" || outcome == "\(RuntimeError.shutdown)", "\(outcome)")
+        }
+        #expect(await eventually { finished.isSet })
+        #expect(runtime.rings.allSatisfy { $0.thread.hasExited && $0.portable == nil })
+        #expect(openSocketDescriptors(ports: [port]).isEmpty, "the listener's socket is closed")
+        #expect(fifos.allSatisfy { f in !openDescriptors().values.contains(f.string) })
+    }
+
+    @Test("bad input gets typed errors: a closed descriptor, a directory read, a missing path, a socket call on a file, a refused connect")
+    func badInput() async throws {
+        let runtime = try Self.portable { $0.ringCount = 1 }
+        let dir = TemporaryDirectory()
+        try await runtime.spawn {
+            await #expect(throws: IOError.self) { try await File.open(dir.file("missing"), .readOnly, runtime: runtime) }
+            let directory = try await File.open(FilePath(dir.path), .readOnly, runtime: runtime)
+            var buffer = IOBuffer(capacity: 16)
+            do {
+                _ = try await directory.read(into: &buffer, at: 0)
+                Issue.record("reading a directory succeeded")
+            } catch let e as IOError {
+                #expect(e.errno == .isDirectory)
+            }
+            try await directory.close()
+            // A descriptor number nothing has open.
+            let closed = File(adopting: FileDescriptor(rawValue: 10_007), runtime: runtime)
+            do {
+                _ = try await closed.read(into: &buffer, at: 0)
+                Issue.record("reading a closed descriptor succeeded")
+            } catch let e as IOError {
+                #expect(e.errno == .badFileDescriptor)
+            }
+            // Nothing listens on this port: refused.
+            let probe = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+            let address = probe.localAddress
+            try await probe.close()
+            do {
+                _ = try await StreamSocket.connect(to: address, runtime: runtime)
+                Issue.record("a connect to a closed port succeeded")
+            } catch let e as IOError {
+                #expect(e.errno == .connectionRefused)
+            }
+        }.value
+        await runtime.shutdownAndWait()
+    }
+
+    @Test("a read with a timeout: on a silent pipe it times out and leaves the data for the next read")
+    func linkedTimeout() async throws {
+        let runtime = try Self.portable { $0.ringCount = 1 }
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+        let readEnd = dupReader(pipe.readEnd)
+        try await runtime.spawn {
+            let file = File(adopting: readEnd, runtime: runtime)
+            var buffer = IOBuffer(capacity: 8)
+            let start = ContinuousClock.now
+            await #expect(throws: TimeoutError.self) { try await file.readAtCurrentPosition(into: &buffer, timeout: .milliseconds(100)) }
+            #expect(ContinuousClock.now - start >= .milliseconds(100))
+            _ = try pipe.writeEnd.writeAll([5])
+            #expect(try await file.readAtCurrentPosition(into: &buffer, timeout: .seconds(5)) == 1)
+            #expect(buffer.bytes == [5])
+            try await file.close()
+        }.value
+        await runtime.shutdownAndWait()
+    }
+}
+
+/// A counter shared between tasks.
+final class ResumeCount: Sendable {
+    let value = Atomic<Int>(0)
+}
