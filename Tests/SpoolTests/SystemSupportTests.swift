@@ -5,7 +5,7 @@ import Testing
 
 @Suite("SystemSupport (what `spool info` prints)")
 struct SystemSupportTests {
-    @Test("on this machine io_uring is available and the report names what it found")
+    @Test("where io_uring works, the report names what it found and the automatic backend is io_uring", .requiresIOUring)
     func available() throws {
         let support = SystemSupport.current()
         #expect(support.kernelRelease.first?.isNumber == true)
@@ -20,6 +20,19 @@ struct SystemSupportTests {
         #expect(d.features.contains("NODROP"))
         #expect(d.submissionEntries == 256)
         #expect(Set(d.supportedOperations).isDisjoint(with: d.unsupportedOperations))
+        if getenv("SPOOL_BACKEND") == nil { #expect((try? support.backend.get())?.backend == .ioUring) }
+    }
+
+    @Test("where io_uring is refused, the report says why and names the portable backend", .enabled(if: !ioUringUsable))
+    func refusedHere() throws {
+        let support = SystemSupport.current()
+        guard case .unavailable(let errno, let reason) = support.ioUring else {
+            Issue.record("the probe refused io_uring, the report must too")
+            return
+        }
+        #expect(errno != nil)
+        #expect(reason.hasSuffix("."))
+        if getenv("SPOOL_BACKEND") == nil { #expect((try? support.backend.get())?.backend == .portable) }
     }
 
     @Test("a refused io_uring becomes one actionable sentence", arguments: [ENOSYS, EPERM, ENOMEM])

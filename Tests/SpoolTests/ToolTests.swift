@@ -44,7 +44,8 @@ struct ToolTests {
 
         let info = shell("\(spool) info")
         #expect(info.status == 0)
-        #expect(info.output.contains("io_uring:   available"))
+        #expect(info.output.contains(ioUringUsable ? "io_uring:   available" : "io_uring:   unavailable"))
+        #expect(info.output.contains("backend:    "))
 
         let cp = shell("\(spool) cp --chunk 64 --depth 8 \(dir.path)/big \(dir.path)/copy")
         #expect(cp.status == 0, "\(cp.output)")

@@ -269,9 +269,13 @@ struct BenchWorkloads {
                 server.cancel()  // stop accepting; the connections end as the client closes them
                 _ = try? runOnDefaultExecutor { _ = await server.result }
             }
-            let cpuBefore = try runOnRing(runtime) { threadCPUNanoseconds() }
+            // Every ring's thread: connections are spread over the rings.
+            func ringsCPU() throws -> Int {
+                try (0..<runtime.ringCount).reduce(0) { sum, i in sum + (try runOnRing(runtime, on: .ring(i)) { threadCPUNanoseconds() }) }
+            }
+            let cpuBefore = try ringsCPU()
             spool = try EchoClient.run(port: spoolAddress.port ?? 0, connections: 16, size: 64, slice: slice)
-            spoolCPU = Double(try runOnRing(runtime) { threadCPUNanoseconds() } - cpuBefore) / 1e9
+            spoolCPU = Double(try ringsCPU() - cpuBefore) / 1e9
         }
         // The blocking server.
         let blocking = try BlockingEchoServer()
@@ -285,16 +289,16 @@ struct BenchWorkloads {
         result.verified = spool.verified && plain.verified
         let spoolPerMessage = spoolCPU * 1e6 / Double(max(1, spool.messages))
         let plainPerMessage = (plainCPU ?? .nan) * 1e6 / Double(max(1, plain.messages))
-        result.note = "server CPU per message: Spool \(Formatting.fixed(spoolPerMessage, 2)) µs (its ring thread; work the kernel hands to io-wq threads is not counted), "
+        result.note = "server CPU per message: Spool \(Formatting.fixed(spoolPerMessage, 2)) µs (its ring threads; work the kernel hands to io-wq threads is not counted), "
             + "blocking \(Formatting.fixed(plainPerMessage, 2)) µs (16 threads); the client is one thread on the same 2 cores"
         return result
     }
 }
 
 /// Runs `body` in a task on `runtime`'s ring and blocks this thread for the result.
-func runOnRing<T: Sendable>(_ runtime: Runtime, _ body: @escaping @Sendable () async throws -> T) throws -> T {
+func runOnRing<T: Sendable>(_ runtime: Runtime, on placement: RingPlacement = .ring(0), _ body: @escaping @Sendable () async throws -> T) throws -> T {
     let box = BlockingResult<T>()
-    let task = runtime.spawn { try await body() }
+    let task = runtime.spawn(on: placement) { try await body() }
     Task.detached { box.set(await task.result) }
     return try box.wait()
 }
