@@ -12,8 +12,12 @@ With --rings: `spool echo` with 1 ring against 2 rings (one SO_REUSEPORT listene
 C server as the reference, nothing pinned (the two rings need both cores; the load generator
 shares them), 64 connections.
 
-Usage (from Benchmarks/):  python3 echo-compare.py [--rings] [--reps 3] [--seconds 4] [--warmup 1] [--json FILE]
-Needs liburing's headers for the C peer (Debian: apt-get install liburing-dev)."""
+With --portable: `spool echo` on the portable backend (SPOOL_BACKEND=portable: epoll, no
+io_uring) against a C echo server on epoll (Peers/echo_epoll.c) and SwiftNIO's (also epoll),
+pinned as above. The target: Spool's server CPU per message at most SwiftNIO's.
+
+Usage (from Benchmarks/):  python3 echo-compare.py [--rings | --portable] [--reps 3] [--seconds 4] [--warmup 1] [--json FILE]
+Needs liburing's headers for the C io_uring peer (Debian: apt-get install liburing-dev), except with --portable."""
 import argparse, json, os, re, shutil, signal, statistics, subprocess, sys, tempfile, time
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -50,15 +54,18 @@ def main():
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--json")
     ap.add_argument("--rings", action="store_true", help="spool echo with 1 ring against 2 rings")
+    ap.add_argument("--portable", action="store_true", help="spool echo on the portable backend against C on epoll and SwiftNIO")
     args = ap.parse_args()
-    if not os.path.exists("/usr/include/liburing.h"):
+    if not args.portable and not os.path.exists("/usr/include/liburing.h"):
         raise SystemExit("echo-compare needs liburing's headers for its C peer: apt-get install liburing-dev")
 
     print("building: spool (release), nio-echo (release), the C peers (gcc -O2)", file=sys.stderr)
     run(["swift", "build", "-c", "release", "--product", "spool"], cwd=root)
     run(["swift", "build", "-c", "release", "--product", "nio-echo"], cwd=here)
     work = tempfile.mkdtemp(prefix="spool-echo-compare-")
-    run(["gcc", "-O2", "-o", f"{work}/echo_uring", f"{here}/Peers/echo_uring.c", "-luring"])
+    if not args.portable:
+        run(["gcc", "-O2", "-o", f"{work}/echo_uring", f"{here}/Peers/echo_uring.c", "-luring"])
+    run(["gcc", "-O2", "-o", f"{work}/echo_epoll", f"{here}/Peers/echo_epoll.c"])
     run(["gcc", "-O2", "-o", f"{work}/echo_load", f"{here}/Peers/echo_load.c"])
     servers = {
         "spool": [f"{bin_path(root)}/spool", "echo", "--threads", "1"],
@@ -74,6 +81,13 @@ def main():
             "c-liburing": [f"{work}/echo_uring"],
         }
         workloads = [(64, 64), (64, 4096)]
+    if args.portable:
+        servers = {
+            "spool-portable": ["env", "SPOOL_BACKEND=portable", f"{bin_path(root)}/spool", "echo", "--threads", "1"],
+            "c-epoll": [f"{work}/echo_epoll"],
+            "swiftnio": [f"{bin_path(here)}/nio-echo"],
+        }
+        workloads = [(64, 64), (64, 4096), (1, 64)]
     results = {}  # (workload, server) -> list of dicts
     names = list(servers)
     for conns, size in workloads:
@@ -115,6 +129,23 @@ def main():
     def ratio(by, key, a, b):
         """Median over repetitions of by[a][i][key] / by[b][i][key] (same repetition)."""
         return statistics.median(x[key] / y[key] for x, y in zip(by[a], by[b]) if y[key] > 0)
+
+    if args.portable:
+        print("| workload | Spool CPU/msg ÷ SwiftNIO's (target ≤ 1) | Spool CPU/msg ÷ C epoll's | Spool msgs/s ÷ SwiftNIO's |")
+        print("|---|---:|---:|---:|")
+        ratios = []
+        for (conns, size), by in results.items():
+            r = {"connections": conns, "size": size,
+                 "spool_cpu_over_nio": ratio(by, "cpu_us_per_msg", "spool-portable", "swiftnio"),
+                 "spool_cpu_over_c": ratio(by, "cpu_us_per_msg", "spool-portable", "c-epoll"),
+                 "spool_rate_over_nio": ratio(by, "msgs_per_s", "spool-portable", "swiftnio")}
+            ratios.append(r)
+            print(f"| {conns} × {size} B | {r['spool_cpu_over_nio']:.2f} | {r['spool_cpu_over_c']:.2f} | {r['spool_rate_over_nio']:.2f} |")
+        table.append({"ratios": ratios})
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(table, f, indent=1)
+        return
 
     if args.rings:
         print("| workload | 2 rings ÷ 1 ring: msgs/s | 2 rings ÷ 1 ring: server CPU µs/msg | 1 ring CPU/msg ÷ C's |")

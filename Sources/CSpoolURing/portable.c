@@ -138,3 +138,14 @@ int spool_accept_cloexec(int fd, void *address, uint32_t *length) {
     int r = accept4(fd, (struct sockaddr *)address, (socklen_t *)length, SOCK_CLOEXEC);
     return r < 0 ? -errno : r;
 }
+
+#define SPOOL_CLOSE_EPOCH_BUCKETS 16384
+static _Atomic uint32_t close_epochs[SPOOL_CLOSE_EPOCH_BUCKETS];
+
+uint32_t spool_close_epoch(int fd) {
+    return atomic_load_explicit(&close_epochs[(unsigned)fd % SPOOL_CLOSE_EPOCH_BUCKETS], memory_order_acquire);
+}
+
+void spool_close_epoch_bump(int fd) {
+    atomic_fetch_add_explicit(&close_epochs[(unsigned)fd % SPOOL_CLOSE_EPOCH_BUCKETS], 1, memory_order_acq_rel);
+}

@@ -27,17 +27,17 @@ struct PortableBackendTests {
         #expect(Backend(parsing: "kqueue") == nil)
         let usable: Result<Void, RuntimeError> = .success(())
         let refused: Result<Void, RuntimeError> = .failure(.unavailable(.notPermitted, reason: "io_uring is blocked by a seccomp profile or security policy."))
-        #expect(try BackendChoice.resolve(.automatic, environment: "portable", probe: usable).backend == .portable)
-        #expect(try BackendChoice.resolve(.automatic, environment: "portable", probe: usable).reason == "SPOOL_BACKEND=portable")
-        #expect(try BackendChoice.resolve(.automatic, environment: "", probe: usable).backend == .ioUring)
-        #expect(try BackendChoice.resolve(.ioUring, environment: "portable", probe: refused).backend == .ioUring, "the environment overrides only .automatic")
-        #expect(try BackendChoice.resolve(.portable, environment: "io_uring", probe: usable).backend == .portable)
-        let fallback = try BackendChoice.resolve(.automatic, environment: nil, probe: refused)
+        #expect(try BackendChoice.resolve(.automatic, environment: "portable", probe: { usable }).backend == .portable)
+        #expect(try BackendChoice.resolve(.automatic, environment: "portable", probe: { usable }).reason == "SPOOL_BACKEND=portable")
+        #expect(try BackendChoice.resolve(.automatic, environment: "", probe: { usable }).backend == .ioUring)
+        #expect(try BackendChoice.resolve(.ioUring, environment: "portable", probe: { refused }).backend == .ioUring, "the environment overrides only .automatic")
+        #expect(try BackendChoice.resolve(.portable, environment: "io_uring", probe: { usable }).backend == .portable)
+        let fallback = try BackendChoice.resolve(.automatic, environment: nil, probe: { refused })
         #expect(fallback.backend == .portable)
         #expect(fallback.reason.contains("seccomp") && fallback.reason.contains("Operation not permitted"), "\(fallback.reason)")
-        #expect(try BackendChoice.resolve(.automatic, environment: "automatic", probe: usable).backend == .ioUring)
+        #expect(try BackendChoice.resolve(.automatic, environment: "automatic", probe: { usable }).backend == .ioUring)
         #expect(throws: RuntimeError.invalidArgument("SPOOL_BACKEND=kqueue is not a backend: use io_uring, portable or automatic")) {
-            try BackendChoice.resolve(.automatic, environment: "kqueue", probe: usable)
+            try BackendChoice.resolve(.automatic, environment: "kqueue", probe: { usable })
         }
     }
 
@@ -156,16 +156,17 @@ struct PortableBackendTests {
         await runtime.shutdownAndWait()
     }
 
-    @Test("a descriptor replaced behind the backend's back (its file closed, the number reused by a new pipe) still gets its events")
+    @Test("a watched descriptor closed by a Spool handle's deinit, its number then reused by a new pipe: the new one's events arrive")
     func reusedDescriptorNumber() async throws {
         let runtime = try Self.portable { $0.ringCount = 1 }
         let ring = runtime.rings[0]
         let first = try FileDescriptor.pipe()
-        defer { try? first.writeEnd.close() }
-        let number = dupReader(first.readEnd)
-        try first.readEnd.close()  // `number` is now the old pipe's only read end
+        defer { try? first.writeEnd.close(); try? first.readEnd.close() }
         let second = try FileDescriptor.pipe()
         defer { try? second.writeEnd.close(); try? second.readEnd.close() }
+        // A high number, which the other tests running beside this one do not take meanwhile.
+        let number = FileDescriptor(rawValue: fcntl(first.readEnd.rawValue, F_DUPFD_CLOEXEC, 15_000))
+        #expect(number.rawValue >= 15_000)
         /// Writes `byte` to `fd` once the ring is parked with an operation pending (the read waits in epoll).
         @Sendable func writeWhenWaiting(_ fd: FileDescriptor, _ byte: UInt8) {
             startDetachedThread {
@@ -174,15 +175,19 @@ struct PortableBackendTests {
                 _ = Glibc.write(fd.rawValue, &b, 1)
             }
         }
-        let bytes = try await withinDeadline(.seconds(10), "reads on a replaced descriptor") {
+        let bytes = try await withinDeadline(.seconds(10), "reads on a reused descriptor number") {
             try await runtime.spawn { () -> [UInt8] in
+                var got: [UInt8] = []
+                do {
+                    let file = File(adopting: number, runtime: runtime)
+                    var buffer = IOBuffer(capacity: 4)
+                    writeWhenWaiting(first.writeEnd, 1)
+                    _ = try await file.readAtCurrentPosition(into: &buffer)  // waits: the number is watched
+                    got += buffer.bytes
+                }  // dropped: its deinit closes the number
+                #expect(dup2(second.readEnd.rawValue, number.rawValue) == number.rawValue)
                 let file = File(adopting: number, runtime: runtime)
                 var buffer = IOBuffer(capacity: 4)
-                writeWhenWaiting(first.writeEnd, 1)
-                _ = try await file.readAtCurrentPosition(into: &buffer)
-                var got = buffer.bytes
-                // Behind the backend's back: the old pipe's last read end is replaced by the new pipe's.
-                #expect(dup2(second.readEnd.rawValue, number.rawValue) == number.rawValue)
                 writeWhenWaiting(second.writeEnd, 2)
                 _ = try await file.readAtCurrentPosition(into: &buffer)
                 got += buffer.bytes

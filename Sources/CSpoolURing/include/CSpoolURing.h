@@ -85,8 +85,6 @@ int spool_set_thread_affinity(const uint8_t *mask, size_t size);
 /* dup3(2) with O_CLOEXEC: 0, or -errno. */
 int spool_dup3_cloexec(int oldfd, int newfd);
 
-#endif /* SPOOL_CSPOOLURING_H */
-
 /* ---- The portable backend's system calls (epoll and blocking file calls), each
  * returning -errno on failure. ---- */
 
@@ -120,3 +118,11 @@ int spool_mkdirat(int dirfd, const char *path, uint32_t mode);
 int spool_socket_error(int fd);
 /* accept4(2) with SOCK_CLOEXEC: the new descriptor, or -errno. `address`/`length` may be NULL. */
 int spool_accept_cloexec(int fd, void *address, uint32_t *length);
+
+/* Close epochs: a counter per descriptor number (hashed into 16,384 buckets), bumped just
+ * before and just after every close Spool makes, so the portable backend notices that a
+ * descriptor it watches was closed, and perhaps its number reused, by any thread. */
+uint32_t spool_close_epoch(int fd);
+void spool_close_epoch_bump(int fd);
+
+#endif /* SPOOL_CSPOOLURING_H */

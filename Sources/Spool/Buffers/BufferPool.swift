@@ -67,8 +67,11 @@ public final class BufferPool: Sendable {
             }
             guard let kernelRing = ring.ring else {
                 // The portable backend: the buffers are picked in user space before each receive.
-                let group = ring.nextBufferGroup
-                ring.nextBufferGroup &+= 1
+                // Group ids name the pool to the backend: skip those a live pool still holds.
+                var group = ring.nextBufferGroup
+                for _ in 0..<65536 where ring.pool(group: group) != nil { group &+= 1 }
+                guard ring.pool(group: group) == nil else { return .failure(IOError(.registerBuffers, errno: .fileExists)) }
+                ring.nextBufferGroup = group &+ 1
                 return .success((.user(UserBuffers(count: count, bufferSize: bufferSize)), group))
             }
             // Group ids are per ring; one still registered answers EEXIST: try the next.
@@ -170,12 +173,13 @@ public final class BufferPool: Sendable {
         for w in waiters { w.resume() }
     }
 
-    /// The portable backend takes a free buffer for its next receive (ring thread): nil when
-    /// every buffer is out (the receive then ends with `ENOBUFS`, as the kernel's does).
-    func takeForReceive() -> UInt16? {
-        state.withLock { s -> UInt16? in
-            guard case .user(let u) = s.buffers else { return nil }
-            return u.take()
+    /// The portable backend takes a free buffer for its next receive (ring thread), with its
+    /// memory: nil when every buffer is out (the receive then ends with `ENOBUFS`, as the
+    /// kernel's does).
+    func takeForReceive() -> (UInt16, UnsafeMutableRawBufferPointer)? {
+        state.withLock { s -> (UInt16, UnsafeMutableRawBufferPointer)? in
+            guard case .user(let u) = s.buffers, let id = u.take() else { return nil }
+            return (id, u.buffer(id))
         }
     }
 

@@ -84,7 +84,7 @@ public struct SystemSupport: Sendable {
         }
         let backend: Result<BackendChoice, RuntimeError>
         do throws(RuntimeError) {
-            let choice = try BackendChoice.resolve(.automatic, probe: probe)
+            let choice = try BackendChoice.resolve(.automatic, probe: { probe })
             if choice.backend == .ioUring, case .unavailable(let errno, let reason) = status {
                 // Forced by SPOOL_BACKEND where io_uring is refused: a runtime would fail so.
                 throw RuntimeError.unavailable(errno, reason: reason)

@@ -33,7 +33,7 @@ public struct DatagramSocket: ~Copyable, Sendable {
     }
 
     deinit {
-        if !closed { _ = Glibc.close(descriptor.rawValue) }
+        if !closed { DescriptorClose.close(descriptor.rawValue) }
     }
 
     /// Creates a socket bound to `address` (port 0: the kernel picks; read it with

@@ -50,7 +50,7 @@ public struct File: ~Copyable, FileIO {
     }
 
     deinit {
-        if !closed { _ = Glibc.close(descriptor.rawValue) }
+        if !closed { DescriptorClose.close(descriptor.rawValue) }
     }
 
     /// The largest transfer one read or write asks for (the kernel's `MAX_RW_COUNT`);
@@ -145,6 +145,8 @@ public struct File: ~Copyable, FileIO {
 
     /// Releases `descriptor` through `runtime`, or synchronously when the ring cannot take it.
     static nonisolated(nonsending) func release(_ descriptor: FileDescriptor, path: FilePath?, runtime: Runtime) async throws {
+        DescriptorClose.willClose(descriptor.rawValue)
+        defer { DescriptorClose.didClose(descriptor.rawValue) }
         let outcome = await runtime.perform(.close(fd: descriptor.rawValue), cancellable: false)
         switch outcome {
         case .completed(let r) where r == -ECANCELED:
@@ -163,7 +165,7 @@ public struct File: ~Copyable, FileIO {
     }
 
     private static func closeSynchronously(_ descriptor: FileDescriptor, path: FilePath?) throws {
-        if Glibc.close(descriptor.rawValue) != 0 {
+        if DescriptorClose.close(descriptor.rawValue) != 0 {
             let e = Errno(rawValue: Glibc.errno)
             // Linux releases the descriptor even when close reports EINTR or EIO.
             throw IOError(.close, errno: e, path: path, descriptor: descriptor)

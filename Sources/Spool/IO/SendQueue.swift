@@ -239,7 +239,7 @@ final class SendQueue: CompletionConsumer, Sendable {
         }
         for r in released { r.release() }
         if let next { submitHead(next) }
-        if closeNow { _ = Glibc.close(descriptor.rawValue) }
+        if closeNow { DescriptorClose.close(descriptor.rawValue) }
         for w in waiters { w.resume() }
     }
 
@@ -278,7 +278,7 @@ final class SendQueue: CompletionConsumer, Sendable {
             return (r, s.changed())
         }
         for r in released { r.release() }
-        if closeNow { _ = Glibc.close(descriptor.rawValue) }
+        if closeNow { DescriptorClose.close(descriptor.rawValue) }
         for w in waiters { w.resume() }
     }
 

@@ -42,7 +42,7 @@ public final class SharedFile: FileIO {
 
     deinit {
         // No reference is left, so no call is running.
-        if !gate.isClosed { _ = Glibc.close(descriptor.rawValue) }
+        if !gate.isClosed { DescriptorClose.close(descriptor.rawValue) }
     }
 
     /// Closes the file through the ring and reports the kernel's answer; a second call throws

@@ -72,6 +72,6 @@ enum SocketCalls {
 
     /// Closes `fd` on the calling thread (an error path before the handle owns it).
     static func closeQuietly(_ fd: FileDescriptor) {
-        _ = Glibc.close(fd.rawValue)
+        DescriptorClose.close(fd.rawValue)
     }
 }

@@ -33,7 +33,7 @@ extension StreamListener {
         guard let ring = runtime.pickRingForPool() else { throw RuntimeError.shutdown }
         let feed = MultishotFeed(
             ring: ring, request: { [fd = descriptor.rawValue] in .acceptMultishot(fd: fd) }, bound: Self.acceptQueueBound,
-            dispose: { event in if event.result >= 0 { _ = Glibc.close(event.result) } }
+            dispose: { event in if event.result >= 0 { DescriptorClose.close(event.result) } }
         )
         // The request must have ended before this returns: the caller may close the
         // descriptor next, and no entry naming it may be left in the ring.

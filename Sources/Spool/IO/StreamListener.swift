@@ -34,7 +34,7 @@ public struct StreamListener: ~Copyable, Sendable {
     }
 
     deinit {
-        if !closed { _ = Glibc.close(descriptor.rawValue) }
+        if !closed { DescriptorClose.close(descriptor.rawValue) }
     }
 
     /// Binds a socket to `address` and listens. A Unix path is created by the bind (an existing

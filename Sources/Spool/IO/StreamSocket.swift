@@ -41,7 +41,7 @@ public struct StreamSocket: ~Copyable, Sendable {
     deinit {
         // With owned sends still in the kernel, the queue closes the descriptor after the
         // last one completes (its number must not be reused before).
-        if !closed && !sendQueue.orphan() { _ = Glibc.close(descriptor.rawValue) }
+        if !closed && !sendQueue.orphan() { DescriptorClose.close(descriptor.rawValue) }
     }
 
     /// The most a single read or write moves (larger buffers move in several calls).

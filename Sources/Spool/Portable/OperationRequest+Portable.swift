@@ -101,6 +101,8 @@ extension OperationRequest {
             return spool_renameat(from, to)
         case .mkdirAt(let directory, let path, let mode):
             return spool_mkdirat(directory, path, UInt32(mode))
+        case .close(let fd):
+            return Glibc.close(fd) < 0 ? -errno : 0  // a file's close may flush: on a worker
         default:
             return -EINVAL
         }

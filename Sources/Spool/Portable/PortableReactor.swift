@@ -11,18 +11,19 @@ import Glibc
 /// io_uring's, so the executor above (admission, cancellation, timers, shutdown) is the same
 /// for both backends (README, *Backends*; docs/design/portable-backend.md).
 ///
-/// **Readiness.** Level-triggered epoll with one-shot interest (`EPOLLONESHOT`), armed with
-/// one `epoll_ctl` when a request starts to wait. A request is tried at once when nobody waits
-/// ahead of it; `EAGAIN` queues it (a FIFO per descriptor and direction) and arms the interest;
-/// an event retries the queue in order until one answers `EAGAIN` again, and re-arms if some
-/// still wait.
+/// **Readiness.** Edge-triggered epoll with one registration per descriptor for its whole
+/// life: one `epoll_ctl` per descriptor, not one per wait. Each descriptor keeps a ready flag
+/// and a FIFO of waiting requests per direction. A request is tried at once when its
+/// direction is ready and nobody waits ahead of it; `EAGAIN` clears the flag and queues it; an
+/// event sets the flag and retries the queue in order until one answers `EAGAIN` again. A short
+/// read of a stream clears the flag too (the stream is drained; new data is a new edge), so a
+/// receive costs one `recv`, not a second one answering `EAGAIN`.
 ///
-/// Why not edge-triggered with one registration per descriptor for its whole life (one
-/// `epoll_ctl` fewer per wait)? Spool's handles close their descriptors from `deinit`, on any
-/// thread, and users may close descriptors they lent to Spool: the kernel then drops the
-/// registration silently, and a reused descriptor number would look registered and never
-/// report an event — a hang. Re-arming per wait finds that out (`ENOENT`, then a new
-/// registration) and costs one system call; an idle descriptor never wakes the ring.
+/// **Closed descriptors.** The kernel drops a registration silently when its file is closed,
+/// and a reused number would look watched and never report an event. Every close Spool makes
+/// (its handles' `close()` and `deinit`, on any thread) bumps the number's close epoch
+/// (``DescriptorClose``); a registration whose epoch changed is dropped and made again. A
+/// descriptor lent to Spool must not be closed behind Spool's back while Spool may use it.
 ///
 /// **Completions.** Every request ends with exactly one final ``Completion`` (multishot ones
 /// with `F_MORE` on the others), queued in ``ready`` and handed to the executor's
@@ -34,32 +35,44 @@ import Glibc
 ///
 /// **Thread-safety:** none: the ring thread's, except that worker threads post their results
 /// through the executor's inbox. **Lifetime:** owned by its executor; closes its epoll
-/// descriptor when dropped. Descriptors it watched are forgotten when closed through Spool.
+/// descriptor when dropped.
 final class PortableReactor {
     /// One watched descriptor.
     private final class Registration {
         let fd: Int32
-        /// The interest armed in epoll now (one-shot: cleared when it fires).
-        var armed: Epoll.Events = []
-        /// The last read on this stream was short: the next one waits for readiness first
-        /// (the arm re-polls, so data already there is reported at once).
-        var probablyDrained = false
+        /// The number's close epoch when this registration was made or last checked
+        /// (``DescriptorClose``).
+        var epoch: UInt32
+        /// Whether a call in each direction may succeed (cleared by `EAGAIN` or a short read,
+        /// set by an event).
+        @exclusivity(unchecked) var readReady = true
+        @exclusivity(unchecked) var writeReady = true
+        /// The peer closed or the descriptor failed (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`): reads
+        /// end at once from now on (0 or the error), so a short read no longer means "wait for
+        /// the next edge" — that edge has come already.
+        @exclusivity(unchecked) var readClosed = false
         /// Requests (their `user_data`) waiting in each direction, oldest first.
-        var readers: [UInt64] = [], writers: [UInt64] = []
-        /// Registered with epoll (false: not yet, or a regular file epoll refuses).
+        @exclusivity(unchecked) var readers: [UInt64] = []
+        @exclusivity(unchecked) var writers: [UInt64] = []
+        /// Registered with epoll.
         var watched = false
         /// epoll refused it (`EPERM`): a regular file or directory; reads and writes that would
         /// wait go to a worker.
         var isFile = false
-        /// The descriptor does not take `RWF_NOWAIT` (a terminal): once epoll says it is ready,
-        /// a plain call is made.
+        /// The descriptor does not take `RWF_NOWAIT` (a terminal): once `poll` says it is ready,
+        /// a plain read is made; writes go to a worker.
         var noWaitUnsupported = false
         /// The descriptor cannot seek (`ESPIPE`): offsets are ignored, as io_uring does.
         var stream = false
+        /// Whether it is a stream socket (asked once, for the short-read hint), if known.
+        var streamSocket: Bool? = nil
         /// Spool set `O_NONBLOCK` on it (a listener: accept has no per-call flag).
         var madeNonBlocking = false
 
-        init(fd: Int32) { self.fd = fd }
+        init(fd: Int32, epoch: UInt32) {
+            self.fd = fd
+            self.epoch = epoch
+        }
     }
 
     /// A request waiting for readiness.
@@ -72,13 +85,16 @@ final class PortableReactor {
         var connecting = false
         /// `O_NONBLOCK` to clear again when a connect ends (Spool set it for the connect).
         var restoreBlocking = false
+        /// A multishot receive's pool (found once, when the request starts; the request's
+        /// consumer keeps it alive too).
+        var pool: BufferPool? = nil
     }
 
     /// What one attempt of a request did.
     private enum Attempt {
         case finished
         case wouldBlock
-        /// A regular file whose data is not cached: a worker must do it.
+        /// A regular file whose data is not cached (or a terminal write): a worker must do it.
         case needsWorker
     }
 
@@ -89,13 +105,13 @@ final class PortableReactor {
     let workers: BlockingPool
     unowned let executor: RingExecutor
     /// Completions ready for the executor, oldest first.
-    private(set) var ready = JobQueue<Completion>(capacity: 64)
-    private var registrations: [Int32: Registration] = [:]
-    private var waiters: [UInt64: Waiter] = [:]
-    private var jobs: [UInt64: BlockingPool.Job] = [:]
+    @exclusivity(unchecked) private(set) var ready = JobQueue<Completion>(capacity: 64)
+    @exclusivity(unchecked) private var registrations: [Int32: Registration] = [:]
+    @exclusivity(unchecked) private var waiters: [UInt64: Waiter] = [:]
+    @exclusivity(unchecked) private var jobs: [UInt64: BlockingPool.Job] = [:]
     /// Descriptors whose queue was cut short (a multishot request that delivered many
-    /// completions in a row): served again at the next wait.
-    private var deferred: [Int32] = []
+    /// completions in a row): served again at the next wait, before it blocks.
+    @exclusivity(unchecked) private var deferred: [Int32] = []
     /// Completions one multishot request delivers in a row before others get their turn.
     static let multishotBurst = 64
 
@@ -111,7 +127,7 @@ final class PortableReactor {
     /// Requests in progress (waiting for readiness or on a worker).
     var pending: Int { waiters.count + jobs.count }
 
-    /// Whether completions are ready to reap.
+    /// Whether completions are ready to reap, or a cut-short burst waits to go on.
     var hasReady: Bool { !ready.isEmpty || !deferred.isEmpty }
 
     // MARK: Starting
@@ -120,6 +136,13 @@ final class PortableReactor {
     func start(_ request: OperationRequest, userData: UInt64) {
         switch request.portableRoute {
         case .inline:
+            if case .close(let fd) = request, !isWatched(fd) {
+                // Not a socket or pipe Spool watched: maybe a file, whose close may flush (NFS,
+                // FUSE) and take long; io_uring hands such closes to its workers too.
+                forget(fd)
+                startOnWorker(request, userData: userData)
+                return
+            }
             post(userData, runInline(request))
         case .worker:
             startOnWorker(request, userData: userData)
@@ -132,7 +155,7 @@ final class PortableReactor {
         switch request {
         case .close(let fd):
             forget(fd)
-            return Glibc.close(fd) < 0 ? -errno : 0
+            return Glibc.close(fd) < 0 ? -errno : 0  // the caller bumps its close epoch around this
         case .shutdownSocket(let fd, let how):
             return Glibc.shutdown(fd, how) < 0 ? -errno : 0
         default:
@@ -143,9 +166,21 @@ final class PortableReactor {
     private func startOnReadiness(_ request: OperationRequest, userData: UInt64, fd: Int32, write: Bool) {
         let reg = registration(fd)
         var waiter = Waiter(request: request, write: write)
-        if case .receiveMultishot(_, _, let limit) = request { waiter.remaining = limit }
+        switch request {
+        case .receiveMultishot(_, let group, let limit):
+            waiter.remaining = limit
+            waiter.pool = executor.pool(group: group)
+        case .receiveMessageMultishot(_, _, let group):
+            waiter.pool = executor.pool(group: group)
+        default:
+            break
+        }
         if reg.isFile {
             fileAttempt(request, userData: userData, reg: reg)
+            return
+        }
+        if reg.noWaitUnsupported && write && request.isPositional {
+            startOnWorker(request, userData: userData)  // a terminal write may block: not on the ring
             return
         }
         if request.isAccept && !reg.madeNonBlocking {
@@ -162,58 +197,53 @@ final class PortableReactor {
             waiter.restoreBlocking = was == 0
         }
         let queueEmpty = write ? reg.writers.isEmpty : reg.readers.isEmpty
-        if queueEmpty && !(reg.probablyDrained && !write && request.isStreamRead) {
+        if queueEmpty && (write ? reg.writeReady : reg.readReady || reg.readClosed) {
             switch attempt(&waiter, userData: userData, reg: reg) {
             case .finished: return
             case .needsWorker:
                 startOnWorker(request, userData: userData)
                 return
             case .wouldBlock:
-                break
+                if deferred.last != reg.fd {
+                    if write { reg.writeReady = false } else { reg.readReady = false }
+                }
             }
         }
         waiters[userData] = waiter
         if write { reg.writers.append(userData) } else { reg.readers.append(userData) }
-        if let error = arm(reg) {
-            // epoll refused: a regular file or directory (EPERM), or a bad descriptor.
-            waiters[userData] = nil
-            if write { reg.writers.removeLast() } else { reg.readers.removeLast() }
-            finishConnect(waiter)
-            if error == .notPermitted {
-                reg.isFile = true
-                fileAttempt(request, userData: userData, reg: reg)
-            } else {
-                post(userData, -error.rawValue)
-            }
+        watchOrRedirect(reg)
+    }
+
+    /// Watches `reg`; if epoll refuses it — a regular file or directory (`EPERM`), or a bad
+    /// descriptor — every request queued on it goes elsewhere (the file path, or its error).
+    private func watchOrRedirect(_ reg: Registration) {
+        guard let error = watch(reg) else { return }
+        let queued = reg.readers + reg.writers
+        reg.readers.removeAll()
+        reg.writers.removeAll()
+        if error == .notPermitted { reg.isFile = true }
+        for u in queued {
+            guard let w = waiters.removeValue(forKey: u) else { continue }
+            finishConnect(w)
+            if error == .notPermitted { fileAttempt(w.request, userData: u, reg: reg) } else { post(u, -error.rawValue) }
         }
     }
 
-    /// Arms `reg`'s one-shot interest for the directions in which requests wait (one
-    /// `epoll_ctl`; none if that interest is armed already). A registration the kernel dropped
-    /// (its descriptor was closed behind the reactor's back and the number reused) answers
-    /// `ENOENT` and is made again. Returns the errno if epoll refuses the descriptor.
-    private func arm(_ reg: Registration) -> Errno? {
-        var wanted: Epoll.Events = []
-        if !reg.readers.isEmpty { wanted.formUnion([.readable, .readHangUp]) }
-        if !reg.writers.isEmpty { wanted.insert(.writable) }
-        if wanted.isEmpty || wanted == reg.armed { return nil }
-        let interest = wanted.union(.oneShot)
+    /// Registers `reg` with epoll for its whole life (edge-triggered, both directions), once.
+    /// The add reports readiness that is already there, so nothing between the `EAGAIN` and the
+    /// registration is missed. Returns the errno if epoll refuses the descriptor.
+    private func watch(_ reg: Registration) -> Errno? {
+        if reg.watched { return nil }
+        let interest: Epoll.Events = [.readable, .writable, .readHangUp, .edgeTriggered]
         do throws(Errno) {
-            if reg.watched {
-                do throws(Errno) {
-                    try epoll.modify(reg.fd, interest)
-                } catch where error == .noSuchFileOrDirectory {
-                    try epoll.add(reg.fd, interest)
-                }
-            } else {
-                do throws(Errno) {
-                    try epoll.add(reg.fd, interest)
-                } catch where error == .fileExists {
-                    try epoll.modify(reg.fd, interest)  // registered by a reactor that forgot it
-                }
-                reg.watched = true
+            do throws(Errno) {
+                try epoll.add(reg.fd, interest)
+            } catch where error == .fileExists {
+                // Still registered for a file this number named before, closed without Spool
+                // knowing (a lingering duplicate elsewhere keeps it): take it over.
+                try epoll.modify(reg.fd, interest)
             }
-            reg.armed = wanted
+            reg.watched = true
             return nil
         } catch {
             return error
@@ -272,10 +302,10 @@ final class PortableReactor {
             }
             deferred.append(reg.fd)
             return .wouldBlock
-        case .receiveMultishot(let fd, let group, let limit):
-            return receiveIntoPool(&waiter, userData: userData, reg: reg, fd: fd, group: group, limit: limit, message: nil)
-        case .receiveMessageMultishot(let fd, let message, let group):
-            return receiveIntoPool(&waiter, userData: userData, reg: reg, fd: fd, group: group, limit: 0, message: message)
+        case .receiveMultishot(let fd, _, let limit):
+            return receiveIntoPool(&waiter, userData: userData, reg: reg, fd: fd, limit: limit, message: nil)
+        case .receiveMessageMultishot(let fd, let message, _):
+            return receiveIntoPool(&waiter, userData: userData, reg: reg, fd: fd, limit: 0, message: message)
         case .connect(let fd, _, _) where waiter.connecting:
             let r = spool_socket_error(fd)
             finishConnect(waiter)
@@ -284,7 +314,7 @@ final class PortableReactor {
         default:
             var r: Int32
             if reg.noWaitUnsupported {
-                // No RWF_NOWAIT here (a terminal): a plain call, only when poll says it will not block.
+                // No RWF_NOWAIT here (a terminal): a plain read, only when poll says it will not block.
                 guard Self.isReadyNow(reg.fd, write: waiter.write) else { return .wouldBlock }
                 r = waiter.request.attemptWithoutBlocking(blockingRetry: true, stream: reg.stream)
             } else {
@@ -295,23 +325,20 @@ final class PortableReactor {
                 r = waiter.request.attemptWithoutBlocking(stream: true)
             }
             if r == -EOPNOTSUPP, waiter.request.isPositional {
-                // The descriptor does not take RWF_NOWAIT: a regular file goes to a worker; any
-                // other kind waits for epoll, then makes plain calls when poll says they will not block.
-                if reg.isFile { return .needsWorker }
+                // The descriptor does not take RWF_NOWAIT: a regular file goes to a worker (epoll
+                // refuses to watch it); a terminal's writes too; its reads wait for epoll, then
+                // make plain calls when poll says they will not block.
                 reg.noWaitUnsupported = true
-                if reg.watched {
-                    guard Self.isReadyNow(reg.fd, write: waiter.write) else { return .wouldBlock }
-                    r = waiter.request.attemptWithoutBlocking(blockingRetry: true, stream: reg.stream)
-                } else {
-                    return .wouldBlock
-                }
+                if reg.isFile || waiter.write { return .needsWorker }
+                guard reg.watched, Self.isReadyNow(reg.fd, write: false) else { return .wouldBlock }
+                r = waiter.request.attemptWithoutBlocking(blockingRetry: true, stream: reg.stream)
             }
             if r == -EAGAIN {
                 if reg.isFile && waiter.request.isPositional { return .needsWorker }
                 return .wouldBlock
             }
-            if r > 0, let wanted = waiter.request.streamReadCount, r < wanted, reg.stream || waiter.request.isReceive {
-                reg.probablyDrained = true  // a short read: the socket (or pipe) is most likely empty now
+            if r > 0, !reg.readClosed, let wanted = waiter.request.streamReadCount, r < wanted, isStream(reg, waiter.request) {
+                reg.readReady = false  // a short read of a stream: drained; new data is a new edge
             }
             if case .connect = waiter.request {
                 if r == -EINPROGRESS || r == -EALREADY {
@@ -325,29 +352,42 @@ final class PortableReactor {
         }
     }
 
+    /// Whether `reg` is a stream (a stream socket, or a pipe known not to seek): a short read
+    /// means it is drained. A datagram socket's short read does not.
+    private func isStream(_ reg: Registration, _ request: OperationRequest) -> Bool {
+        if case .receive = request {
+            if let known = reg.streamSocket { return known }
+            var type: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            let stream = getsockopt(reg.fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == Int32(SOCK_STREAM.rawValue)
+            reg.streamSocket = stream
+            return stream
+        }
+        return reg.stream
+    }
+
     /// A multishot receive into pool buffers: one completion per filled buffer (`F_MORE` while
     /// it goes on), ending with `ENOBUFS` when the pool is dry, at end of stream, on an error, or
     /// when the byte limit is reached, as the kernel's does.
     private func receiveIntoPool(
-        _ waiter: inout Waiter, userData: UInt64, reg: Registration, fd: Int32, group: UInt16, limit: UInt32,
+        _ waiter: inout Waiter, userData: UInt64, reg: Registration, fd: Int32, limit: UInt32,
         message: UnsafeMutablePointer<msghdr>?
     ) -> Attempt {
-        guard let pool = executor.pool(group: group) else {
+        guard let pool = waiter.pool else {
             post(userData, -ENOBUFS)
             return .finished
         }
         for _ in 0..<Self.multishotBurst {
-            guard let id = pool.takeForReceive() else {
+            guard let (id, buffer) = pool.takeForReceive() else {
                 post(userData, -ENOBUFS)
                 return .finished
             }
-            let buffer = pool.bytes(of: id)
-            let base = UnsafeMutableRawPointer(mutating: buffer.baseAddress!)
+            let base = buffer.baseAddress!
             var r: Int32
+            var want = buffer.count
             if let message {
                 r = receiveMessage(fd, into: base, size: buffer.count, shape: message)
             } else {
-                var want = buffer.count
                 if limit > 0 { want = min(want, Int(waiter.remaining)) }
                 let n = recv(fd, base, want, Int32(MSG_DONTWAIT))
                 r = n < 0 ? -errno : Int32(clamping: n)
@@ -366,6 +406,9 @@ final class PortableReactor {
             let flags = IORING_CQE_F_BUFFER | UInt32(id) << IORING_CQE_BUFFER_SHIFT | (final ? 0 : IORING_CQE_F_MORE)
             post(userData, r, flags: flags)
             if final { return .finished }
+            // A short read of a stream (multishot receives are on stream sockets): drained; wait
+            // for the next edge instead of a second recv answering EAGAIN.
+            if message == nil && Int(r) < want && !reg.readClosed { return .wouldBlock }
         }
         deferred.append(reg.fd)
         return .wouldBlock
@@ -419,10 +462,9 @@ final class PortableReactor {
                 guard let reg = registrations[fd] else { continue }
                 serve(reg, write: false)
                 serve(reg, write: true)
-                rearm(reg)
             }
         }
-        let n = try epoll.wait(timeout: ready.isEmpty ? timeout : .zero)
+        let n = try epoll.wait(timeout: ready.isEmpty && deferred.isEmpty ? timeout : .zero)
         for i in 0..<n {
             let (fd, events) = epoll.event(i)
             if fd == wakeDescriptor {
@@ -431,15 +473,15 @@ final class PortableReactor {
                 continue
             }
             guard let reg = registrations[fd] else { continue }
-            reg.armed = []  // one-shot: it fired
+            if !events.isDisjoint(with: [.hangUp, .error, .readHangUp]) { reg.readClosed = true }
             if !events.isDisjoint(with: [.readable, .hangUp, .error, .readHangUp]) {
-                reg.probablyDrained = false
+                reg.readReady = true
                 serve(reg, write: false)
             }
             if !events.isDisjoint(with: [.writable, .hangUp, .error]) {
+                reg.writeReady = true
                 serve(reg, write: true)
             }
-            rearm(reg)
         }
     }
 
@@ -460,23 +502,11 @@ final class PortableReactor {
                 startOnWorker(waiter.request, userData: userData)
             case .wouldBlock:
                 waiters[userData] = waiter
+                if deferred.last == reg.fd { return }  // a burst was cut short: it goes on at the next wait
+                if write { reg.writeReady = false } else if !reg.readClosed { reg.readReady = false }
                 return
             }
         }
-    }
-
-    /// Re-arms `reg` for the requests still waiting on it (after an event or a cut burst); one
-    /// whose descriptor epoll no longer takes ends with that error.
-    private func rearm(_ reg: Registration) {
-        guard let error = arm(reg) else { return }
-        for userData in reg.readers + reg.writers {
-            if let waiter = waiters.removeValue(forKey: userData) {
-                finishConnect(waiter)
-                post(userData, -error.rawValue)
-            }
-        }
-        reg.readers.removeAll()
-        reg.writers.removeAll()
     }
 
     /// Whether a call on `fd` would not block now (`poll` with no wait).
@@ -525,24 +555,70 @@ final class PortableReactor {
 
     // MARK: Descriptors
 
+    /// The registration of `fd`. If the number was closed since it was last checked (its
+    /// close epoch moved), what was learnt about the old file is forgotten and the number is
+    /// registered again: the kernel dropped the old file's registration if that file is gone
+    /// (then epoll answers the add), and keeps it if this is still the same file (then the add
+    /// answers `EEXIST` and a modify re-arms it). Either way its readiness is reported afresh, so
+    /// requests queued meanwhile (the close may race with a reuse of the number on this ring)
+    /// are served, never failed or stranded.
     private func registration(_ fd: Int32) -> Registration {
-        if let reg = registrations[fd] { return reg }
-        let reg = Registration(fd: fd)
+        let epoch = DescriptorClose.epoch(fd)
+        if let reg = registrations[fd] {
+            if reg.epoch == epoch { return reg }
+            reg.epoch = epoch
+            reg.isFile = false
+            reg.stream = false
+            reg.noWaitUnsupported = false
+            reg.streamSocket = nil
+            reg.madeNonBlocking = false
+            reg.readReady = true
+            reg.writeReady = true
+            reg.readClosed = false
+            if reg.watched {
+                reg.watched = false
+                watchOrRedirect(reg)
+            }
+            return reg
+        }
+        let reg = Registration(fd: fd, epoch: epoch)
         registrations[fd] = reg
         return reg
     }
 
-    /// Forgets `fd` before it is closed: its requests end with `-ECANCELED` (none normally:
-    /// Spool closes a descriptor after its requests ended), and epoll stops watching it.
+    /// Whether `fd` is a socket or pipe this reactor watches now. Called for a close request,
+    /// whose caller bumped the close epoch once already (``DescriptorClose/willClose(_:)``).
+    private func isWatched(_ fd: Int32) -> Bool {
+        guard let reg = registrations[fd] else { return false }
+        return reg.watched && DescriptorClose.epoch(fd) &- reg.epoch <= 1
+    }
+
+    /// Forgets `fd` before a close request closes it: epoll stops watching it (it may live on
+    /// as a duplicate elsewhere), and requests still waiting on it end with `-EBADF` (none
+    /// normally: Spool closes a descriptor after its requests ended).
     func forget(_ fd: Int32) {
-        guard let reg = registrations.removeValue(forKey: fd) else { return }
+        guard let reg = registrations[fd] else { return }
+        if isWatched(fd) { epoll.remove(fd) }
+        drop(reg)
+    }
+
+    private func drop(_ reg: Registration) {
+        registrations[reg.fd] = nil
         for userData in reg.readers + reg.writers {
             if let waiter = waiters.removeValue(forKey: userData) {
                 finishConnect(waiter)
-                post(userData, -ECANCELED)
+                post(userData, -EBADF)
             }
         }
-        if reg.watched { epoll.remove(fd) }
+        reg.readers.removeAll()
+        reg.writers.removeAll()
+    }
+
+    /// What waits on which descriptor (diagnostics; ring thread).
+    var debugDescription: String {
+        registrations.values.filter { !$0.readers.isEmpty || !$0.writers.isEmpty }.map {
+            "fd \($0.fd): r\($0.readReady ? "+" : "-")\($0.readers.count) w\($0.writeReady ? "+" : "-")\($0.writers.count)"
+        }.joined(separator: ", ") + " jobs \(jobs.count) ready \(ready.count)"
     }
 
     /// Releases what the reactor holds (ring thread, at exit; nothing is pending).
@@ -567,12 +643,6 @@ extension OperationRequest {
         default: return nil
         }
     }
-
-    /// A plain read or receive (the short-read hint applies).
-    var isStreamRead: Bool { streamReadCount != nil }
-
-    /// A `recv`.
-    var isReceive: Bool { if case .receive = self { return true } else { return false } }
 
     /// A read or write with a file offset (`preadv2`/`pwritev2`).
     var isPositional: Bool {

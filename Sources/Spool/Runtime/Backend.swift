@@ -18,7 +18,7 @@ import Glibc
 ///
 /// The environment variable `SPOOL_BACKEND` (`io_uring`, `portable` or `automatic`) overrides a
 /// configuration that leaves the choice at ``automatic``: operators force a backend without a
-/// rebuild. A plain value: `Sendable`.
+/// rebuild. A plain value: `Sendable`, usable from any thread.
 public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     case automatic
     case ioUring = "io_uring"
@@ -26,7 +26,7 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
 
     public var description: String { rawValue }
 
-    /// Parses an operator's spelling (`SPOOL_BACKEND`): `io_uring` (or `iouring`, `uring`),
+    /// Parses an operator's spelling (`SPOOL_BACKEND`): `io_uring` (or `iouring`, `io-uring`, `uring`),
     /// `portable` (or `epoll`), `automatic` (or `auto`); case-insensitive. Nil for anything else.
     public init?(parsing text: String) {
         switch text.lowercased() {
@@ -42,7 +42,8 @@ public enum Backend: String, Sendable, CaseIterable, CustomStringConvertible {
     public static let environmentVariable = "SPOOL_BACKEND"
 }
 
-/// The backend a runtime chose, and why. A plain value: `Sendable`.
+/// The backend a runtime chose, and why. A plain value: `Sendable`, usable from any thread;
+/// a runtime's choice is fixed for its life (``Runtime/backend``).
 public struct BackendChoice: Sendable, Equatable, CustomStringConvertible {
     /// ``Backend/ioUring`` or ``Backend/portable`` (never ``Backend/automatic``).
     public var backend: Backend
@@ -55,15 +56,21 @@ public struct BackendChoice: Sendable, Equatable, CustomStringConvertible {
     /// Resolves `requested` as a runtime does: `SPOOL_BACKEND` (when `requested` is
     /// ``Backend/automatic``), then the probe.
     /// - Throws: ``RuntimeError/invalidArgument(_:)`` for an unknown `SPOOL_BACKEND` value.
+    ///
+    /// Only ``Backend/automatic`` (after the environment) runs the probe: the first call in the
+    /// process sets up a small ring and completes one `NOP` (at most 5 s), later calls reuse its
+    /// answer. ``Backend/ioUring`` and ``Backend/portable`` touch no ring here. Any thread.
     public static func resolve(_ requested: Backend) throws(RuntimeError) -> BackendChoice {
-        try resolve(requested, probe: IOUringProbe.result)
+        try resolve(requested, probe: { IOUringProbe.result })
     }
 
-    static func resolve(_ requested: Backend, probe: Result<Void, RuntimeError>) throws(RuntimeError) -> BackendChoice {
+    static func resolve(_ requested: Backend, probe: () -> Result<Void, RuntimeError>) throws(RuntimeError) -> BackendChoice {
         try resolve(requested, environment: getenv(Backend.environmentVariable).map { String(cString: $0) }, probe: probe)
     }
 
-    static func resolve(_ requested: Backend, environment: String?, probe: Result<Void, RuntimeError> = IOUringProbe.result) throws(RuntimeError) -> BackendChoice {
+    static func resolve(
+        _ requested: Backend, environment: String?, probe: () -> Result<Void, RuntimeError> = { IOUringProbe.result }
+    ) throws(RuntimeError) -> BackendChoice {
         var wanted = requested
         var source = "configured"
         if requested == .automatic, let value = environment, !value.isEmpty {
@@ -77,7 +84,7 @@ public struct BackendChoice: Sendable, Equatable, CustomStringConvertible {
         case .ioUring: return BackendChoice(backend: .ioUring, reason: "\(source)")
         case .portable: return BackendChoice(backend: .portable, reason: "\(source)")
         case .automatic:
-            switch probe {
+            switch probe() {
             case .success:
                 return BackendChoice(backend: .ioUring, reason: "automatic: io_uring is usable here")
             case .failure(.unavailable(let errno, let reason)):

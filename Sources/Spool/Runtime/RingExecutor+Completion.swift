@@ -18,6 +18,9 @@ extension RingExecutor {
             return
         }
         guard let slot = table.slot(for: completion.userData), table.state(slot) == .submitted else { return }  // stale
+        if portable != nil, !completion.hasMore, let timer = table.takeWaitTimer(slot) {
+            timers.cancel(timer)  // the portable backend's linked timeout: no longer needed
+        }
         if !completion.hasMore { statistics.completed += 1 }
         if let consumer = table.consumer(of: slot) {
             completeForConsumer(slot, consumer, completion)

@@ -130,8 +130,9 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
         if !late.isEmpty {
             logger.error("Spool shutdown: \(late.count) ring(s) (\(late.map(\.index))) still wait for the kernel to complete cancelled requests after the drain limit of \(runtime.configuration.shutdownDrainLimit); they close in the background once it does, and free nothing it may still write")
         }
-        if late.isEmpty, let workers = runtime.fileWorkers {
-            // The portable backend's workers: every request has ended; their threads exit.
+        if let workers = runtime.fileWorkers {
+            // The portable backend's workers take no more jobs and their threads exit; a job
+            // still running (a late ring waits for it) finishes and posts its result first.
             for job in workers.stop().notStarted { job.refuse(.shutdown) }
         }
         runtime.stallDetector?.stop()

@@ -104,7 +104,7 @@ final class WakeSignal: @unchecked Sendable {  // atomics, plus ring-thread-only
     /// `freeBuffer`: false if the kernel might still write the read's buffer.
     func close(freeBuffer: Bool) {
         closeForSenders()
-        _ = Glibc.close(descriptor.rawValue)
+        DescriptorClose.close(descriptor.rawValue)
         if freeBuffer { buffer.deallocate() }
     }
 }
