@@ -14,7 +14,7 @@ import Glibc
 /// **Thread-safety:** none; owned by one ring thread. **Lifetime:** closes its descriptor when
 /// dropped.
 public final class Epoll {
-    /// Readiness bits (`EPOLL*`).
+    /// Readiness and registration bits (`EPOLL*`). A plain value: `Sendable`.
     public struct Events: OptionSet, Sendable {
         public let rawValue: UInt32
         public init(rawValue: UInt32) { self.rawValue = rawValue }
@@ -53,26 +53,26 @@ public final class Epoll {
         bits.deallocate()
     }
 
-    /// Registers `fd` for `events`. Throws `EPERM` for a descriptor epoll cannot watch (a
+    /// Registers `fd` for `events` (owner thread). Throws `EPERM` for a descriptor epoll cannot watch (a
     /// regular file or a directory), `EEXIST` if it is registered already.
     public func add(_ fd: Int32, _ events: Events) throws(Errno) {
         let r = spool_epoll_ctl(descriptor.rawValue, 0, fd, events.rawValue)
         if r < 0 { throw Errno(rawValue: -r) }
     }
 
-    /// Changes `fd`'s interest (re-arms a one-shot registration). Throws `ENOENT` if `fd` is not
+    /// Changes `fd`'s interest (owner thread; re-arms a one-shot registration). Throws `ENOENT` if `fd` is not
     /// registered (a descriptor closed and its number reused drops the registration).
     public func modify(_ fd: Int32, _ events: Events) throws(Errno) {
         let r = spool_epoll_ctl(descriptor.rawValue, 1, fd, events.rawValue)
         if r < 0 { throw Errno(rawValue: -r) }
     }
 
-    /// Removes `fd` (errors ignored: a closed descriptor is already gone).
+    /// Removes `fd` (owner thread; errors ignored: a closed descriptor is already gone).
     public func remove(_ fd: Int32) {
         _ = spool_epoll_ctl(descriptor.rawValue, 2, fd, 0)
     }
 
-    /// Waits until some registered descriptor is ready or `timeout` passes (`nil`: no bound;
+    /// Waits (owner thread) until some registered descriptor is ready or `timeout` passes (`nil`: no bound;
     /// `.zero`: do not wait). Returns the number of events (0 on timeout or `EINTR`).
     /// - Throws: any other `Errno` of the wait.
     public func wait(timeout: Duration?) throws(Errno) -> Int {
@@ -92,7 +92,8 @@ public final class Epoll {
         throw Errno(rawValue: -n)
     }
 
-    /// Event `i` of the last wait: the descriptor and its ready bits.
+    /// Event `i` of the last wait: the descriptor and its ready bits (owner thread; valid until
+    /// the next wait).
     public func event(_ i: Int) -> (fd: Int32, events: Events) {
         precondition(i >= 0 && i < Epoll.capacity, "event index \(i) out of range")
         return (fds[i], Events(rawValue: bits[i]))

@@ -40,7 +40,9 @@ public struct RingOptions: Sendable, Hashable {
     /// The largest completion queue the kernel accepts.
     public static let maximumCompletionEntries: UInt32 = 65536
 
-    /// Checks the sizes and settings (the same checks ring setup makes).
+    /// Checks the sizes and settings (the same checks ring setup makes), without a system call:
+    /// a pure function of the value, callable from any thread.
+    /// - Throws: ``RingError/invalidArgument(_:)`` naming the bad setting.
     public func validate() throws(RingError) {
         guard submissionEntries >= 1 else {
             throw .invalidArgument("submissionEntries must be at least 1 (got 0)")

@@ -15,7 +15,8 @@ public struct SystemSupport: Sendable {
     public var ioUring: IOUringStatus
     /// The backend a runtime with the default configuration would use here (after
     /// `SPOOL_BACKEND`), and why; or the error such a runtime would fail with (an unknown
-    /// `SPOOL_BACKEND` value, or io_uring forced where it is refused).
+    /// `SPOOL_BACKEND` value, or io_uring forced where it is refused). Part of the plain value:
+    /// `Sendable`.
     public var backend: Result<BackendChoice, RuntimeError>
 
     /// The outcome of trying to create an io_uring.

@@ -77,31 +77,31 @@ final class OperationTable {
     /// Generation reserved for the runtime's own requests (wake-up read, cancellations).
     static let internalGeneration: UInt32 = .max
 
-    private(set) var slots: UnsafeMutablePointer<Slot>
-    private(set) var capacity: Int
+    @exclusivity(unchecked) private(set) var slots: UnsafeMutablePointer<Slot>
+    @exclusivity(unchecked) private(set) var capacity: Int
     let minimumCapacity: Int
     /// Free slots below `capacity / 2` and at or above it: the lower half is used first.
-    private var lowerFree: Int32 = -1
-    private var upperFree: Int32 = -1
+    @exclusivity(unchecked) private var lowerFree: Int32 = -1
+    @exclusivity(unchecked) private var upperFree: Int32 = -1
     /// Used slots at or above `capacity / 2`.
-    private var upperUsed = 0
+    @exclusivity(unchecked) private var upperUsed = 0
     /// The generation new slots start at (above every generation a discarded slot had).
-    private var generationFloor: UInt32 = 0
+    @exclusivity(unchecked) private var generationFloor: UInt32 = 0
     /// Operations whose SQE is in the kernel's hands.
-    private(set) var inFlight = 0
+    @exclusivity(unchecked) private(set) var inFlight = 0
     /// Of those, the ones that count against the in-flight cap (all but requests that wait on
     /// a peer: ``OperationRequest/waitsOnPeer``).
-    private(set) var cappedInFlight = 0
+    @exclusivity(unchecked) private(set) var cappedInFlight = 0
     /// The most operations ever in the kernel's hands at once (diagnostics).
-    private(set) var peakInFlight = 0
+    @exclusivity(unchecked) private(set) var peakInFlight = 0
     /// The largest the slab has been (diagnostics).
-    private(set) var peakCapacity = 0
+    @exclusivity(unchecked) private(set) var peakCapacity = 0
     /// How many slots are in use (any state but free).
-    private(set) var used = 0
+    @exclusivity(unchecked) private(set) var used = 0
     /// The admission queue: oldest at `waitingHead`.
-    private var waitingHead: Int32 = -1
-    private var waitingTail: Int32 = -1
-    private(set) var waitingCount = 0
+    @exclusivity(unchecked) private var waitingHead: Int32 = -1
+    @exclusivity(unchecked) private var waitingTail: Int32 = -1
+    @exclusivity(unchecked) private(set) var waitingCount = 0
 
     init(initialCapacity: Int = 64) {
         minimumCapacity = max(2, initialCapacity)
@@ -227,7 +227,7 @@ final class OperationTable {
     }
 
     /// Waiting operations that wait on a peer (they may pass capped ones when the cap is full).
-    private(set) var waitingOnPeer = 0
+    @exclusivity(unchecked) private(set) var waitingOnPeer = 0
 
     /// Puts slot `index` at the end of the admission queue.
     func enqueueWaiting(_ index: Int32) {

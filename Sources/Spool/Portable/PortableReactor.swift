@@ -42,7 +42,7 @@ final class PortableReactor {
         let fd: Int32
         /// The number's close epoch when this registration was made or last checked
         /// (``DescriptorClose``).
-        var epoch: UInt32
+        @exclusivity(unchecked) var epoch: UInt32
         /// Whether a call in each direction may succeed (cleared by `EAGAIN` or a short read,
         /// set by an event).
         @exclusivity(unchecked) var readReady = true
@@ -55,23 +55,32 @@ final class PortableReactor {
         @exclusivity(unchecked) var readers: [UInt64] = []
         @exclusivity(unchecked) var writers: [UInt64] = []
         /// Registered with epoll.
-        var watched = false
+        @exclusivity(unchecked) var watched = false
         /// epoll refused it (`EPERM`): a regular file or directory; reads and writes that would
         /// wait go to a worker.
-        var isFile = false
+        @exclusivity(unchecked) var isFile = false
         /// The descriptor does not take `RWF_NOWAIT` (a terminal): once `poll` says it is ready,
         /// a plain read is made; writes go to a worker.
-        var noWaitUnsupported = false
+        @exclusivity(unchecked) var noWaitUnsupported = false
         /// The descriptor cannot seek (`ESPIPE`): offsets are ignored, as io_uring does.
-        var stream = false
+        @exclusivity(unchecked) var stream = false
         /// Whether it is a stream socket (asked once, for the short-read hint), if known.
-        var streamSocket: Bool? = nil
+        @exclusivity(unchecked) var streamSocket: Bool? = nil
         /// Spool set `O_NONBLOCK` on it (a listener: accept has no per-call flag).
-        var madeNonBlocking = false
+        @exclusivity(unchecked) var madeNonBlocking = false
+        /// Opened with `O_DIRECT`: `RWF_NOWAIT` does not keep a direct read or write from waiting
+        /// for the device (it only refuses to wait for locks), so they all go to a worker.
+        @exclusivity(unchecked) var direct = false
 
         init(fd: Int32, epoch: UInt32) {
             self.fd = fd
             self.epoch = epoch
+            direct = Self.isDirect(fd)
+        }
+
+        static func isDirect(_ fd: Int32) -> Bool {
+            let flags = spool_status_flags(fd)
+            return flags >= 0 && flags & SPOOL_O_DIRECT != 0
         }
     }
 
@@ -106,7 +115,9 @@ final class PortableReactor {
     unowned let executor: RingExecutor
     /// Completions ready for the executor, oldest first.
     @exclusivity(unchecked) private(set) var ready = JobQueue<Completion>(capacity: 64)
-    @exclusivity(unchecked) private var registrations: [Int32: Registration] = [:]
+    /// Registrations by descriptor number (a table, not a hash: a lookup per event and per
+    /// request).
+    @exclusivity(unchecked) private var registrations = RegistrationTable<Registration>()
     @exclusivity(unchecked) private var waiters: [UInt64: Waiter] = [:]
     @exclusivity(unchecked) private var jobs: [UInt64: BlockingPool.Job] = [:]
     /// Descriptors whose queue was cut short (a multishot request that delivered many
@@ -174,6 +185,10 @@ final class PortableReactor {
             waiter.pool = executor.pool(group: group)
         default:
             break
+        }
+        if reg.direct && request.isPositional {
+            startOnWorker(request, userData: userData)  // the device's wait would block the ring
+            return
         }
         if reg.isFile {
             fileAttempt(request, userData: userData, reg: reg)
@@ -488,20 +503,19 @@ final class PortableReactor {
     /// Retries the requests waiting on `reg` in one direction, oldest first, until one would block.
     private func serve(_ reg: Registration, write: Bool) {
         while let userData = write ? reg.writers.first : reg.readers.first {
-            guard var waiter = waiters[userData] else {
+            guard let index = waiters.index(forKey: userData) else {
                 removeFirst(reg, write: write)
                 continue
             }
-            switch attempt(&waiter, userData: userData, reg: reg) {
+            switch attempt(&waiters.values[index], userData: userData, reg: reg) {
             case .finished:
-                waiters[userData] = nil
+                waiters.remove(at: index)
                 removeFirst(reg, write: write)
             case .needsWorker:
-                waiters[userData] = nil
+                let waiter = waiters.remove(at: index).value
                 removeFirst(reg, write: write)
                 startOnWorker(waiter.request, userData: userData)
             case .wouldBlock:
-                waiters[userData] = waiter
                 if deferred.last == reg.fd { return }  // a burst was cut short: it goes on at the next wait
                 if write { reg.writeReady = false } else if !reg.readClosed { reg.readReady = false }
                 return
@@ -572,6 +586,7 @@ final class PortableReactor {
             reg.noWaitUnsupported = false
             reg.streamSocket = nil
             reg.madeNonBlocking = false
+            reg.direct = Registration.isDirect(fd)
             reg.readReady = true
             reg.writeReady = true
             reg.readClosed = false
@@ -616,7 +631,7 @@ final class PortableReactor {
 
     /// What waits on which descriptor (diagnostics; ring thread).
     var debugDescription: String {
-        registrations.values.filter { !$0.readers.isEmpty || !$0.writers.isEmpty }.map {
+        registrations.all.filter { !$0.readers.isEmpty || !$0.writers.isEmpty }.map {
             "fd \($0.fd): r\($0.readReady ? "+" : "-")\($0.readers.count) w\($0.writeReady ? "+" : "-")\($0.writers.count)"
         }.joined(separator: ", ") + " jobs \(jobs.count) ready \(ready.count)"
     }
@@ -651,4 +666,29 @@ extension OperationRequest {
         default: return false
         }
     }
+}
+
+/// Registrations by descriptor number: a table that grows to the largest number seen (one
+/// pointer per number), so the hot path indexes instead of hashing.
+///
+/// **Thread-safety:** none; the ring thread's. **Lifetime:** holds its entries until removed.
+struct RegistrationTable<Entry: AnyObject> {
+    private var slots: [Entry?] = []
+
+    subscript(fd: Int32) -> Entry? {
+        get { fd >= 0 && Int(fd) < slots.count ? slots[Int(fd)] : nil }
+        set {
+            guard fd >= 0 else { return }
+            if Int(fd) >= slots.count {
+                guard newValue != nil else { return }
+                slots.append(contentsOf: repeatElement(nil, count: max(Int(fd) + 1, slots.count * 2, 64) - slots.count))
+            }
+            slots[Int(fd)] = newValue
+        }
+    }
+
+    /// Every entry.
+    var all: [Entry] { slots.compactMap { $0 } }
+
+    mutating func removeAll() { slots = [] }
 }

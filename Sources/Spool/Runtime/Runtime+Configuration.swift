@@ -95,7 +95,8 @@ extension Runtime {
         /// refused; ``Backend/ioUring`` fails where io_uring is refused, with the sentence saying
         /// what to change; ``Backend/portable`` never touches io_uring. The environment
         /// variable `SPOOL_BACKEND` overrides ``Backend/automatic`` (README, *Backends*).
-        /// ``Runtime/backend`` says what was chosen and why.
+        /// ``Runtime/backend`` says what was chosen and why. Read once, when the runtime is
+        /// created (a plain value, like the rest of the configuration).
         public var backend: Backend = .automatic
         /// Injected `io_uring_enter` failures (tests only).
         var faults: SubmitFaultInjector? = nil

@@ -72,7 +72,7 @@ public final class Runtime: Sendable {
     /// The stall detector, when configured.
     let stallDetector: StallDetector?
     /// The backend the rings use, and why it was chosen (logged once, at `info` level, when the
-    /// runtime starts).
+    /// runtime starts). Fixed for the runtime's life; readable from any thread.
     public let backend: BackendChoice
     /// The portable backend's worker threads for file and path calls (nil on io_uring).
     let fileWorkers: BlockingPool?
