@@ -130,38 +130,35 @@ def main():
         """Median over repetitions of by[a][i][key] / by[b][i][key] (same repetition)."""
         return statistics.median(x[key] / y[key] for x, y in zip(by[a], by[b]) if y[key] > 0)
 
-    if args.portable:
-        print("| workload | Spool CPU/msg ÷ SwiftNIO's (target ≤ 1) | Spool CPU/msg ÷ C epoll's | Spool msgs/s ÷ SwiftNIO's |")
-        print("|---|---:|---:|---:|")
+    def ratio_table(columns):
+        """Prints a table of `columns` (name, header, numerator server, denominator server, key)
+        per workload, stores it in the JSON and writes the JSON if asked."""
+        print("| workload | " + " | ".join(c[1] for c in columns) + " |")
+        print("|---|" + "---:|" * len(columns))
         ratios = []
         for (conns, size), by in results.items():
-            r = {"connections": conns, "size": size,
-                 "spool_cpu_over_nio": ratio(by, "cpu_us_per_msg", "spool-portable", "swiftnio"),
-                 "spool_cpu_over_c": ratio(by, "cpu_us_per_msg", "spool-portable", "c-epoll"),
-                 "spool_rate_over_nio": ratio(by, "msgs_per_s", "spool-portable", "swiftnio")}
+            r = {"connections": conns, "size": size}
+            for name, _, a, b, key in columns:
+                r[name] = ratio(by, key, a, b)
             ratios.append(r)
-            print(f"| {conns} × {size} B | {r['spool_cpu_over_nio']:.2f} | {r['spool_cpu_over_c']:.2f} | {r['spool_rate_over_nio']:.2f} |")
+            print(f"| {conns} × {size} B | " + " | ".join(f"{r[c[0]]:.2f}" for c in columns) + " |")
         table.append({"ratios": ratios})
         if args.json:
             with open(args.json, "w") as f:
                 json.dump(table, f, indent=1)
+
+    if args.portable:
+        ratio_table([
+            ("spool_cpu_over_nio", "Spool CPU/msg ÷ SwiftNIO's (target ≤ 1)", "spool-portable", "swiftnio", "cpu_us_per_msg"),
+            ("spool_cpu_over_c", "Spool CPU/msg ÷ C epoll's", "spool-portable", "c-epoll", "cpu_us_per_msg"),
+            ("spool_rate_over_nio", "Spool msgs/s ÷ SwiftNIO's", "spool-portable", "swiftnio", "msgs_per_s")])
         return
 
     if args.rings:
-        print("| workload | 2 rings ÷ 1 ring: msgs/s | 2 rings ÷ 1 ring: server CPU µs/msg | 1 ring CPU/msg ÷ C's |")
-        print("|---|---:|---:|---:|")
-        ratios = []
-        for (conns, size), by in results.items():
-            r = {"connections": conns, "size": size,
-                 "throughput_2_over_1": ratio(by, "msgs_per_s", "spool-2-rings", "spool-1-ring"),
-                 "cpu_2_over_1": ratio(by, "cpu_us_per_msg", "spool-2-rings", "spool-1-ring"),
-                 "cpu_1_over_c": ratio(by, "cpu_us_per_msg", "spool-1-ring", "c-liburing")}
-            ratios.append(r)
-            print(f"| {conns} × {size} B | {r['throughput_2_over_1']:.2f} | {r['cpu_2_over_1']:.2f} | {r['cpu_1_over_c']:.2f} |")
-        table.append({"ratios": ratios})
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(table, f, indent=1)
+        ratio_table([
+            ("throughput_2_over_1", "2 rings ÷ 1 ring: msgs/s", "spool-2-rings", "spool-1-ring", "msgs_per_s"),
+            ("cpu_2_over_1", "2 rings ÷ 1 ring: server CPU µs/msg", "spool-2-rings", "spool-1-ring", "cpu_us_per_msg"),
+            ("cpu_1_over_c", "1 ring CPU/msg ÷ C's", "spool-1-ring", "c-liburing", "cpu_us_per_msg")])
         return
 
     print("| workload | Spool CPU/msg ÷ C's (target ≤ 1.15) | Spool msgs per CPU-s ÷ SwiftNIO's (target ≥ 2) | the same, user CPU only | C's msgs per CPU-s ÷ SwiftNIO's |")

@@ -248,6 +248,24 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// Why a kernel without `IORING_FEAT_EXT_ARG` cannot run Spool's rings.
     static let extendedArgumentAdvice = "Spool needs Linux 5.11 or later (io_uring_enter with a timeout, IORING_FEAT_EXT_ARG); this kernel lacks it; the portable backend (Configuration.backend = .portable, or SPOOL_BACKEND=portable) runs without io_uring."
 
+    /// The ring (or the portable backend) could not be set up: the creator gets `error`, the
+    /// thread ends (ring thread, at start).
+    private func failStart(_ error: RuntimeError) {
+        startOutcome.withLock { $0 = .failure(error) }
+        lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
+        wakeSignal.close(freeBuffer: true)
+        group.ringFinished(reserved: nil)
+        thread.signalStarted()
+        thread.signalExited()
+    }
+
+    /// The ring runs: the creator returns (ring thread, at start).
+    private func markStarted() {
+        lifecycleState.store(Lifecycle.running.rawValue, ordering: .sequentiallyConsistent)
+        startOutcome.withLock { $0 = .success(()) }
+        thread.signalStarted()
+    }
+
     /// Sets up the portable backend instead of a ring (ring thread, at start).
     private func startPortable(workers: BlockingPool) throws(RuntimeError) {
         do {
@@ -269,17 +287,10 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
             do throws(RuntimeError) {
                 try startPortable(workers: workers)
             } catch {
-                startOutcome.withLock { $0 = .failure(error) }
-                lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
-                wakeSignal.close(freeBuffer: true)
-                group.ringFinished(reserved: nil)
-                thread.signalStarted()
-                thread.signalExited()
+                failStart(error)
                 return
             }
-            lifecycleState.store(Lifecycle.running.rawValue, ordering: .sequentiallyConsistent)
-            startOutcome.withLock { $0 = .success(()) }
-            thread.signalStarted()
+            markStarted()
             runLoop()
             finish()
             return
@@ -305,18 +316,11 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
             wakesInSubmissionQueue.reserveCapacity(8)
             inFlightLimit = max(1, inFlightLimitSetting ?? r.completionQueueCapacity)
         } catch {
-            startOutcome.withLock { $0 = .failure(RuntimeError(error)) }
-            lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
-            wakeSignal.close(freeBuffer: true)
-            group.ringFinished(reserved: nil)
-            thread.signalStarted()
-            thread.signalExited()
+            failStart(RuntimeError(error))
             return
         }
-        lifecycleState.store(Lifecycle.running.rawValue, ordering: .sequentiallyConsistent)
         internalRequests.wakeRearmWanted = true
-        startOutcome.withLock { $0 = .success(()) }
-        thread.signalStarted()
+        markStarted()
 
         runLoop()
         finish()
