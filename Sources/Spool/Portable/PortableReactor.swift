@@ -638,9 +638,11 @@ final class PortableReactor {
 
     /// Releases what the reactor holds (ring thread, at exit; nothing is pending).
     func close() {
-        ready.destroy()
-        ready = JobQueue(capacity: 2)
         registrations.removeAll()
+    }
+
+    deinit {
+        ready.destroy()  // its storage is manual
     }
 }
 
