@@ -52,8 +52,8 @@ final class PortableReactor {
         /// the next edge" — that edge has come already.
         @exclusivity(unchecked) var readClosed = false
         /// Requests (their `user_data`) waiting in each direction, oldest first.
-        @exclusivity(unchecked) var readers: [UInt64] = []
-        @exclusivity(unchecked) var writers: [UInt64] = []
+        @exclusivity(unchecked) var readers = WaiterQueue()
+        @exclusivity(unchecked) var writers = WaiterQueue()
         /// Registered with epoll.
         @exclusivity(unchecked) var watched = false
         /// epoll refused it (`EPERM`): a regular file or directory; reads and writes that would
@@ -211,6 +211,8 @@ final class PortableReactor {
             }
             waiter.restoreBlocking = was == 0
         }
+        // Cancelled requests leave their queue lazily: drop those at its head first.
+        if write { purgeCancelled(&reg.writers) } else { purgeCancelled(&reg.readers) }
         let queueEmpty = write ? reg.writers.isEmpty : reg.readers.isEmpty
         if queueEmpty && (write ? reg.writeReady : reg.readReady || reg.readClosed) {
             switch attempt(&waiter, userData: userData, reg: reg) {
@@ -233,7 +235,7 @@ final class PortableReactor {
     /// descriptor — every request queued on it goes elsewhere (the file path, or its error).
     private func watchOrRedirect(_ reg: Registration) {
         guard let error = watch(reg) else { return }
-        let queued = reg.readers + reg.writers
+        let queued = reg.readers.all + reg.writers.all
         reg.readers.removeAll()
         reg.writers.removeAll()
         if error == .notPermitted { reg.isFile = true }
@@ -529,6 +531,11 @@ final class PortableReactor {
         return Glibc.poll(&p, 1, 0) == 1
     }
 
+    /// Drops the queue's leading entries whose request was cancelled meanwhile.
+    private func purgeCancelled(_ queue: inout WaiterQueue) {
+        while let first = queue.first, waiters[first] == nil { queue.removeFirst() }
+    }
+
     private func removeFirst(_ reg: Registration, write: Bool) {
         if write { reg.writers.removeFirst() } else { reg.readers.removeFirst() }
     }
@@ -539,9 +546,8 @@ final class PortableReactor {
     /// job has not started; a started job runs to its end.
     func cancel(_ userData: UInt64) {
         if let waiter = waiters.removeValue(forKey: userData) {
-            if let fd = waiter.request.portableDescriptor, let reg = registrations[fd] {
-                if waiter.write { reg.writers.removeAll { $0 == userData } } else { reg.readers.removeAll { $0 == userData } }
-            }
+            // Its queue entry stays until it reaches the head (serving and starting skip entries
+            // without a waiter): O(1), so cancelling everything at shutdown is linear.
             finishConnect(waiter)
             post(userData, -ECANCELED)
         } else if let job = jobs[userData], workers.withdraw(job) {
@@ -619,7 +625,7 @@ final class PortableReactor {
 
     private func drop(_ reg: Registration) {
         registrations[reg.fd] = nil
-        for userData in reg.readers + reg.writers {
+        for userData in reg.readers.all + reg.writers.all {
             if let waiter = waiters.removeValue(forKey: userData) {
                 finishConnect(waiter)
                 post(userData, -EBADF)
@@ -693,4 +699,37 @@ struct RegistrationTable<Entry: AnyObject> {
     var all: [Entry] { slots.compactMap { $0 } }
 
     mutating func removeAll() { slots = [] }
+}
+
+/// The `user_data` of requests waiting on one descriptor in one direction, oldest first: a FIFO
+/// with O(1) appends and removals at the head.
+///
+/// **Thread-safety:** none; the ring thread's. **Lifetime:** a value.
+struct WaiterQueue {
+    private var items: [UInt64] = []
+    private var head = 0
+
+    var isEmpty: Bool { head == items.count }
+    var count: Int { items.count - head }
+    var first: UInt64? { head < items.count ? items[head] : nil }
+    /// Every entry, oldest first.
+    var all: [UInt64] { Array(items[head...]) }
+
+    mutating func append(_ userData: UInt64) { items.append(userData) }
+
+    mutating func removeFirst() {
+        head += 1
+        if head == items.count {
+            items.removeAll(keepingCapacity: items.count <= 1024)
+            head = 0
+        } else if head >= 64 && head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+    }
+
+    mutating func removeAll() {
+        items.removeAll()
+        head = 0
+    }
 }
