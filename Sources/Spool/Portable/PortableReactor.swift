@@ -38,7 +38,7 @@ import Glibc
 /// descriptor when dropped.
 final class PortableReactor {
     /// One watched descriptor.
-    private final class Registration {
+    final class Registration {
         let fd: Int32
         /// The number's close epoch when this registration was made or last checked
         /// (``DescriptorClose``).
@@ -85,7 +85,7 @@ final class PortableReactor {
     }
 
     /// A request waiting for readiness.
-    private struct Waiter {
+    struct Waiter {
         var request: OperationRequest
         var write: Bool
         /// A multishot receive's bytes left before its byte limit ends it (0: no limit).
@@ -100,7 +100,7 @@ final class PortableReactor {
     }
 
     /// What one attempt of a request did.
-    private enum Attempt {
+    enum Attempt {
         case finished
         case wouldBlock
         /// A regular file whose data is not cached (or a terminal write): a worker must do it.
@@ -118,11 +118,11 @@ final class PortableReactor {
     /// Registrations by descriptor number (a table, not a hash: a lookup per event and per
     /// request).
     @exclusivity(unchecked) private var registrations = RegistrationTable<Registration>()
-    @exclusivity(unchecked) private var waiters: [UInt64: Waiter] = [:]
+    @exclusivity(unchecked) var waiters: [UInt64: Waiter] = [:]
     @exclusivity(unchecked) private var jobs: [UInt64: BlockingPool.Job] = [:]
     /// Descriptors whose queue was cut short (a multishot request that delivered many
     /// completions in a row): served again at the next wait, before it blocks.
-    @exclusivity(unchecked) private var deferred: [Int32] = []
+    @exclusivity(unchecked) var deferred: [Int32] = []
     /// Completions one multishot request delivers in a row before others get their turn.
     static let multishotBurst = 64
 
@@ -282,7 +282,7 @@ final class PortableReactor {
         }
     }
 
-    private func startOnWorker(_ request: OperationRequest, userData: UInt64) {
+    func startOnWorker(_ request: OperationRequest, userData: UInt64) {
         let executor = self.executor
         let job = BlockingPool.Job(
             run: { executor.post(.completed(userData, request.runBlocking())) },
@@ -298,172 +298,6 @@ final class PortableReactor {
     func workerFinished(_ userData: UInt64, _ result: Int32) {
         guard jobs.removeValue(forKey: userData) != nil else { return }
         post(userData, result)
-    }
-
-    // MARK: Attempts
-
-    /// Tries `waiter`'s request once (a multishot one until it would block, ends, or used its
-    /// burst), posting what it completed.
-    private func attempt(_ waiter: inout Waiter, userData: UInt64, reg: Registration) -> Attempt {
-        switch waiter.request {
-        case .acceptMultishot:
-            for _ in 0..<Self.multishotBurst {
-                let r = waiter.request.attemptWithoutBlocking()
-                if r == -EAGAIN { return .wouldBlock }
-                if r == -ECONNABORTED || r == -EINTR { continue }  // that connection is gone; the next one may not be
-                if r < 0 {
-                    post(userData, r)
-                    return .finished
-                }
-                post(userData, r, flags: IORING_CQE_F_MORE)
-            }
-            deferred.append(reg.fd)
-            return .wouldBlock
-        case .receiveMultishot(let fd, _, let limit):
-            return receiveIntoPool(&waiter, userData: userData, reg: reg, fd: fd, limit: limit, message: nil)
-        case .receiveMessageMultishot(let fd, let message, _):
-            return receiveIntoPool(&waiter, userData: userData, reg: reg, fd: fd, limit: 0, message: message)
-        case .connect(let fd, _, _) where waiter.connecting:
-            let r = spool_socket_error(fd)
-            finishConnect(waiter)
-            post(userData, r)
-            return .finished
-        default:
-            var r: Int32
-            if reg.noWaitUnsupported {
-                // No RWF_NOWAIT here (a terminal): a plain read, only when poll says it will not block.
-                guard Self.isReadyNow(reg.fd, write: waiter.write) else { return .wouldBlock }
-                r = waiter.request.attemptWithoutBlocking(blockingRetry: true, stream: reg.stream)
-            } else {
-                r = waiter.request.attemptWithoutBlocking(stream: reg.stream)
-            }
-            if r == -ESPIPE && !reg.stream, waiter.request.isPositional {
-                reg.stream = true  // a pipe or socket: io_uring ignores the offset there
-                r = waiter.request.attemptWithoutBlocking(stream: true)
-            }
-            if r == -EOPNOTSUPP, waiter.request.isPositional {
-                // The descriptor does not take RWF_NOWAIT: a regular file goes to a worker (epoll
-                // refuses to watch it); a terminal's writes too; its reads wait for epoll, then
-                // make plain calls when poll says they will not block.
-                reg.noWaitUnsupported = true
-                if reg.isFile || waiter.write { return .needsWorker }
-                guard reg.watched, Self.isReadyNow(reg.fd, write: false) else { return .wouldBlock }
-                r = waiter.request.attemptWithoutBlocking(blockingRetry: true, stream: reg.stream)
-            }
-            if r == -EAGAIN {
-                if reg.isFile && waiter.request.isPositional { return .needsWorker }
-                return .wouldBlock
-            }
-            if r > 0, !reg.readClosed, let wanted = waiter.request.streamReadCount, r < wanted, isStream(reg, waiter.request) {
-                reg.readReady = false  // a short read of a stream: drained; new data is a new edge
-            }
-            if case .connect = waiter.request {
-                if r == -EINPROGRESS || r == -EALREADY {
-                    waiter.connecting = true
-                    return .wouldBlock
-                }
-                finishConnect(waiter)
-            }
-            post(userData, r)
-            return .finished
-        }
-    }
-
-    /// Whether `reg` is a stream (a stream socket, or a pipe known not to seek): a short read
-    /// means it is drained. A datagram socket's short read does not.
-    private func isStream(_ reg: Registration, _ request: OperationRequest) -> Bool {
-        if case .receive = request {
-            if let known = reg.streamSocket { return known }
-            var type: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            let stream = getsockopt(reg.fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == Int32(SOCK_STREAM.rawValue)
-            reg.streamSocket = stream
-            return stream
-        }
-        return reg.stream
-    }
-
-    /// A multishot receive into pool buffers: one completion per filled buffer (`F_MORE` while
-    /// it goes on), ending with `ENOBUFS` when the pool is dry, at end of stream, on an error, or
-    /// when the byte limit is reached, as the kernel's does.
-    private func receiveIntoPool(
-        _ waiter: inout Waiter, userData: UInt64, reg: Registration, fd: Int32, limit: UInt32,
-        message: UnsafeMutablePointer<msghdr>?
-    ) -> Attempt {
-        guard let pool = waiter.pool else {
-            post(userData, -ENOBUFS)
-            return .finished
-        }
-        for _ in 0..<Self.multishotBurst {
-            guard let (id, buffer) = pool.takeForReceive() else {
-                post(userData, -ENOBUFS)
-                return .finished
-            }
-            let base = buffer.baseAddress!
-            var r: Int32
-            var want = buffer.count
-            if let message {
-                r = receiveMessage(fd, into: base, size: buffer.count, shape: message)
-            } else {
-                if limit > 0 { want = min(want, Int(waiter.remaining)) }
-                let n = recv(fd, base, want, Int32(MSG_DONTWAIT))
-                r = n < 0 ? -errno : Int32(clamping: n)
-            }
-            if r <= 0 {
-                pool.returnUnfilled(id)
-                if r == -EAGAIN { return .wouldBlock }
-                post(userData, r)
-                return .finished
-            }
-            var final = false
-            if limit > 0 {
-                waiter.remaining -= min(waiter.remaining, UInt32(r))
-                final = waiter.remaining == 0
-            }
-            let flags = IORING_CQE_F_BUFFER | UInt32(id) << IORING_CQE_BUFFER_SHIFT | (final ? 0 : IORING_CQE_F_MORE)
-            post(userData, r, flags: flags)
-            if final { return .finished }
-            // A short read of a stream (multishot receives are on stream sockets): drained; wait
-            // for the next edge instead of a second recv answering EAGAIN.
-            if message == nil && Int(r) < want && !reg.readClosed { return .wouldBlock }
-        }
-        deferred.append(reg.fd)
-        return .wouldBlock
-    }
-
-    /// One `recvmsg` into a pool buffer laid out as io_uring's multishot `recvmsg` lays it out
-    /// (`io_uring_recvmsg_out`, the name, the control data, then the payload): the bytes of the
-    /// buffer used, or `-errno`.
-    private func receiveMessage(_ fd: Int32, into base: UnsafeMutableRawPointer, size: Int, shape: UnsafeMutablePointer<msghdr>) -> Int32 {
-        let header = MemoryLayout<spool_uring_recvmsg_out>.size
-        let nameCapacity = Int(shape.pointee.msg_namelen)
-        let controlCapacity = Int(shape.pointee.msg_controllen)
-        let start = header + nameCapacity + controlCapacity
-        guard size > start else { return -EINVAL }
-        var v = iovec(iov_base: base + start, iov_len: size - start)
-        var m = msghdr()
-        m.msg_name = nameCapacity > 0 ? base + header : nil
-        m.msg_namelen = socklen_t(nameCapacity)
-        m.msg_control = controlCapacity > 0 ? base + header + nameCapacity : nil
-        m.msg_controllen = controlCapacity
-        let n = withUnsafeMutablePointer(to: &v) { iov -> Int in
-            m.msg_iov = iov
-            m.msg_iovlen = 1
-            return recvmsg(fd, &m, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC))
-        }
-        if n < 0 { return -errno }
-        var out = spool_uring_recvmsg_out()
-        out.namelen = UInt32(m.msg_namelen)
-        out.controllen = UInt32(m.msg_controllen)
-        out.payloadlen = UInt32(clamping: n)
-        out.flags = UInt32(bitPattern: m.msg_flags)
-        base.storeBytes(of: out, as: spool_uring_recvmsg_out.self)
-        return Int32(clamping: start + min(n, size - start))
-    }
-
-    private func finishConnect(_ waiter: Waiter) {
-        guard case .connect(let fd, _, _) = waiter.request, waiter.restoreBlocking else { return }
-        _ = spool_set_nonblocking(fd, 0)
     }
 
     // MARK: Waiting
@@ -526,7 +360,7 @@ final class PortableReactor {
     }
 
     /// Whether a call on `fd` would not block now (`poll` with no wait).
-    private static func isReadyNow(_ fd: Int32, write: Bool) -> Bool {
+    static func isReadyNow(_ fd: Int32, write: Bool) -> Bool {
         var p = pollfd(fd: fd, events: Int16(write ? POLLOUT : POLLIN), revents: 0)
         return Glibc.poll(&p, 1, 0) == 1
     }
@@ -569,7 +403,7 @@ final class PortableReactor {
         while let next = ready.popFirst() { body(next) }
     }
 
-    private func post(_ userData: UInt64, _ result: Int32, flags: UInt32 = 0) {
+    func post(_ userData: UInt64, _ result: Int32, flags: UInt32 = 0) {
         ready.append(Completion(userData: userData, result: result, flags: flags))
     }
 
@@ -673,63 +507,5 @@ extension OperationRequest {
         case .read, .readVector, .write, .writeVector: return true
         default: return false
         }
-    }
-}
-
-/// Registrations by descriptor number: a table that grows to the largest number seen (one
-/// pointer per number), so the hot path indexes instead of hashing.
-///
-/// **Thread-safety:** none; the ring thread's. **Lifetime:** holds its entries until removed.
-struct RegistrationTable<Entry: AnyObject> {
-    private var slots: [Entry?] = []
-
-    subscript(fd: Int32) -> Entry? {
-        get { fd >= 0 && Int(fd) < slots.count ? slots[Int(fd)] : nil }
-        set {
-            guard fd >= 0 else { return }
-            if Int(fd) >= slots.count {
-                guard newValue != nil else { return }
-                slots.append(contentsOf: repeatElement(nil, count: max(Int(fd) + 1, slots.count * 2, 64) - slots.count))
-            }
-            slots[Int(fd)] = newValue
-        }
-    }
-
-    /// Every entry.
-    var all: [Entry] { slots.compactMap { $0 } }
-
-    mutating func removeAll() { slots = [] }
-}
-
-/// The `user_data` of requests waiting on one descriptor in one direction, oldest first: a FIFO
-/// with O(1) appends and removals at the head.
-///
-/// **Thread-safety:** none; the ring thread's. **Lifetime:** a value.
-struct WaiterQueue {
-    private var items: [UInt64] = []
-    private var head = 0
-
-    var isEmpty: Bool { head == items.count }
-    var count: Int { items.count - head }
-    var first: UInt64? { head < items.count ? items[head] : nil }
-    /// Every entry, oldest first.
-    var all: [UInt64] { Array(items[head...]) }
-
-    mutating func append(_ userData: UInt64) { items.append(userData) }
-
-    mutating func removeFirst() {
-        head += 1
-        if head == items.count {
-            items.removeAll(keepingCapacity: items.count <= 1024)
-            head = 0
-        } else if head >= 64 && head * 2 >= items.count {
-            items.removeFirst(head)
-            head = 0
-        }
-    }
-
-    mutating func removeAll() {
-        items.removeAll()
-        head = 0
     }
 }

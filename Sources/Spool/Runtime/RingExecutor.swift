@@ -51,6 +51,7 @@ let ringThreadKey: pthread_key_t = {
 ///
 /// The executor's work is split by job, one file each:
 /// - this file: its state, its thread's start, and entry points from any thread;
+/// - `RingExecutor+Start.swift`: setting up a ring or the portable backend at start;
 /// - `RingExecutor+Loop.swift`: the loop — a budget of jobs, the inbox, park and wake;
 /// - `RingExecutor+Operations.swift`: perform, admission and submission of operations;
 /// - `RingExecutor+Completion.swift`: a CQE → the suspended caller resumed;
@@ -108,7 +109,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// The errno the ring broke with (0: not broken); readable from any thread.
     let brokenErrnoValue = Atomic<Int32>(0)
     private let drainer = Atomic<Bool>(false)
-    private let startOutcome = Mutex<Result<Void, RuntimeError>?>(nil)
+    let startOutcome = Mutex<Result<Void, RuntimeError>?>(nil)
     let thread = RingThread()
     /// Whether the kernel has `IORING_OP_SEND_ZC` (Linux 6.0), from the ring's probe.
     let zeroCopySendSupported = Atomic<Bool>(false)
@@ -243,37 +244,6 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         if case .failure(let e) = startOutcome.withLock({ $0 }) ?? .failure(.shutdown) {
             throw e
         }
-    }
-
-    /// Why a kernel without `IORING_FEAT_EXT_ARG` cannot run Spool's rings.
-    static let extendedArgumentAdvice = "Spool needs Linux 5.11 or later (io_uring_enter with a timeout, IORING_FEAT_EXT_ARG); this kernel lacks it; the portable backend (Configuration.backend = .portable, or SPOOL_BACKEND=portable) runs without io_uring."
-
-    /// The ring (or the portable backend) could not be set up: the creator gets `error`, the
-    /// thread ends (ring thread, at start).
-    private func failStart(_ error: RuntimeError) {
-        startOutcome.withLock { $0 = .failure(error) }
-        lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
-        wakeSignal.close(freeBuffer: true)
-        group.ringFinished(reserved: nil)
-        thread.signalStarted()
-        thread.signalExited()
-    }
-
-    /// The ring runs: the creator returns (ring thread, at start).
-    private func markStarted() {
-        lifecycleState.store(Lifecycle.running.rawValue, ordering: .sequentiallyConsistent)
-        startOutcome.withLock { $0 = .success(()) }
-        thread.signalStarted()
-    }
-
-    /// Sets up the portable backend instead of a ring (ring thread, at start).
-    private func startPortable(workers: BlockingPool) throws(RuntimeError) {
-        do {
-            portable = try PortableReactor(executor: self, wakeDescriptor: wakeSignal.descriptor.rawValue, workers: workers)
-        } catch {
-            throw .unavailable(error, reason: "could not create the portable backend's epoll instance")
-        }
-        inFlightLimit = max(1, inFlightLimitSetting ?? 2 * Int(options.submissionEntries))
     }
 
     private func threadMain() {
