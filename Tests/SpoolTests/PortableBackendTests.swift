@@ -164,9 +164,13 @@ struct PortableBackendTests {
         defer { try? first.writeEnd.close(); try? first.readEnd.close() }
         let second = try FileDescriptor.pipe()
         defer { try? second.writeEnd.close(); try? second.readEnd.close() }
-        // A high number, which the other tests running beside this one do not take meanwhile.
-        let number = FileDescriptor(rawValue: fcntl(first.readEnd.rawValue, F_DUPFD_CLOEXEC, 15_000))
-        #expect(number.rawValue >= 15_000)
+        // A number near the top of the descriptor limit, which the other tests running beside this
+        // one do not reach meanwhile (the number is free between the close and the dup2 below).
+        var limit = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        let high = Int32(clamping: min(limit.rlim_cur, UInt(Int32.max))) - 16
+        let number = FileDescriptor(rawValue: fcntl(first.readEnd.rawValue, F_DUPFD_CLOEXEC, high))
+        #expect(number.rawValue >= high)
         /// Writes `byte` to `fd` once the ring is parked with an operation pending (the read waits in epoll).
         @Sendable func writeWhenWaiting(_ fd: FileDescriptor, _ byte: UInt8) {
             startDetachedThread {
@@ -305,8 +309,12 @@ struct PortableBackendTests {
                 #expect(e.errno == .isDirectory)
             }
             try await directory.close()
-            // A descriptor number nothing has open.
-            let closed = File(adopting: FileDescriptor(rawValue: 10_007), runtime: runtime)
+            // A descriptor number nothing can have open: at the hard limit (the File closes what it
+            // adopts when dropped, so it must not be a number another test may be using).
+            var limit = rlimit()
+            getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+            let unusable = Int32(clamping: min(limit.rlim_max, UInt(Int32.max)))
+            let closed = File(adopting: FileDescriptor(rawValue: unusable), runtime: runtime)
             do {
                 _ = try await closed.read(into: &buffer, at: 0)
                 Issue.record("reading a closed descriptor succeeded")
