@@ -117,7 +117,7 @@ final class PortableReactor {
     @exclusivity(unchecked) private(set) var ready = JobQueue<Completion>(capacity: 64)
     /// Registrations by descriptor number (a table, not a hash: a lookup per event and per
     /// request).
-    @exclusivity(unchecked) private var registrations = RegistrationTable<Registration>()
+    @exclusivity(unchecked) var registrations = RegistrationTable<Registration>()
     @exclusivity(unchecked) var waiters: [UInt64: Waiter] = [:]
     @exclusivity(unchecked) private var jobs: [UInt64: BlockingPool.Job] = [:]
     /// Descriptors whose queue was cut short (a multishot request that delivered many
@@ -233,7 +233,7 @@ final class PortableReactor {
 
     /// Watches `reg`; if epoll refuses it — a regular file or directory (`EPERM`), or a bad
     /// descriptor — every request queued on it goes elsewhere (the file path, or its error).
-    private func watchOrRedirect(_ reg: Registration) {
+    func watchOrRedirect(_ reg: Registration) {
         guard let error = watch(reg) else { return }
         let queued = reg.readers.all + reg.writers.all
         reg.readers.removeAll()
@@ -405,68 +405,6 @@ final class PortableReactor {
 
     func post(_ userData: UInt64, _ result: Int32, flags: UInt32 = 0) {
         ready.append(Completion(userData: userData, result: result, flags: flags))
-    }
-
-    // MARK: Descriptors
-
-    /// The registration of `fd`. If the number was closed since it was last checked (its
-    /// close epoch moved), what was learnt about the old file is forgotten and the number is
-    /// registered again: the kernel dropped the old file's registration if that file is gone
-    /// (then epoll answers the add), and keeps it if this is still the same file (then the add
-    /// answers `EEXIST` and a modify re-arms it). Either way its readiness is reported afresh, so
-    /// requests queued meanwhile (the close may race with a reuse of the number on this ring)
-    /// are served, never failed or stranded.
-    private func registration(_ fd: Int32) -> Registration {
-        let epoch = DescriptorClose.epoch(fd)
-        if let reg = registrations[fd] {
-            if reg.epoch == epoch { return reg }
-            reg.epoch = epoch
-            reg.isFile = false
-            reg.stream = false
-            reg.noWaitUnsupported = false
-            reg.streamSocket = nil
-            reg.madeNonBlocking = false
-            reg.direct = Registration.isDirect(fd)
-            reg.readReady = true
-            reg.writeReady = true
-            reg.readClosed = false
-            if reg.watched {
-                reg.watched = false
-                watchOrRedirect(reg)
-            }
-            return reg
-        }
-        let reg = Registration(fd: fd, epoch: epoch)
-        registrations[fd] = reg
-        return reg
-    }
-
-    /// Whether `fd` is a socket or pipe this reactor watches now. Called for a close request,
-    /// whose caller bumped the close epoch once already (``DescriptorClose/willClose(_:)``).
-    private func isWatched(_ fd: Int32) -> Bool {
-        guard let reg = registrations[fd] else { return false }
-        return reg.watched && DescriptorClose.epoch(fd) &- reg.epoch <= 1
-    }
-
-    /// Forgets `fd` before a close request closes it: epoll stops watching it (it may live on
-    /// as a duplicate elsewhere), and requests still waiting on it end with `-EBADF` (none
-    /// normally: Spool closes a descriptor after its requests ended).
-    func forget(_ fd: Int32) {
-        guard let reg = registrations[fd] else { return }
-        if isWatched(fd) { epoll.remove(fd) }
-        drop(reg)
-    }
-
-    private func drop(_ reg: Registration) {
-        registrations[reg.fd] = nil
-        for userData in reg.readers.all + reg.writers.all {
-            if let waiter = waiters.removeValue(forKey: userData) {
-                finishConnect(waiter)
-                post(userData, -EBADF)
-            }
-        }
-        reg.readers.removeAll()
-        reg.writers.removeAll()
     }
 
     /// What waits on which descriptor (diagnostics; ring thread).
