@@ -62,7 +62,7 @@ struct BlockingPoolTests {
             #expect(await eventually { runtime.blockingPoolDepth.queued == 2 })
             await #expect(throws: RuntimeError.blockingPoolFull(limit: 2)) { try await runtime.spawnBlocking { 3 } }
             gate.release()
-            let values = try await withinDeadline(.seconds(10), "the blocker and the queued jobs") {
+            let values = try await withinDeadline(.seconds(30), "the blocker and the queued jobs") {
                 [try await blocker.value, try await queued[0].value, try await queued[1].value]
             }
             #expect(values == [0, 1, 2])
@@ -83,7 +83,7 @@ struct BlockingPoolTests {
             #expect(allRunning, "running: \(runtime.blockingPoolDepth)")
             await #expect(throws: RuntimeError.blockingPoolFull(limit: 0)) { try await runtime.spawnBlocking { -1 } }
             gate.release()
-            let values = try await withinDeadline(.seconds(10), "the eight jobs") {
+            let values = try await withinDeadline(.seconds(30), "the eight jobs") {
                 var all: [Int] = []
                 for job in jobs { all.append(try await job.value) }
                 return all
@@ -112,7 +112,7 @@ struct BlockingPoolTests {
             }
             #expect(await eventually { runtime.blockingPoolDepth.queued == 1 })
             waiting.cancel()
-            let outcome = try await withinDeadline(.seconds(5), "the cancelled caller, while the only thread is busy") { try await waiting.value }
+            let outcome = try await withinDeadline(.seconds(30), "the cancelled caller, while the only thread is busy") { try await waiting.value }
             #expect(outcome == "cancelled", "resumed while the only thread is still busy")
             #expect(runtime.blockingPoolDepth.queued == 0)
             gate.release()
@@ -144,7 +144,7 @@ struct BlockingPoolTests {
         }
         #expect(await eventually { runtime.blockingPoolDepth.queued == 1 })
         runtime.shutdown()
-        let outcomes = try await withinDeadline(.seconds(5), "the callers after shutdown") { [await stuck.value, await queued.value] }
+        let outcomes = try await withinDeadline(.seconds(30), "the callers after shutdown") { [await stuck.value, await queued.value] }
         #expect(outcomes == ["\(RuntimeError.shutdown)", "\(RuntimeError.shutdown)"])
         await #expect(throws: RuntimeError.shutdown) { try await runtime.spawnBlocking { 0 } }
         gate.release()  // the abandoned job ends later; its result touches nothing

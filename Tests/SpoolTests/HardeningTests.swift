@@ -24,7 +24,7 @@ struct HardeningTests {
             }
         }
         #expect(await eventually { spins.value > 100 })
-        let bytes = try await withinDeadline(.seconds(10), "a read beside a yield loop") {
+        let bytes = try await withinDeadline(.seconds(30), "a read beside a yield loop") {
             try await runtime.spawn { () -> Int in
                 let file = try await File.open("/etc/passwd")
                 let data = try await file.read(upToCount: 64, at: 0)
@@ -33,18 +33,18 @@ struct HardeningTests {
             }.value
         }
         #expect((bytes ?? 0) > 0)
-        let slept = try await withinDeadline(.seconds(10), "a Task.sleep on the spinning ring") {
+        let slept = try await withinDeadline(.seconds(30), "a Task.sleep on the spinning ring") {
             try await runtime.spawn { () -> Bool in
                 try await Task.sleep(for: .milliseconds(5))
                 return true
             }.value
         }
         #expect(slept == true)
-        let snapshot = try await withinDeadline(.seconds(10), "a snapshot of the spinning ring") { await runtime.combinedSnapshot() }
+        let snapshot = try await withinDeadline(.seconds(30), "a snapshot of the spinning ring") { await runtime.combinedSnapshot() }
         #expect((snapshot??.statistics.budgetExhausted ?? 0) > 0, "the budget, not an empty queue, ended the passes")
         stop.set()
         try await spinner.value
-        let done = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait(); return true }
+        let done = try await withinDeadline(.seconds(30), "shutdown") { await runtime.shutdownAndWait(); return true }
         #expect(done == true)
     }
 
@@ -60,7 +60,7 @@ struct HardeningTests {
         // job fills the 2-entry SQ and the kernel refuses to take entries (17 × EBUSY stalls
         // the flush).
         faults.fail(.submissionQueueFull, with: EBUSY, count: Ring.maximumStalledAttempts + 1)
-        let filled = try await withinDeadline(.seconds(10), "a batch filling the SQ") {
+        let filled = try await withinDeadline(.seconds(30), "a batch filling the SQ") {
             try await runtime.spawn { () -> OperationOutcome in
                 let results = UnsafeMutablePointer<Int32>.allocate(capacity: 2)
                 defer { results.deallocate() }
@@ -72,13 +72,13 @@ struct HardeningTests {
         // Now the ring parks. Work from this thread must still wake it.
         for _ in 0..<5 {
             try await Task.sleep(for: .milliseconds(10))
-            let woke = try await withinDeadline(.seconds(5), "an off-ring operation after the stalled re-arm") {
+            let woke = try await withinDeadline(.seconds(30), "an off-ring operation after the stalled re-arm") {
                 try await runtime.nop()
                 return true
             }
             #expect(woke == true)
         }
-        _ = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait() }
+        _ = try await withinDeadline(.seconds(30), "shutdown") { await runtime.shutdownAndWait() }
     }
 
     // MARK: 3. Shutdown's cancel-all when the SQ is full
@@ -99,14 +99,14 @@ struct HardeningTests {
             defer { results.deallocate() }
             return await runtime.performBatch([.nop, .nop], results: results)
         }
-        let stopped = try await withinDeadline(.seconds(10), "shutdown with a full SQ") {
+        let stopped = try await withinDeadline(.seconds(30), "shutdown with a full SQ") {
             await runtime.shutdownAndWait()
             return true
         }
         #expect(stopped == true)
         #expect(faults.injected["cancel-all"] == Ring.maximumStalledAttempts + 1, "the cancel-all's flush stalled")
         #expect(try await filler.value == .completed(0))
-        let read = try await withinDeadline(.seconds(5), "the cancelled read's caller") { try await reader.value }
+        let read = try await withinDeadline(.seconds(30), "the cancelled read's caller") { try await reader.value }
         #expect(read == .runtime(.shutdown))
     }
 
@@ -134,9 +134,9 @@ struct HardeningTests {
         #expect(delivered, "the NOPs' callers resumed while the reads still wait")
         #expect(faults.injectedCount == 1)
         _ = try pipe.writeEnd.writeAll([UInt8](repeating: 1, count: 16 * reads))  // 16 bytes per reader
-        let results = try await withinDeadline(.seconds(10), "the reads") { try await work.value }
+        let results = try await withinDeadline(.seconds(30), "the reads") { try await work.value }
         #expect(results?.count == reads)
-        _ = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait() }
+        _ = try await withinDeadline(.seconds(30), "shutdown") { await runtime.shutdownAndWait() }
     }
 
     @Test("review: shutdown is not held up by a task that never stops running on the ring")
@@ -152,7 +152,7 @@ struct HardeningTests {
             return failures
         }
         try await Task.sleep(for: .milliseconds(20))
-        let done = try await withinDeadline(.seconds(10), "shutdown beside an endless task") {
+        let done = try await withinDeadline(.seconds(30), "shutdown beside an endless task") {
             await runtime.shutdownAndWait()
             return true
         }
@@ -169,7 +169,7 @@ struct HardeningTests {
         let logged = LogCapture()
         let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 1, submissionEntries: 2, logger: Logger(label: "test") { _ in logged }))
         faults.fail(.submissionQueueFull, with: EBADF)
-        let outcomes = try await withinDeadline(.seconds(10), "eight operations on a breaking ring") {
+        let outcomes = try await withinDeadline(.seconds(30), "eight operations on a breaking ring") {
             try await runtime.spawn { () -> [String] in
                 await withTaskGroup(of: String.self) { group in
                     for _ in 0..<8 {
@@ -189,7 +189,7 @@ struct HardeningTests {
         // 12. new work fails fast with the ring's errno, not "shutdown".
         await #expect(throws: RuntimeError.broken(.badFileDescriptor)) { try await runtime.nop() }
         #expect(logged.messages.contains { $0.contains("broken") && $0.contains("errno 9") }, "\(logged.messages)")
-        _ = try await withinDeadline(.seconds(10), "shutdown of a broken runtime") { await runtime.shutdownAndWait() }
+        _ = try await withinDeadline(.seconds(30), "shutdown of a broken runtime") { await runtime.shutdownAndWait() }
     }
 
     @Test("4b. a ring that breaks with a read in the kernel resumes that caller only after the kernel let go: its buffer is never written",
@@ -223,7 +223,7 @@ struct HardeningTests {
         let nop = Task { () -> String in
             do { try await runtime.nop(); return "ok" } catch { return "\(error)" }
         }
-        let result = try await withinDeadline(.seconds(10), "the read's caller on a broken ring") { try await task.value }
+        let result = try await withinDeadline(.seconds(30), "the read's caller on a broken ring") { try await task.value }
         let (what, after, wrote) = try #require(result)
         #expect(what == "\(RuntimeError.broken(.badFileDescriptor))")
         #expect(releasedAtResume.isSet, "the caller resumed only after the kernel released the ring")
@@ -232,7 +232,7 @@ struct HardeningTests {
         try await Task.sleep(for: .milliseconds(20))
         #expect(drainAvailable(pipe.readEnd) == 4, "the late data stayed in the pipe: the read was gone from the kernel")
         #expect(await nop.value == "\(RuntimeError.broken(.badFileDescriptor))")
-        _ = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait() }
+        _ = try await withinDeadline(.seconds(30), "shutdown") { await runtime.shutdownAndWait() }
     }
 
     @Test("12. a broken ring leaves the round robin: the other ring takes all new work", .requiresIOUring)
@@ -246,7 +246,7 @@ struct HardeningTests {
         })
         #expect(runtime.health.filter { $0 == .healthy }.count == 1)
         for _ in 0..<20 {
-            let ran = try await withinDeadline(.seconds(5), "work on the healthy ring") {
+            let ran = try await withinDeadline(.seconds(30), "work on the healthy ring") {
                 try await runtime.spawn { () -> Bool in
                     try await runtime.nop()
                     return true
@@ -254,7 +254,7 @@ struct HardeningTests {
             }
             #expect(ran == true)
         }
-        _ = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait() }
+        _ = try await withinDeadline(.seconds(30), "shutdown") { await runtime.shutdownAndWait() }
         #expect(runtime.health.contains(.broken(.ioError)) && runtime.health.contains(.stopped))
     }
 
@@ -339,9 +339,9 @@ struct HardeningTests {
             #expect(descriptorTarget(fd) == target, "the descriptor is still open under the read")
             await #expect(throws: IOError.self) { _ = try await shared.read(upToCount: 1, at: 0) }
             _ = try pipe.writeEnd.writeAll(Array("data".utf8))
-            let read = try await withinDeadline(.seconds(5), "the read") { try await reader.value }
+            let read = try await withinDeadline(.seconds(30), "the read") { try await reader.value }
             #expect(read == Array("data".utf8))
-            _ = try await withinDeadline(.seconds(5), "the close") { try await closer.value }
+            _ = try await withinDeadline(.seconds(30), "the close") { try await closer.value }
             #expect(closed.isSet)
             #expect(descriptorTarget(fd) != target, "released after the last user")
         }

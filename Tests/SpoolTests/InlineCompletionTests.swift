@@ -196,7 +196,7 @@ struct InlineCompletionTests {
         let dir = TemporaryDirectory()
         let path = try cachedFile(dir)
         try await withTestRuntime(Runtime.Configuration(submissionEntries: 8, inFlightLimit: 2)) { runtime in
-            let result = try await withinDeadline(.seconds(10), "a batch of 16 under a cap of 2") {
+            let result = try await withinDeadline(.seconds(30), "a batch of 16 under a cap of 2") {
                 try await runtime.spawn { () -> (Bool, Int) in
                     let file = try await File.open(path, runtime: runtime)
                     let before = runtime.rings[0].statistics.eagerInFlight
@@ -225,7 +225,7 @@ struct InlineCompletionTests {
         let path = try cachedFile(dir)
         let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 8, inFlightLimit: 2))
         let hookRan = Flag()
-        let outcome = try await withinDeadline(.seconds(10), "an eager batch cancelled before it suspends") {
+        let outcome = try await withinDeadline(.seconds(30), "an eager batch cancelled before it suspends") {
             try await runtime.spawn { () -> String in
                 let file = try await File.open(path, runtime: runtime)
                 // Right after the batch's eager reap (2 parts done, 14 waiting for admission),
@@ -262,7 +262,7 @@ struct InlineCompletionTests {
         let pipe = try FileDescriptor.pipe()
         defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
         let hookRan = Flag()
-        let outcome = try await withinDeadline(.seconds(10), "an eager read cancelled before it suspends") {
+        let outcome = try await withinDeadline(.seconds(30), "an eager read cancelled before it suspends") {
             try await runtime.spawn { () -> String in
                 faults.afterEagerReap {
                     hookRan.set()
@@ -355,21 +355,21 @@ struct InlineCompletionTests {
             while !stop.isSet { try await runtime.nop() }
         }
         #expect(await eventually { reads.value > 10_000 })
-        let slept = try await withinDeadline(.seconds(10), "a Task.sleep beside the inline loops") {
+        let slept = try await withinDeadline(.seconds(30), "a Task.sleep beside the inline loops") {
             try await runtime.spawn { () -> Bool in
                 try await Task.sleep(for: .milliseconds(5))
                 return true
             }.value
         }
         #expect(slept == true)
-        let offRing = try await withinDeadline(.seconds(10), "a NOP from another thread") { try await runtime.nop(); return true }
+        let offRing = try await withinDeadline(.seconds(30), "a NOP from another thread") { try await runtime.nop(); return true }
         #expect(offRing == true)
-        let stats = try await withinDeadline(.seconds(10), "a snapshot") { await runtime.combinedSnapshot()?.statistics }
+        let stats = try await withinDeadline(.seconds(30), "a snapshot") { await runtime.combinedSnapshot()?.statistics }
         #expect((stats??.inlineCompletions ?? 0) > 10_000, "the loops really completed inline")
         stop.set()
         try await reader.value
         try await nops.value
-        let done = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait(); return true }
+        let done = try await withinDeadline(.seconds(30), "shutdown") { await runtime.shutdownAndWait(); return true }
         #expect(done == true)
     }
 

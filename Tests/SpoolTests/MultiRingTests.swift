@@ -239,7 +239,7 @@ struct MultiRingTests {
         let took = ContinuousClock.now - start
         #expect(try await sleeper.value == "\(RuntimeError.shutdown)")
         #expect(took >= .milliseconds(300), "the grace period was honoured (\(took))")
-        #expect(took < .milliseconds(300) + .seconds(5), "and the shutdown ended within it plus the bound (\(took))")
+        #expect(took < .milliseconds(300) + .seconds(20), "and the shutdown ended within it plus the bound (\(took))")
     }
 
     @Test("while draining: new tasks, blocking jobs and accepts are refused; an open connection still works")
@@ -289,7 +289,7 @@ struct MultiRingTests {
         #expect(got == Array("still here".utf8))
         // The client leaves; the connection task ends; the shutdown ends early.
         try await client.close()
-        let ended = try await withinDeadline(.seconds(20), "the drained shutdown") { await shutdown.value; return true }
+        let ended = try await withinDeadline(.seconds(30), "the drained shutdown") { await shutdown.value; return true }
         #expect(ended == true)
         #expect(runtime.shutdownPhase == .finished)
     }
@@ -307,7 +307,7 @@ struct MultiRingTests {
             do { try await listener.acceptConnections { _ in }; return "returned" } catch { return "\(error)" }
         }
         #expect(await eventually { (await a.combinedSnapshot()?.inFlight ?? 0) == 2 }, "both accepts run on runtime a's ring")
-        let ended = try await withinDeadline(.seconds(20), "runtime a's graceful shutdown") {
+        let ended = try await withinDeadline(.seconds(30), "runtime a's graceful shutdown") {
             await a.shutdownAndWait(gracePeriod: .seconds(30))
             return true
         }
@@ -352,7 +352,7 @@ struct MultiRingTests {
     func shutdownUnderLoad() async throws {
         var configuration = Runtime.Configuration(ringCount: 2, submissionEntries: 4096, inFlightLimit: 8192)
         configuration.blockingThreads = 8
-        configuration.shutdownDrainLimit = .seconds(5)
+        configuration.shutdownDrainLimit = .seconds(30)  // generous: a slow CI machine under a sanitizer
         let runtime = try Runtime(configuration: configuration)
         let clock = SpoolClock(runtime: runtime)
         let pipe = try FileDescriptor.pipe()
@@ -439,12 +439,12 @@ struct MultiRingTests {
         let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 2))
         let start = ContinuousClock.now
         let selfStopper = runtime.spawn { await runtime.shutdownAndWait(gracePeriod: .seconds(Int64.max)) }
-        let ended = try await withinDeadline(.seconds(20), "a shutdown awaited by a spawned task, grace .max") {
+        let ended = try await withinDeadline(.seconds(60), "a shutdown awaited by a spawned task, grace .max") {
             try await selfStopper.value
             return true
         }
         #expect(ended == true)
-        #expect(ContinuousClock.now - start < .seconds(10), "nothing was left, so the grace period ended at once")
+        #expect(ContinuousClock.now - start < .seconds(30), "nothing was left, so the grace period ended at once")
         #expect(runtime.shutdownPhase == .finished)
     }
 
@@ -461,17 +461,17 @@ struct MultiRingTests {
         let waiter = runtime.spawn {
             // Two children inherit this task's count; both wait for the shutdown.
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await runtime.shutdownAndWait(gracePeriod: .seconds(10)) }
-                group.addTask { await runtime.shutdownAndWait(gracePeriod: .seconds(10)) }
+                group.addTask { await runtime.shutdownAndWait(gracePeriod: .seconds(120)) }
+                group.addTask { await runtime.shutdownAndWait(gracePeriod: .seconds(120)) }
             }
         }
-        let done = try await withinDeadline(.seconds(20), "a shutdown awaited by two children") {
+        let done = try await withinDeadline(.seconds(90), "a shutdown awaited by two children") {
             try await waiter.value
             return true
         }
         #expect(done == true)
         #expect(try await worker.value == "finished", "the worker's count still held the grace period")
-        #expect(ContinuousClock.now - start < .seconds(5), "and the grace period ended once the worker was done")
+        #expect(ContinuousClock.now - start < .seconds(30), "and the grace period ended once the worker was done")
     }
 
     @Test("a broken ring fails its own work fast; the other rings keep working; shutdown completes", .requiresIOUring)
@@ -490,7 +490,7 @@ struct MultiRingTests {
             return try await group.reduce(into: Set<Int?>()) { $0.insert($1) }
         }
         #expect(spread == [0], "new tasks go to the healthy ring only")
-        let done = try await withinDeadline(.seconds(20), "shutdown with a broken ring") {
+        let done = try await withinDeadline(.seconds(30), "shutdown with a broken ring") {
             await runtime.shutdownAndWait(gracePeriod: .milliseconds(100))
             return true
         }
@@ -605,7 +605,7 @@ struct ServeOnEachRingTests {
         let start = ContinuousClock.now
         running2.cancel()
         _ = await running2.result
-        #expect(ContinuousClock.now - start < .seconds(10), "cancellation does not wait for the grace period")
+        #expect(ContinuousClock.now - start < .seconds(30), "cancellation does not wait for the grace period")
         #expect(second.shutdownPhase == .finished)
         await #expect(throws: RuntimeError.shutdown) { try await sleeper.value }
 
@@ -620,7 +620,7 @@ struct ServeOnEachRingTests {
         let cut = ContinuousClock.now
         running3.cancel()
         _ = await running3.result
-        #expect(ContinuousClock.now - cut < .seconds(10), "the grace period was cut short")
+        #expect(ContinuousClock.now - cut < .seconds(30), "the grace period was cut short")
         #expect(third.shutdownPhase == .finished)
         await #expect(throws: RuntimeError.shutdown) { try await long.value }
     }

@@ -311,7 +311,7 @@ extension SocketTests {
             for _ in 0..<8 { try await client.writeAll([UInt8](repeating: 1, count: 1024)) }
             #expect(await eventually { pool.taken == 2 && held.withLock { $0.count } == 2 })
             runtime.shutdown()
-            let outcome = try await withinDeadline(.seconds(10), "the dry receive ends at shutdown") { try await receiving.value }
+            let outcome = try await withinDeadline(.seconds(30), "the dry receive ends at shutdown") { try await receiving.value }
             #expect(outcome == "\(RuntimeError.shutdown)")
             #expect(kernelRing == nil, "the ring was closed although the pool and two leases are alive")
             held.withLock { $0.removeAll() }

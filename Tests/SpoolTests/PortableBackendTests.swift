@@ -189,7 +189,7 @@ struct PortableBackendTests {
                 _ = Glibc.write(fd.rawValue, &b, 1)
             }
         }
-        let bytes = try await withinDeadline(.seconds(10), "reads on a reused descriptor number") {
+        let bytes = try await withinDeadline(.seconds(30), "reads on a reused descriptor number") {
             try await runtime.spawn { () -> [UInt8] in
                 var got: [UInt8] = []
                 do {
@@ -253,7 +253,7 @@ struct PortableBackendTests {
 
     @Test("shutdown under load: 400 pipe reads, 1,000 sleepers, a multishot accept and worker jobs blocked in open(2); every caller resumes once; sockets released")
     func shutdownUnderLoad() async throws {
-        let runtime = try Self.portable { $0.blockingThreads = 4; $0.shutdownDrainLimit = .seconds(10) }
+        let runtime = try Self.portable { $0.blockingThreads = 4; $0.shutdownDrainLimit = .seconds(60) }
         // Reads count against the in-flight cap (512 per ring): stay under it, so the opens below start.
         let pipes = try (0..<400).map { _ in try FileDescriptor.pipe() }
         defer { for p in pipes { try? p.readEnd.close(); try? p.writeEnd.close() } }
@@ -289,7 +289,7 @@ struct PortableBackendTests {
         await #expect(throws: RuntimeError.shutdown) { try await accepting.value }
         // Held waiters would hang above (the blocked jobs end only when the writers below open);
         // the bound covers 1,400 awaits from a default executor that ASan and the other suites starve.
-        #expect(ContinuousClock.now - start < .seconds(20), "waiters resumed without waiting for the running jobs")
+        #expect(ContinuousClock.now - start < .seconds(30), "waiters resumed without waiting for the running jobs")
         #expect(!finished.isSet, "the rings wait for the worker jobs still running")
         for f in fifos {
             let w = open(f.string, O_WRONLY | O_NONBLOCK | O_CLOEXEC)

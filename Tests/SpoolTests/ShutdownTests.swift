@@ -40,7 +40,7 @@ struct ShutdownTests {
         #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
         let start = ContinuousClock.now
         await runtime.shutdownAndWait()
-        #expect(ContinuousClock.now - start < .seconds(5), "shutdown ends in bounded time")
+        #expect(ContinuousClock.now - start < .seconds(30), "shutdown ends in bounded time")
         let (what, after) = try await task.value
         #expect(what == "\(RuntimeError.shutdown)")
         #expect(after == [UInt8](repeating: 0, count: 8))

@@ -362,7 +362,7 @@ extension SocketTests {
                 _ = try pipe.writeEnd.writeAll([1])  // release the pipe read; the NOP and the closes follow
                 _ = try await stuck.value
                 try await queued.value
-                try await withinDeadline(.seconds(10), "the closes after the cap frees") {
+                try await withinDeadline(.seconds(30), "the closes after the cap frees") {
                     try await server.value
                     _ = try await client.value
                 }

@@ -46,16 +46,16 @@ struct TimerTests {
             let clock = SpoolClock(runtime: runtime)
             for onRing in [true, false] {
                 let sleeper: Task<String, any Error> = onRing
-                    ? runtime.spawn { do { try await clock.sleep(for: .seconds(30)); return "slept" } catch { return "\(type(of: error))" } }
-                    : Task { do { try await clock.sleep(for: .seconds(30)); return "slept" } catch { return "\(type(of: error))" } }
+                    ? runtime.spawn { do { try await clock.sleep(for: .seconds(3600)); return "slept" } catch { return "\(type(of: error))" } }
+                    : Task { do { try await clock.sleep(for: .seconds(3600)); return "slept" } catch { return "\(type(of: error))" } }
                 try await Task.sleep(for: .milliseconds(20))
                 // Measured from the cancel: the 20 ms sleep before it runs on the default executor,
                 // which other suites may keep busy for seconds on 2 cores under a sanitizer.
                 let start = ContinuousClock.now
                 sleeper.cancel()
-                let outcome = try await withinDeadline(.seconds(5), "a cancelled sleep") { try await sleeper.value }
+                let outcome = try await withinDeadline(.seconds(30), "a cancelled sleep") { try await sleeper.value }
                 #expect(outcome == "CancellationError")
-                #expect(ContinuousClock.now - start < .seconds(5))
+                #expect(ContinuousClock.now - start < .seconds(30))
             }
             #expect(await eventually { (await runtime.combinedSnapshot()?.slotsInUse ?? 1) == 0 }, "the timers left the wheel")
         }
@@ -68,7 +68,7 @@ struct TimerTests {
             defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
             let readEnd = pipe.readEnd
             let start = ContinuousClock.now
-            let caught = try await withinDeadline(.seconds(10), "withTimeout") { () -> String in
+            let caught = try await withinDeadline(.seconds(30), "withTimeout") { () -> String in
                 do {
                     _ = try await withTimeout(.milliseconds(50), runtime: runtime) { () -> Int in
                         let file = File(adopting: dupReader(readEnd), runtime: runtime)
@@ -121,7 +121,7 @@ struct TimerTests {
             #expect(buffer.bytes == Array("now".utf8))
             let quick = ContinuousClock.now
             await #expect(throws: TimeoutError.self) { try await reader.readAtCurrentPosition(into: &buffer, timeout: .seconds(-1)) }
-            #expect(ContinuousClock.now - quick < .seconds(1))
+            #expect(ContinuousClock.now - quick < .seconds(10))
             // A write into a full pipe nobody reads times out too.
             #expect(fcntl(pipe.writeEnd.rawValue, 1031 /* F_SETPIPE_SZ */, 4096) >= 4096)
             _ = try pipe.writeEnd.writeAll([UInt8](repeating: 1, count: 4096))
@@ -164,7 +164,7 @@ struct TimerTests {
         let runtime = try Runtime()
         // On time, on the ring thread.
         let start = ContinuousClock.now
-        let ran = try await withinDeadline(.seconds(5), "a scheduled action") { () -> (Bool, Duration) in
+        let ran = try await withinDeadline(.seconds(30), "a scheduled action") { () -> (Bool, Duration) in
             await withCheckedContinuation { c in
                 runtime.schedule(after: .milliseconds(10)) { outcome in
                     c.resume(returning: ((try? outcome.get()) != nil && RingExecutor.current != nil, ContinuousClock.now - start))
@@ -209,7 +209,7 @@ struct TimerTests {
                 if case .failure(.shutdown) = outcome { errors.increment() }
             }
         }
-        _ = try await withinDeadline(.seconds(10), "shutdown") { await runtime.shutdownAndWait() }
+        _ = try await withinDeadline(.seconds(30), "shutdown") { await runtime.shutdownAndWait() }
         #expect(errors.value == 1_000)
         let late = Counter()
         runtime.schedule(after: .zero) { outcome in if case .failure(.shutdown) = outcome { late.increment() } }
@@ -252,9 +252,9 @@ struct TimerTests {
         }
         #expect(await eventually { (await runtime.combinedSnapshot()?.slotsInUse ?? 0) == 10_000 })
         let start = ContinuousClock.now
-        _ = try await withinDeadline(.seconds(10), "shutdown with sleepers") { await runtime.shutdownAndWait() }
-        _ = try await withinDeadline(.seconds(10), "the sleepers") { try await task.value }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        _ = try await withinDeadline(.seconds(30), "shutdown with sleepers") { await runtime.shutdownAndWait() }
+        _ = try await withinDeadline(.seconds(30), "the sleepers") { try await task.value }
+        #expect(ContinuousClock.now - start < .seconds(30))
         #expect(outcomes.withLock { $0 } == ["\(RuntimeError.shutdown)": 10_000])
         await #expect(throws: RuntimeError.shutdown) { try await clock.sleep(for: .milliseconds(1)) }
     }
@@ -266,18 +266,18 @@ struct TimerTests {
             let start = ContinuousClock.now
             try await clock.sleep(for: .seconds(-10))
             try await clock.sleep(until: .now.advanced(by: .milliseconds(-1)))
-            #expect(ContinuousClock.now - start < .seconds(1))
+            #expect(ContinuousClock.now - start < .seconds(30))
             let forever = runtime.spawn { try await clock.sleep(for: .seconds(Int64.max)) }
             try await Task.sleep(for: .milliseconds(20))
             forever.cancel()
-            let ended = try await withinDeadline(.seconds(5), "a cancelled huge sleep") { () -> Bool in
+            let ended = try await withinDeadline(.seconds(30), "a cancelled huge sleep") { () -> Bool in
                 do { try await forever.value; return false } catch is CancellationError { return true }
             }
             #expect(ended == true)
-            let timedOut = try await withinDeadline(.seconds(5), "a negative timeout") { () -> Bool in
+            let timedOut = try await withinDeadline(.seconds(30), "a negative timeout") { () -> Bool in
                 do {
                     _ = try await withTimeout(.seconds(-1), runtime: runtime) { () -> Int in
-                        try await clock.sleep(for: .seconds(30))
+                        try await clock.sleep(for: .seconds(3600))
                         return 1
                     }
                     return false
@@ -301,7 +301,7 @@ struct TimerTests {
             #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
             let reader = File(adopting: dupReader(pipe.readEnd), runtime: runtime).shared()
             let start = ContinuousClock.now
-            let outcome = try await withinDeadline(.seconds(10), "a queued timed read") { () -> String in
+            let outcome = try await withinDeadline(.seconds(30), "a queued timed read") { () -> String in
                 var buffer = IOBuffer(capacity: 4)
                 do { _ = try await reader.readAtCurrentPosition(into: &buffer, timeout: .milliseconds(50)); return "read" }
                 catch is TimeoutError { return "timeout" } catch { return "\(error)" }
