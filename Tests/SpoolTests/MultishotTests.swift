@@ -329,6 +329,27 @@ extension SocketTests {
                 await #expect(throws: RuntimeError.self) { _ = try await BufferPool(count: 4, bufferSize: 0, runtime: runtime) }
             }
         }
+
+        @Test("a pool leaves its ring's list when its last user drops it, not before: the list does not keep it alive")
+        func droppedPoolLeavesRing() async throws {
+            try await withTestRuntime(Runtime.Configuration(ringCount: 1, submissionEntries: 64)) { runtime in
+                let ring = runtime.rings[0]
+                let before = ring.pools.withLock { $0.count }
+                var pool: BufferPool? = try await BufferPool(count: 4, bufferSize: 64, runtime: runtime)
+                let group = pool!.group
+                let shared = pool!.shared
+                #expect(ring.pools.withLock { $0.count } == before + 1)
+                #expect(ring.pool(group: group) === shared)
+                // Another user (a receive, a lease) holds the pool: it stays listed until that goes too.
+                var other = pool
+                pool = nil
+                #expect(ring.pool(group: group) === shared, "another user still holds the pool")
+                #expect(other != nil)
+                other = nil
+                #expect(ring.pool(group: group) == nil, "the last user dropped it: its deinit unlisted it")
+                #expect(ring.pools.withLock { $0.count } == before)
+            }
+        }
     }
 }
 

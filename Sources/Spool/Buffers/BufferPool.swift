@@ -29,19 +29,11 @@ public final class BufferPool: Sendable {
     let group: UInt16
     /// The ring whose receives may use this pool (a group belongs to one ring).
     let ring: RingExecutor
-    private let state: PosixLocked<State>  // a pthread lock: ThreadSanitizer does not see Mutex's futex
-
-    private struct State: ~Copyable {
-        var buffers: PoolStorage
-        /// Buffers the kernel has filled and that are not back yet (waiting in a receiver's
-        /// queue, or leased).
-        var taken = 0
-        var leased = 0
-        var peakLeased = 0
-        /// Receivers waiting for a buffer to come back before they re-arm.
-        var waiters: [UInt64: UnsafeContinuation<Void, Never>] = [:]
-        var nextWaiter: UInt64 = 0
-    }
+    /// What the ring keeps of this pool (its list holds it strongly: a weak reference to the
+    /// pool itself would move every retain and release of it, several per message, to the
+    /// slow side-table path).
+    let shared: PoolState
+    private let state: PosixLocked<PoolState.Fields>  // `shared.locked`
 
     /// Creates `count` buffers of `bufferSize` bytes on a ring of `runtime` (the current one
     /// by default) and hands them all to the kernel.
@@ -98,11 +90,13 @@ public final class BufferPool: Sendable {
         self.bufferSize = bufferSize
         self.group = group
         self.ring = ring
-        self.state = PosixLocked(State(buffers: buffers))
-        ring.watchPool(self)
+        self.shared = PoolState(group: group, buffers: buffers)
+        self.state = shared.locked
+        ring.watchPool(shared)
     }
 
     deinit {
+        ring.unwatchPool(shared)  // first, on every path: rings live for ever
         // Nothing uses the group any more (receives and leases hold the pool). The ring
         // refuses registration calls from other threads (`SINGLE_ISSUER`), so the unregister
         // runs on the ring; if the ring has stopped, its close took the registration along.
@@ -116,16 +110,6 @@ public final class BufferPool: Sendable {
                 if RingExecutor.current === ring { try? buffers.unregister() }
             }
         }
-    }
-
-    /// Wakes receivers waiting for a buffer (the ring is stopping: they stop waiting).
-    func wakeWaiters() {
-        let waiters = state.withLock { s -> [UnsafeContinuation<Void, Never>] in
-            let w = Array(s.waiters.values)
-            s.waiters.removeAll()
-            return w
-        }
-        for w in waiters { w.resume() }
     }
 
     /// Buffers leased out now (received and not yet dropped).
@@ -171,21 +155,6 @@ public final class BufferPool: Sendable {
             return w
         }
         for w in waiters { w.resume() }
-    }
-
-    /// The portable backend takes a free buffer for its next receive (ring thread), with its
-    /// memory: nil when every buffer is out (the receive then ends with `ENOBUFS`, as the
-    /// kernel's does).
-    func takeForReceive() -> (UInt16, UnsafeMutableRawBufferPointer)? {
-        state.withLock { s -> (UInt16, UnsafeMutableRawBufferPointer)? in
-            guard case .user(let u) = s.buffers, let id = u.take() else { return nil }
-            return (id, u.buffer(id))
-        }
-    }
-
-    /// A buffer ``takeForReceive()`` took but no receive filled goes back (ring thread).
-    func returnUnfilled(_ id: UInt16) {
-        state.withLock { s in s.buffers.recycle(id) }
     }
 
     /// Waits until a buffer is free (returns at once if one is), the ring stops, or the task

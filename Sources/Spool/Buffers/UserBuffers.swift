@@ -15,7 +15,7 @@ final class UserBuffers {
     let count: Int
     let bufferSize: Int
     private let storage: UnsafeMutableRawPointer
-    private var free: [UInt16]
+    @exclusivity(unchecked) private var free: [UInt16]  // under the pool's lock: no overlapping access
 
     /// Allocates `count` buffers of `bufferSize` bytes, all free (the caller checked both).
     init(count: Int, bufferSize: Int) {

@@ -96,7 +96,7 @@ final class PortableReactor {
         var restoreBlocking = false
         /// A multishot receive's pool (found once, when the request starts; the request's
         /// consumer keeps it alive too).
-        var pool: BufferPool? = nil
+        var pool: PoolState? = nil
     }
 
     /// What one attempt of a request did.

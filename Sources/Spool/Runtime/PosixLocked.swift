@@ -9,8 +9,10 @@ import Glibc
 /// **Thread-safety:** `Sendable`; ``withLock(_:)`` from any thread (not re-entrant).
 /// **Lifetime:** a class, so the mutex never moves.
 final class PosixLocked<Value: ~Copyable>: @unchecked Sendable {  // `value` is only touched under `mutex`
-    private var mutex = pthread_mutex_t()
-    private var value: Value
+    // Unchecked: the lock is not re-entrant (documented), so no access overlaps; the dynamic
+    // checks cost a thread-local lookup per call on the hot path.
+    @exclusivity(unchecked) private var mutex = pthread_mutex_t()
+    @exclusivity(unchecked) private var value: Value
 
     init(_ value: consuming Value) {
         self.value = value

@@ -37,28 +37,26 @@ extension RingExecutor {
     }
 }
 
-/// A weak reference to a ``BufferPool`` (a ring's list of its pools).
-struct WeakPool: Sendable {
-    weak var pool: BufferPool?
-}
-
 extension RingExecutor {
-    /// Remembers `pool`, whose waiters ``wakePools()`` wakes (any thread).
-    func watchPool(_ pool: BufferPool) {
-        pools.withLock { list in
-            list.removeAll { $0.pool == nil }
-            list.append(WeakPool(pool: pool))
-        }
+    /// Remembers a pool's state, whose waiters ``wakePools()`` wakes (any thread).
+    func watchPool(_ pool: PoolState) {
+        pools.withLock { $0.append(pool) }
     }
 
-    /// The pool on this ring with buffer group `group` (the portable backend picks its buffers).
-    func pool(group: UInt16) -> BufferPool? {
-        pools.withLock { list in list.first { $0.pool?.group == group }?.pool }
+    /// Forgets a pool's state (its pool's `deinit`, any thread).
+    func unwatchPool(_ pool: PoolState) {
+        pools.withLock { list in list.removeAll { $0 === pool } }
+    }
+
+    /// The state of the live pool on this ring with buffer group `group` (the portable backend
+    /// picks its buffers).
+    func pool(group: UInt16) -> PoolState? {
+        pools.withLock { list in list.first { $0.group == group } }
     }
 
     /// Wakes every receiver waiting for a pool buffer on this ring (it is stopping or broke):
     /// they find the ring refusing and end with its error.
     func wakePools() {
-        for entry in pools.withLock({ $0 }) { entry.pool?.wakeWaiters() }
+        for pool in pools.withLock({ $0 }) { pool.wakeWaiters() }
     }
 }

@@ -182,7 +182,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// Whether this ring sends `MSG_RING` wakes (configuration).
     let sendsMessageRingWakes: Bool
     /// The pools on this ring, whose waiting receivers are woken when it stops.
-    let pools = PosixLocked<[WeakPool]>([])
+    let pools = PosixLocked<[PoolState]>([])
     /// Sleeping callers, by deadline tick; each timer carries its slot's `user_data`.
     @exclusivity(unchecked) var timers = TimingWheel()
     /// Scheduled actions (``ScheduledTimer``), by deadline tick; payload: index in `scheduled`.
