@@ -350,6 +350,38 @@ extension SocketTests {
                 #expect(ring.pools.withLock { $0.count } == before)
             }
         }
+
+        @Test("the bodies run on the caller's executor: an actor's receive and accept bodies use its state with no await")
+        func bodiesRunOnCallersExecutor() async throws {
+            try await withTestRuntime { runtime in
+                let pool = try await BufferPool(count: 4, bufferSize: 1024, runtime: runtime)
+                let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+                let client = try await StreamSocket.connect(to: listener.localAddress, runtime: runtime)
+                let connection = try await listener.accept()
+                try await client.writeAll(Array("on the actor".utf8))
+                try await client.shutdown(.write)
+                let collector = ReceiveCollector()
+                #expect(try await collector.collect(connection, pool: pool) == Array("on the actor".utf8))
+                #expect(await collector.onActor)
+                _ = listener
+            }
+        }
+    }
+}
+
+/// Receives into its own state from a `receiveBuffers` body (compiles only because the body
+/// is `nonisolated(nonsending)`: it runs isolated to this actor).
+actor ReceiveCollector {
+    var bytes: [UInt8] = []
+    var onActor = true
+
+    func collect(_ socket: consuming StreamSocket, pool: BufferPool) async throws -> [UInt8] {
+        try await socket.receiveBuffers(from: pool) { buffer in
+            self.bytes += buffer.bytes  // actor state, no await
+            self.onActor = self.onActor && (#isolation as AnyObject?) === self
+        }
+        try await socket.close()
+        return bytes
     }
 }
 

@@ -23,6 +23,7 @@ extension DatagramSocket {
     /// Receives datagrams with one multishot `recvmsg` into buffers of `pool`, calling `body`
     /// with each, in order, until the task is cancelled or `body` throws (a datagram socket
     /// has no end of stream; the call returns only if the socket is shut down for reading).
+    /// `body` runs on the caller's executor (`nonisolated(nonsending)`).
     ///
     /// Each buffer holds a 16-byte header and room for the sender's address (128 bytes)
     /// before the payload, so a datagram longer than `pool.bufferSize - 144` bytes arrives
@@ -36,7 +37,7 @@ extension DatagramSocket {
     ///   socket whose peer is gone); what `body` throws; ``RuntimeError`` when the runtime
     ///   stops or `pool`'s buffers are too small (≤ 144 bytes).
     public nonisolated(nonsending) func receiveDatagrams(
-        from pool: BufferPool, maximumQueued: Int = 32, _ body: (consuming ReceivedDatagram) async throws -> Void
+        from pool: BufferPool, maximumQueued: Int = 32, _ body: nonisolated(nonsending) (consuming ReceivedDatagram) async throws -> Void
     ) async throws {
         guard maximumQueued >= 1 else { throw RuntimeError.invalidArgument("maximumQueued must be at least 1 (got \(maximumQueued))") }
         let nameCapacity = MessageHeader.addressCapacity

@@ -12,6 +12,7 @@ extension StreamListener {
     /// Accepts connections with one multishot request and calls `body` with each, in order,
     /// until the task is cancelled or `body` throws. One request serves every connection: no
     /// submission per accept.
+    /// `body` runs on the caller's executor (`nonisolated(nonsending)`).
     ///
     /// ```swift
     /// try await listener.acceptConnections { connection in
@@ -29,7 +30,7 @@ extension StreamListener {
     /// - Throws: `CancellationError`; ``IOError`` (`accept`, with the listener's address:
     ///   `EMFILE` when the process is out of descriptors — call again after closing some);
     ///   what `body` throws; ``RuntimeError`` when the runtime stops.
-    public nonisolated(nonsending) func acceptConnections(_ body: (consuming StreamSocket) async throws -> Void) async throws {
+    public nonisolated(nonsending) func acceptConnections(_ body: nonisolated(nonsending) (consuming StreamSocket) async throws -> Void) async throws {
         guard let ring = runtime.pickRingForPool() else { throw RuntimeError.shutdown }
         let feed = MultishotFeed(
             ring: ring, request: { [fd = descriptor.rawValue] in .acceptMultishot(fd: fd) }, bound: Self.acceptQueueBound,

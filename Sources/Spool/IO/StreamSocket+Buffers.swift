@@ -35,9 +35,10 @@ extension StreamSocket {
     ///   - pool: the buffers the kernel fills (on the same runtime).
     ///   - maximumQueued: filled buffers that may wait for `body` before the request pauses
     ///     (at least 1; default 8).
-    ///   - body: called with each filled buffer, in order.
+    ///   - body: called with each filled buffer, in order, on the caller's executor (it is
+    ///     `nonisolated(nonsending)`: no executor hop per buffer, and it may use the caller's state).
     public nonisolated(nonsending) func receiveBuffers(
-        from pool: BufferPool, maximumQueued: Int = 8, _ body: (consuming ReceivedBuffer) async throws -> Void
+        from pool: BufferPool, maximumQueued: Int = 8, _ body: nonisolated(nonsending) (consuming ReceivedBuffer) async throws -> Void
     ) async throws {
         guard maximumQueued >= 1 else { throw RuntimeError.invalidArgument("maximumQueued must be at least 1 (got \(maximumQueued))") }
         let ring = pool.ring
