@@ -351,7 +351,7 @@ extension SocketTests {
             }
         }
 
-        @Test("the bodies run on the caller's executor: an actor's receive and accept bodies use its state with no await")
+        @Test("the bodies of receiveBuffers and acceptConnections run on the caller's executor: an actor's, with no hop")
         func bodiesRunOnCallersExecutor() async throws {
             try await withTestRuntime { runtime in
                 let pool = try await BufferPool(count: 4, bufferSize: 1024, runtime: runtime)
@@ -360,29 +360,57 @@ extension SocketTests {
                 let connection = try await listener.accept()
                 try await client.writeAll(Array("on the actor".utf8))
                 try await client.shutdown(.write)
-                let collector = ReceiveCollector()
-                #expect(try await collector.collect(connection, pool: pool) == Array("on the actor".utf8))
-                #expect(await collector.onActor)
-                _ = listener
+                let collector = IsolationCollector()
+                let (bytes, onActor) = try await collector.receive(connection, pool: pool)
+                #expect(bytes == Array("on the actor".utf8))
+                #expect(!onActor.isEmpty && onActor.allSatisfy { $0 }, "each receive body ran isolated to the actor: \(onActor)")
+                let second = try await StreamSocket.connect(to: listener.localAddress, runtime: runtime)
+                #expect(try await collector.acceptOne(listener), "the accept body ran isolated to the actor")
+                _ = second
             }
         }
     }
 }
 
-/// Receives into its own state from a `receiveBuffers` body (compiles only because the body
-/// is `nonisolated(nonsending)`: it runs isolated to this actor).
-actor ReceiveCollector {
-    var bytes: [UInt8] = []
-    var onActor = true
-
-    func collect(_ socket: consuming StreamSocket, pool: BufferPool) async throws -> [UInt8] {
-        try await socket.receiveBuffers(from: pool) { buffer in
-            self.bytes += buffer.bytes  // actor state, no await
-            self.onActor = self.onActor && (#isolation as AnyObject?) === self
-        }
+/// Calls `receiveBuffers` and `acceptConnections` from a `nonisolated(nonsending)` function
+/// with closures that capture no actor: a body of a plain async function type would run on
+/// the generic executor (`#isolation` nil); a `nonisolated(nonsending)` one runs on the caller's
+/// executor, the actor.
+actor IsolationCollector {
+    func receive(_ socket: consuming StreamSocket, pool: BufferPool) async throws -> ([UInt8], [Bool]) {
+        let result = try await receiveNoting(socket, pool: pool, expected: self)
         try await socket.close()
-        return bytes
+        return result
     }
+
+    func acceptOne(_ listener: borrowing StreamListener) async throws -> Bool {
+        try await acceptNoting(listener, expected: self)
+    }
+}
+
+/// Reads to end of stream, noting per buffer whether the body ran isolated to `expected`.
+nonisolated(nonsending) func receiveNoting(_ socket: borrowing StreamSocket, pool: BufferPool, expected: AnyObject) async throws -> ([UInt8], [Bool]) {
+    var bytes: [UInt8] = []
+    var onActor: [Bool] = []
+    try await socket.receiveBuffers(from: pool) { buffer in
+        bytes += buffer.bytes
+        onActor.append((#isolation as AnyObject?) === expected)
+    }
+    return (bytes, onActor)
+}
+
+/// Accepts one connection, noting whether the body ran isolated to `expected`.
+nonisolated(nonsending) func acceptNoting(_ listener: borrowing StreamListener, expected: AnyObject) async throws -> Bool {
+    struct Accepted: Error { let onActor: Bool }
+    do {
+        try await listener.acceptConnections { connection in
+            try? await connection.close()
+            throw Accepted(onActor: (#isolation as AnyObject?) === expected)
+        }
+    } catch let accepted as Accepted {
+        return accepted.onActor
+    }
+    return false
 }
 
 /// A lease moved out of a receive body and kept (an array cannot hold `~Copyable` values).

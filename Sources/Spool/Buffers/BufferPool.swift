@@ -61,8 +61,12 @@ public final class BufferPool: Sendable {
                 // The portable backend: the buffers are picked in user space before each receive.
                 // Group ids name the pool to the backend: skip those a live pool still holds.
                 var group = ring.nextBufferGroup
-                for _ in 0..<65536 where ring.pool(group: group) != nil { group &+= 1 }
-                guard ring.pool(group: group) == nil else { return .failure(IOError(.registerBuffers, errno: .fileExists)) }
+                var tried = 1
+                while ring.pool(group: group) != nil {  // stops at the first free id
+                    guard tried < 65536 else { return .failure(IOError(.registerBuffers, errno: .fileExists)) }
+                    group &+= 1
+                    tried += 1
+                }
                 ring.nextBufferGroup = group &+ 1
                 return .success((.user(UserBuffers(count: count, bufferSize: bufferSize)), group))
             }

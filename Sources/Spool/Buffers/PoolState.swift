@@ -5,8 +5,10 @@
 /// retain and release of it (several per received message) would take the slow path.
 ///
 /// **Thread-safety:** `Sendable`; everything mutable is under `locked`. **Lifetime:** held by
-/// its pool and by its ring's list; the pool's `deinit` removes it from the list, so what it
-/// owns (a portable pool's memory) goes with the last of the two.
+/// its pool, by its ring's list, and by a portable receive waiting to fill one of its
+/// buffers; the pool's `deinit` removes it from the list. What it owns (a portable pool's
+/// memory, or the kernel's provided-buffer ring, whose unregistering the pool's `deinit`
+/// schedules on the ring) goes with the last holder.
 final class PoolState: Sendable {
     /// The pool's buffer group id on its ring.
     let group: UInt16

@@ -9,8 +9,9 @@ import Glibc
 /// backend takes from just before each receive (``take()``) and that returned buffers go back
 /// to (``recycle(_:)``).
 ///
-/// **Thread-safety:** none; always used under its ``BufferPool``'s lock. **Lifetime:** owns
-/// the memory; freed with the pool.
+/// **Thread-safety:** none; always used under its pool's lock (``PoolState``). **Lifetime:**
+/// owns the memory; freed with the ``PoolState`` that holds it, after the pool and every
+/// receive that may fill a buffer have let go of that state.
 final class UserBuffers {
     let count: Int
     let bufferSize: Int
