@@ -379,15 +379,21 @@ struct InlineCompletionTests {
             let pipe = try FileDescriptor.pipe()
             defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
             // The read takes the eager path only if no other job is ready on the ring at that
-            // moment; under a sanitizer the test's own hops can still be in flight, so up to
-            // three tries, each read started from a sleep on the ring's own timer.
+            // moment. A snapshot is such a job, so while the read starts the test polls only a
+            // flag, then lets the ring settle before it asks. Under a sanitizer the test's own
+            // hops can still be in flight: up to five tries, each read started from a sleep on
+            // the ring's own timer.
             var wentEager = false
-            for attempt in 1...3 where !wentEager {
+            for attempt in 1...5 where !wentEager {
                 let before = await runtime.combinedSnapshot()?.statistics.eagerInFlight ?? 0
+                let starting = Flag()
                 let reader = runtime.spawn { () -> ReadOutcome in
                     try? await SpoolClock(runtime: runtime).sleep(for: .milliseconds(20 * attempt))
+                    starting.set()  // the read below is started in this same job
                     return await readOneByte(dupReader(pipe.readEnd), runtime: runtime)
                 }
+                #expect(await eventually { starting.isSet })
+                try await Task.sleep(for: .milliseconds(20))
                 #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
                 let after = await runtime.combinedSnapshot()?.statistics.eagerInFlight ?? 0
                 wentEager = after > before
