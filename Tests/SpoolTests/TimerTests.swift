@@ -173,13 +173,14 @@ struct TimerTests {
         }
         #expect(ran?.0 == true)
         #expect((ran?.1 ?? .zero) >= .milliseconds(10))
-        // Cancelled before it fires: it never runs.
+        // Cancelled before it fires: it never runs. (1 s, not less: on a starved machine this
+        // thread can lose the CPU for tens of milliseconds between the two calls.)
         let never = Counter()
-        let t = runtime.schedule(after: .milliseconds(20)) { _ in never.increment() }
+        let t = runtime.schedule(after: .seconds(1)) { _ in never.increment() }
         #expect(t.cancel())
         #expect(!t.cancel(), "a second cancel does nothing")
         #expect(t.isCancelled)
-        try await Task.sleep(for: .milliseconds(60))
+        try await Task.sleep(for: .milliseconds(1100))  // past its deadline
         #expect(never.value == 0)
         // 10,000 timers armed from this (non-ring) thread, half cancelled from a foreign
         // thread while they fire: every action runs at most once, and never after a cancel
