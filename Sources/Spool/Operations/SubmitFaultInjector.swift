@@ -1,5 +1,4 @@
 internal import SpoolRing
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +11,7 @@ import Glibc
 /// tests). Each rule fails the next `count` enters whose ``SubmitSite`` tag contains the
 /// rule's site, with its errno; everything else reaches the real kernel.
 ///
-/// **Thread-safety:** all members may be used from any thread (a `Mutex` guards the rules).
+/// **Thread-safety:** all members may be used from any thread (a pthread lock guards the rules).
 final class SubmitFaultInjector: Sendable {
     private struct Rule {
         var site: SubmitSite
@@ -29,8 +28,10 @@ final class SubmitFaultInjector: Sendable {
         /// The site each ring is entering for (set just before each enter).
         var currentSites: [Int: UInt16] = [:]
     }
-    private let state = Mutex(State())
-    private let eagerReapHook = Mutex<(@Sendable () -> Void)?>(nil)
+    // pthread locks, not `Mutex`: the ring thread and the test thread share the rules, and
+    // ThreadSanitizer does not see `Mutex`'s futex (it reported the rules as raced).
+    private let state = PosixLocked(State())
+    private let eagerReapHook = PosixLocked<(@Sendable () -> Void)?>(nil)
 
     /// Runs `hook` on the ring thread right after every eager submit's reap, before the
     /// caller would suspend (tests of races in that window: a cancellation arriving then).
