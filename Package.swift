@@ -92,8 +92,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // A metrics backend that records what the rings publish.
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        .testTarget(
+            name: "SpoolServiceLifecycleTests",
+            dependencies: [
                 "SpoolServiceLifecycle",
+                "Spool",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

@@ -4,44 +4,6 @@ import Synchronization
 import SystemPackage
 import Testing
 
-/// Reads from a pipe's read end (the file takes ownership of `fd` and closes it) and says
-/// what happened.
-func readOneByte(_ fd: FileDescriptor, runtime: Runtime) async -> ReadOutcome {
-    let file = File(adopting: fd, runtime: runtime)
-    var buffer = IOBuffer(capacity: 16)
-    let outcome: ReadOutcome
-    do {
-        let n = try await file.readAtCurrentPosition(into: &buffer)
-        outcome = .read(n, buffer.bytes)
-    } catch is CancellationError {
-        outcome = .cancelled
-    } catch let e as RuntimeError {
-        outcome = .runtime(e)
-    } catch {
-        outcome = .other("\(error)")
-    }
-    return outcome
-}
-
-enum ReadOutcome: Sendable, Equatable {
-    case read(Int, [UInt8])
-    case cancelled
-    case runtime(RuntimeError)
-    case other(String)
-}
-
-/// A fresh descriptor for the same pipe end, so a `File` may own (and close) it.
-func dupReader(_ fd: FileDescriptor) -> FileDescriptor { FileDescriptor(rawValue: fcntl(fd.rawValue, F_DUPFD_CLOEXEC, 0)) }
-
-/// Waits (politely) until `condition` holds or ten seconds pass.
-func eventually(_ condition: () async -> Bool) async -> Bool {
-    for _ in 0..<2000 {
-        if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return false
-}
-
 @Suite("Cancellation and exactly-once resume")
 struct CancellationTests {
     @Test("cancelling a read that cannot complete returns CancellationError; the buffer is never written afterwards")
@@ -210,64 +172,5 @@ struct CancellationTests {
         #expect(raceInFlight == rounds / 4, "a quarter of the races cancelled a read the kernel held")
         #expect(await runtime.combinedSnapshot()?.slotsInUse == 0)
         await runtime.shutdownAndWait()
-    }
-}
-
-@Suite("Admission under pressure")
-struct AdmissionTests {
-    @Test("10,000 concurrent reads through a 4-entry ring with an in-flight cap of 8: all correct, bounded")
-    func tenThousandReads() async throws {
-        let dir = TemporaryDirectory()
-        let records = 10_000
-        let data = (0..<(records * 16)).map(pattern)
-        try writeFile(dir.file("records"), data)
-        let runtime = try Runtime(configuration: Runtime.Configuration(submissionEntries: 4, inFlightLimit: 8))
-        let file = try await File.open(dir.file("records"), runtime: runtime)
-        let fd = file.descriptor
-        for round in 0..<2 {
-            let wrong = try await withTaskExecutorPreference(runtime.executor) {
-                try await withThrowingTaskGroup(of: Int.self) { group in
-                    for i in 0..<records {
-                        group.addTask {
-                            let f = File(adopting: FileDescriptor(rawValue: fcntl(fd.rawValue, F_DUPFD_CLOEXEC, 0)), runtime: runtime)
-                            var buffer = IOBuffer(capacity: 16)
-                            try await f.read(into: &buffer, at: UInt64(i * 16))
-                            let ok = buffer.bytes == Array(data[(i * 16)..<((i + 1) * 16)])
-                            try await f.close()
-                            return ok ? 0 : 1
-                        }
-                    }
-                    return try await group.reduce(0, +)
-                }
-            }
-            #expect(wrong == 0, "round \(round)")
-        }
-        let snap = try #require(await runtime.combinedSnapshot())
-        #expect(snap.peakInFlight <= 8, "the in-flight cap held")
-        #expect(snap.slotsInUse == 0)
-        #expect(snap.slotCapacity <= 32768, "slots are bounded by the callers waiting at once")
-        try await file.close()
-        await runtime.shutdownAndWait()
-    }
-}
-
-/// A thread-safe counter.
-final class Counter: Sendable {
-    private let count = Atomic<Int>(0)
-    func increment() { count.add(1, ordering: .sequentiallyConsistent) }
-    var value: Int { count.load(ordering: .sequentiallyConsistent) }
-}
-
-
-/// Reads (without blocking) whatever a pipe holds; returns the byte count.
-func drainAvailable(_ fd: FileDescriptor) -> Int {
-    var total = 0
-    while true {
-        var available: Int32 = 0
-        guard ioctl(fd.rawValue, UInt(FIONREAD), &available) == 0, available > 0 else { return total }
-        var scratch = [UInt8](repeating: 0, count: Int(available))
-        let n = scratch.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) }
-        if n <= 0 { return total }
-        total += n
     }
 }

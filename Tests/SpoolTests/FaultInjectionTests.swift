@@ -149,14 +149,3 @@ struct FaultInjectionTests {
         #expect(left.isEmpty, "descriptors left open: \(left)")
     }
 }
-
-/// A short name for a read's outcome.
-func outcomeName(_ outcome: ReadOutcome) -> String {
-    switch outcome {
-    case .read: return "ok"
-    case .cancelled: return "cancelled"
-    case .runtime(.shutdown): return "shutdown"
-    case .runtime(let e): return "\(e)"
-    case .other(let s): return s
-    }
-}

@@ -1,5 +1,6 @@
 import Glibc
 @testable import Spool
+import SpoolRing
 import SystemPackage
 import Testing
 
@@ -248,6 +249,117 @@ struct FileTests {
         #expect(Runtime.resolve(ring: nil, task: nil, live: [runtime]) == nil, "a shut-down runtime is not picked")
         #expect(Runtime.resolve(ring: nil, task: runtime, live: []) === runtime, "the task's own runtime is, to report its state")
         #expect(throws: RuntimeError.self) { try Runtime.require(nil) }
+    }
+
+    // MARK: close() releases the descriptor in every outcome
+
+    @Test("close() from a cancelled task still closes the descriptor", .timeLimit(.minutes(1)))
+    func closeWhenCancelled() async throws {
+        try await withTestRuntime { runtime in
+            let dir = TemporaryDirectory()
+            let path = dir.file("cancelled-close")
+            try writeFile(path, [1, 2, 3])
+            let file = try await File.open(path)
+            let fd = file.descriptor.rawValue
+            let box = FileBox(file)
+            let t = runtime.spawn { () -> String in
+                withUnsafeCurrentTask { $0?.cancel() }
+                guard let f = box.file.take() else { return "no file" }
+                do { try await f.close(); return "closed" } catch { return "\(error)" }
+            }
+            #expect(try await t.value == "closed")
+            #expect(descriptorTarget(fd)?.hasSuffix("cancelled-close") != true, "the descriptor was released")
+        }
+    }
+
+    @Test("close() after the runtime shut down closes the descriptor synchronously (File and SharedFile)", .timeLimit(.minutes(1)))
+    func closeAfterShutdown() async throws {
+        let dir = TemporaryDirectory()
+        try writeFile(dir.file("a"), [1])
+        try writeFile(dir.file("b"), [2])
+        let runtime = try Runtime()
+        let a = try await File.open(dir.file("a"), runtime: runtime)
+        let b = try await File.open(dir.file("b"), runtime: runtime).shared()
+        let (fa, fb) = (a.descriptor.rawValue, b.descriptor.rawValue)
+        await runtime.shutdownAndWait()
+        try await a.close()
+        try await b.close()
+        #expect(descriptorTarget(fa)?.hasSuffix("/a") != true)
+        #expect(descriptorTarget(fb)?.hasSuffix("/b") != true)
+        await #expect(throws: IOError.self) { try await b.close() }
+    }
+
+    @Test("a close waiting for admission when the runtime shuts down still closes the descriptor", .timeLimit(.minutes(1)))
+    func closeWaitingForAdmission() async throws {
+        let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 1, submissionEntries: 4, inFlightLimit: 1))
+        let dir = TemporaryDirectory()
+        try writeFile(dir.file("waiting-close"), [1])
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+        let blocker = runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
+        #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
+        let file = try File(adopting: FileDescriptor.open(dir.file("waiting-close"), .readOnly), runtime: runtime)
+        let fd = file.descriptor.rawValue
+        let box = FileBox(file)
+        let closer = runtime.spawn { () -> String in
+            do { try await box.file.take()!.close(); return "closed" } catch { return "\(error)" }
+        }
+        #expect(await eventually { (await runtime.combinedSnapshot()?.waiting ?? 0) == 1 })
+        await runtime.shutdownAndWait()
+        #expect(try await closer.value == "closed")
+        #expect(try await blocker.value == .runtime(.shutdown))
+        #expect(descriptorTarget(fd)?.hasSuffix("waiting-close") != true, "the descriptor was released")
+    }
+
+    @Test("SharedFile.close waits for calls already using the descriptor, and refuses new ones at once", .timeLimit(.minutes(1)))
+    func sharedFileCloseWaitsForUsers() async throws {
+        try await withTestRuntime { runtime in
+            let pipe = try FileDescriptor.pipe()
+            defer { try? pipe.writeEnd.close() }
+            let shared = File(adopting: pipe.readEnd, runtime: runtime).shared()
+            let fd = shared.descriptor.rawValue
+            let target = descriptorTarget(fd)
+            let reader = runtime.spawn { () -> [UInt8] in
+                var buffer = IOBuffer(capacity: 4)
+                try await shared.readAtCurrentPosition(into: &buffer)
+                return buffer.bytes
+            }
+            #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
+            let closed = Flag()
+            let closer = runtime.spawn { try await shared.close(); closed.set() }
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(!closed.isSet, "close waits while a read uses the descriptor")
+            #expect(descriptorTarget(fd) == target, "the descriptor is still open under the read")
+            await #expect(throws: IOError.self) { _ = try await shared.read(upToCount: 1, at: 0) }
+            _ = try pipe.writeEnd.writeAll(Array("data".utf8))
+            let read = try await withinDeadline(.seconds(30), "the read") { try await reader.value }
+            #expect(read == Array("data".utf8))
+            _ = try await withinDeadline(.seconds(30), "the close") { try await closer.value }
+            #expect(closed.isSet)
+            #expect(descriptorTarget(fd) != target, "released after the last user")
+        }
+    }
+
+    // MARK: Open flags
+
+    @Test("File.Options map to the platform's own open(2) flags: O_DIRECT is what the kernel reports back", .timeLimit(.minutes(1)))
+    func platformFlags() async throws {
+        #expect(File.Options.direct.openFlags & SystemConstants.openDirect != 0)
+        #expect(File.Options.direct.openFlags & SystemConstants.openCloseOnExec != 0)
+        #expect(File.Options.inheritable.openFlags & SystemConstants.openCloseOnExec == 0)
+        #expect(File.Options([.create, .exclusive]).openFlags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL)
+        try await withTestRuntime { _ in
+            let dir = TemporaryDirectory()
+            try writeFile(dir.file("direct"), [UInt8](repeating: 7, count: 4096))
+            do {
+                let file = try await File.open(dir.file("direct"), options: [.direct])
+                let flags = fcntl(file.descriptor.rawValue, F_GETFL)
+                #expect(flags & SystemConstants.openDirect != 0, "the kernel sees O_DIRECT")
+                try await file.close()
+            } catch let e as IOError where e.errno == .invalidArgument {
+                // A file system without O_DIRECT (tmpfs): the flag was still the right one.
+            }
+        }
     }
 }
 

@@ -1,48 +1,13 @@
 import Dispatch
-import Logging
 import Synchronization
 import SystemPackage
 import Testing
 
 @testable import Spool
-import ServiceLifecycle
-import SpoolServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A one-way handoff between two parties (tasks on different rings, or a task and a plain
-/// thread): `signal` resumes the waiter, or leaves a permit if it is not waiting yet.
-final class Baton: Sendable {
-    private let state = PosixLocked<(waiter: UnsafeContinuation<Void, Never>?, permits: Int)>((nil, 0))
-
-    func signal() {
-        let waiter = state.withLock { s -> UnsafeContinuation<Void, Never>? in
-            if let w = s.waiter {
-                s.waiter = nil
-                return w
-            }
-            s.permits += 1
-            return nil
-        }
-        waiter?.resume()
-    }
-
-    func wait() async {
-        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.permits > 0 {
-                    s.permits -= 1
-                    return true
-                }
-                s.waiter = c
-                return false
-            }
-            if now { c.resume() }
-        }
-    }
-}
 
 /// Counts how many times each of `total` callers resumed.
 final class ResumeLedger: Sendable {
@@ -519,134 +484,5 @@ enum CPUAffinityProbe {
             if bounds.count == 2 { out += Array(bounds[0]...bounds[1]) } else if let b = bounds.first { out.append(b) }
         }
         return out
-    }
-}
-
-@Suite("One listener per ring, and the runtime as a service", .serialized)
-struct ServeOnEachRingTests {
-    @Test("serveOnEachRing: one SO_REUSEPORT listener per ring; the kernel spreads connections over every ring")
-    func spreadsConnections() async throws {
-        let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 2))
-        let perRing = PosixLocked<[Int: Int]>([:])
-        let address = PosixLocked<SocketAddress?>(nil)
-        let server = Task {
-            try await runtime.serveOnEachRing(SocketAddress("127.0.0.1:0"), bound: { a in address.withLock { $0 = a } }) { listener, ring in
-                #expect(Runtime.currentRingIndex == ring)
-                try await listener.acceptConnections { connection in
-                    perRing.withLock { $0[Runtime.currentRingIndex ?? -1, default: 0] += 1 }
-                    runtime.spawn(taking: connection, on: .current) { connection in
-                        var buffer = IOBuffer(capacity: 16)
-                        let n = try await connection.read(into: &buffer)
-                        if n > 0 { try await connection.writeAll(buffer.bytes) }
-                        try await connection.close()
-                    }
-                }
-            }
-        }
-        #expect(await eventually { address.withLock { $0 } != nil })
-        let target = try #require(address.withLock { $0 })
-        #expect(target.port != 0)
-        for i in 0..<64 {
-            let client = try await StreamSocket.connect(to: target, runtime: runtime)
-            try await client.writeAll([UInt8(i)])
-            var buffer = IOBuffer(capacity: 16)
-            #expect(try await client.read(into: &buffer) == 1 && buffer.bytes == [UInt8(i)])
-            try await client.close()
-        }
-        let counts = perRing.withLock { $0 }
-        #expect(counts.values.reduce(0, +) == 64)
-        #expect(counts[0, default: 0] > 0 && counts[1, default: 0] > 0, "both rings accepted: \(counts)")
-        server.cancel()
-        await #expect(throws: CancellationError.self) { try await server.value }
-        await runtime.shutdownAndWait()
-    }
-
-    @Test("serveOnEachRing: bad input and a port in use are clear errors")
-    func badInput() async throws {
-        try await withTestRuntime(Runtime.Configuration(ringCount: 2)) { runtime in
-            await #expect(throws: RuntimeError.self) {
-                try await runtime.serveOnEachRing(SocketAddress("unix:/tmp/spool-never")) { _, _ in }
-            }
-            let taken = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)  // no SO_REUSEPORT
-            await #expect(throws: IOError.self) {
-                try await runtime.serveOnEachRing(taken.localAddress) { _, _ in }
-            }
-            try await taken.close()
-            // A body that throws ends the others and its error comes back.
-            struct Boom: Error {}
-            await #expect(throws: Boom.self) {
-                try await runtime.serveOnEachRing(SocketAddress("127.0.0.1:0")) { listener, ring in
-                    if ring == 1 { throw Boom() }
-                    try await listener.acceptConnections { _ in }
-                }
-            }
-        }
-    }
-
-    @Test("RuntimeService: a ServiceGroup's graceful shutdown shuts the runtime down with its grace period; cancellation at once")
-    func runtimeService() async throws {
-        let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 2))
-        let clock = SpoolClock(runtime: runtime)
-        let worker = runtime.spawn { () -> String in
-            try await clock.sleep(for: .milliseconds(100))
-            return "finished"
-        }
-        let group = ServiceGroup(services: [RuntimeService(runtime, gracePeriod: .seconds(10))], logger: Logger(label: "test"))
-        let running = Task { try await group.run() }
-        try await Task.sleep(for: .milliseconds(10))
-        await group.triggerGracefulShutdown()
-        try await running.value
-        #expect(try await worker.value == "finished", "the work finished within the grace period")
-        #expect(runtime.shutdownPhase == .finished)
-
-        let second = try Runtime(configuration: Runtime.Configuration(ringCount: 1))
-        let sleeper = second.spawn { try await SpoolClock(runtime: second).sleep(for: .seconds(60)) }
-        let group2 = ServiceGroup(services: [RuntimeService(second, gracePeriod: .seconds(60))], logger: Logger(label: "test"))
-        let running2 = Task { try await group2.run() }
-        try await Task.sleep(for: .milliseconds(10))
-        let start = ContinuousClock.now
-        running2.cancel()
-        _ = await running2.result
-        #expect(ContinuousClock.now - start < .seconds(30), "cancellation does not wait for the grace period")
-        #expect(second.shutdownPhase == .finished)
-        await #expect(throws: RuntimeError.shutdown) { try await sleeper.value }
-
-        // Cancelled during the grace period: it is cut short.
-        let third = try Runtime(configuration: Runtime.Configuration(ringCount: 1))
-        let long = third.spawn { try await SpoolClock(runtime: third).sleep(for: .seconds(60)) }
-        let group3 = ServiceGroup(services: [RuntimeService(third, gracePeriod: .seconds(60))], logger: Logger(label: "test"))
-        let running3 = Task { try await group3.run() }
-        try await Task.sleep(for: .milliseconds(10))
-        await group3.triggerGracefulShutdown()
-        #expect(await eventually { third.shutdownPhase == .draining })
-        let cut = ContinuousClock.now
-        running3.cancel()
-        _ = await running3.result
-        #expect(ContinuousClock.now - cut < .seconds(30), "the grace period was cut short")
-        #expect(third.shutdownPhase == .finished)
-        await #expect(throws: RuntimeError.shutdown) { try await long.value }
-    }
-
-    @Test("serveOnEachRing during a graceful shutdown: every body ends on its own, then the call throws .shutdown")
-    func serveOnEachRingDrains() async throws {
-        let runtime = try Runtime(configuration: Runtime.Configuration(ringCount: 2))
-        let ended = Counter()
-        let bound = Flag()
-        let server = Task {
-            try await runtime.serveOnEachRing(SocketAddress("127.0.0.1:0"), bound: { _ in bound.set() }) { listener, _ in
-                defer { ended.increment() }
-                do {
-                    try await listener.acceptConnections { _ in }
-                } catch let e as RuntimeError where e == .shutdown {
-                    try await SpoolClock(runtime: runtime).sleep(for: .milliseconds(50))  // finishing work, within the grace period
-                    throw e
-                }
-            }
-        }
-        #expect(await eventually { bound.isSet })
-        try await Task.sleep(for: .milliseconds(20))
-        await runtime.shutdownAndWait(gracePeriod: .seconds(10))
-        await #expect(throws: RuntimeError.shutdown) { try await server.value }
-        #expect(ended.value == 2, "both bodies ran to their end")
     }
 }

@@ -1,6 +1,7 @@
 import CSpoolURing
 import Glibc
 @testable import Spool
+import SpoolRing
 import SystemPackage
 import Testing
 
@@ -133,5 +134,57 @@ struct ShutdownTests {
         let after = try #require(threadCPUTicks(tid))
         #expect(after - before <= 2, "the ring thread used \(after - before) ticks while idle")
         await runtime.shutdownAndWait()
+    }
+
+    // MARK: What shutdown must get past
+
+    @Test("shutdown's cancel-all waits for SQ room instead of being dropped: a read that never completes is still cancelled", .timeLimit(.minutes(1)), .requiresIOUring)
+    func cancelAllWithFullSubmissionQueue() async throws {
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(submissionEntries: 2))
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+        let reader = runtime.spawn { await readOneByte(dupReader(pipe.readEnd), runtime: runtime) }
+        #expect(await eventually { (await runtime.combinedSnapshot()?.inFlight ?? 0) == 1 })
+        faults.fail(.cancelAll, with: EBUSY, count: Ring.maximumStalledAttempts + 1)
+        // One job on the ring asks for shutdown and, in the same pass, fills the SQ, so the
+        // cancel-all finds no room and the kernel refuses the flush.
+        let filler = runtime.spawn { () -> OperationOutcome in
+            runtime.shutdown()  // from a ring thread: only requests it
+            let results = UnsafeMutablePointer<Int32>.allocate(capacity: 2)
+            defer { results.deallocate() }
+            return await runtime.performBatch([.nop, .nop], results: results)
+        }
+        let stopped = try await withinDeadline(.seconds(30), "shutdown with a full SQ") {
+            await runtime.shutdownAndWait()
+            return true
+        }
+        #expect(stopped == true)
+        #expect(faults.injected["cancel-all"] == Ring.maximumStalledAttempts + 1, "the cancel-all's flush stalled")
+        #expect(try await filler.value == .completed(0))
+        let read = try await withinDeadline(.seconds(30), "the cancelled read's caller") { try await reader.value }
+        #expect(read == .runtime(.shutdown))
+    }
+
+    @Test("shutdown is not held up by a task that never stops running on the ring", .timeLimit(.minutes(1)))
+    func shutdownWithEndlessTask() async throws {
+        let runtime = try Runtime()
+        let stop = Flag()
+        let looper = runtime.spawn { () -> Int in
+            var failures = 0
+            while !stop.isSet {
+                do { try await runtime.nop() } catch { failures += 1 }
+                await Task.yield()
+            }
+            return failures
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        let done = try await withinDeadline(.seconds(30), "shutdown beside an endless task") {
+            await runtime.shutdownAndWait()
+            return true
+        }
+        #expect(done == true)
+        try await Task.sleep(for: .milliseconds(50))  // the looper meets the stopped runtime
+        stop.set()
+        #expect(try await looper.value > 0, "after shutdown its I/O failed fast")
     }
 }

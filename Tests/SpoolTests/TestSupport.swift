@@ -1,4 +1,5 @@
 import Glibc
+import Logging
 import Synchronization
 @testable import Spool
 import SystemPackage
@@ -205,4 +206,132 @@ func startDetachedThread(_ body: @escaping @Sendable () -> Void) {
     }, box)
     precondition(r == 0, "pthread_create failed: \(r)")
     pthread_detach(thread)
+}
+
+// MARK: Reads that wait, and what became of them
+
+/// Reads from a pipe's read end (the file takes ownership of `fd` and closes it) and says
+/// what happened.
+func readOneByte(_ fd: FileDescriptor, runtime: Runtime) async -> ReadOutcome {
+    let file = File(adopting: fd, runtime: runtime)
+    var buffer = IOBuffer(capacity: 16)
+    let outcome: ReadOutcome
+    do {
+        let n = try await file.readAtCurrentPosition(into: &buffer)
+        outcome = .read(n, buffer.bytes)
+    } catch is CancellationError {
+        outcome = .cancelled
+    } catch let e as RuntimeError {
+        outcome = .runtime(e)
+    } catch {
+        outcome = .other("\(error)")
+    }
+    return outcome
+}
+
+enum ReadOutcome: Sendable, Equatable {
+    case read(Int, [UInt8])
+    case cancelled
+    case runtime(RuntimeError)
+    case other(String)
+}
+
+/// A fresh descriptor for the same pipe end, so a `File` may own (and close) it.
+func dupReader(_ fd: FileDescriptor) -> FileDescriptor { FileDescriptor(rawValue: fcntl(fd.rawValue, F_DUPFD_CLOEXEC, 0)) }
+
+/// Waits (politely) until `condition` holds or ten seconds pass.
+func eventually(_ condition: () async -> Bool) async -> Bool {
+    for _ in 0..<2000 {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    return false
+}
+
+/// A thread-safe counter.
+final class Counter: Sendable {
+    private let count = Atomic<Int>(0)
+    func increment() { count.add(1, ordering: .sequentiallyConsistent) }
+    var value: Int { count.load(ordering: .sequentiallyConsistent) }
+}
+
+/// Reads (without blocking) whatever a pipe holds; returns the byte count.
+func drainAvailable(_ fd: FileDescriptor) -> Int {
+    var total = 0
+    while true {
+        var available: Int32 = 0
+        guard ioctl(fd.rawValue, UInt(FIONREAD), &available) == 0, available > 0 else { return total }
+        var scratch = [UInt8](repeating: 0, count: Int(available))
+        let n = scratch.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) }
+        if n <= 0 { return total }
+        total += n
+    }
+}
+
+/// A short name for a read's outcome.
+func outcomeName(_ outcome: ReadOutcome) -> String {
+    switch outcome {
+    case .read: return "ok"
+    case .cancelled: return "cancelled"
+    case .runtime(.shutdown): return "shutdown"
+    case .runtime(let e): return "\(e)"
+    case .other(let s): return s
+    }
+}
+
+// MARK: Handoffs, captured logs and injected faults
+
+/// A one-way handoff between two parties (tasks on different rings, or a task and a plain
+/// thread): `signal` resumes the waiter, or leaves a permit if it is not waiting yet.
+final class Baton: Sendable {
+    private let state = PosixLocked<(waiter: UnsafeContinuation<Void, Never>?, permits: Int)>((nil, 0))
+
+    func signal() {
+        let waiter = state.withLock { s -> UnsafeContinuation<Void, Never>? in
+            if let w = s.waiter {
+                s.waiter = nil
+                return w
+            }
+            s.permits += 1
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    func wait() async {
+        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if s.permits > 0 {
+                    s.permits -= 1
+                    return true
+                }
+                s.waiter = c
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+}
+
+/// A log handler that keeps every message (for tests of what the runtime logs).
+final class LogCapture: LogHandler, @unchecked Sendable {
+    private let lock = Mutex<[String]>([])
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        lock.withLock { $0.append("\(event.level): \(event.message)") }
+    }
+    var messages: [String] { lock.withLock { $0 } }
+}
+
+/// A runtime over an injected system-call layer, and the injector that scripts its faults.
+func runtimeWithFaults(_ configuration: Runtime.Configuration) throws -> (Runtime, SubmitFaultInjector) {
+    let faults = SubmitFaultInjector()
+    var configuration = configuration
+    configuration.faults = faults
+    return (try Runtime(configuration: configuration), faults)
 }
