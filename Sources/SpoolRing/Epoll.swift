@@ -47,10 +47,21 @@ public final class Epoll {
         descriptor = FileDescriptor(rawValue: fd)
     }
 
+    /// Whether ``close()`` has closed the descriptor.
+    public private(set) var isClosed = false
+
     deinit {
-        _ = Glibc.close(descriptor.rawValue)
+        close()
         fds.deallocate()
         bits.deallocate()
+    }
+
+    /// Closes the epoll descriptor now (its owner stops using it; later calls do nothing), for an
+    /// owner that outlives its use of the instance.
+    public func close() {
+        if isClosed { return }
+        isClosed = true
+        _ = Glibc.close(descriptor.rawValue)
     }
 
     /// Registers `fd` for `events` (owner thread). Throws `EPERM` for a descriptor epoll cannot watch (a

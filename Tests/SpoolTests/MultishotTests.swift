@@ -290,7 +290,7 @@ extension SocketTests {
         func shutdownWithDryPool() async throws {
             let runtime = try Runtime(configuration: Runtime.Configuration(submissionEntries: 64))
             let pool = try await BufferPool(count: 2, bufferSize: 1024, runtime: runtime)
-            weak let kernelRing = runtime.rings[0].ring
+            weak let kernelRing = runtime.rings[0].reactor.ioUringBackend?.ring
             #expect((kernelRing != nil) == (runtime.backend.backend == .ioUring))
             let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
             let client = try await StreamSocket.connect(to: listener.localAddress, runtime: runtime)

@@ -24,7 +24,7 @@ struct PortableBackendTests {
     static func pending(_ runtime: Runtime) async -> Int {
         var total = 0
         for ring in runtime.rings {
-            total += (try? await runtime.spawn(on: .ring(ring.index)) { ring.portable?.pending ?? 0 }.value) ?? 0
+            total += (try? await runtime.spawn(on: .ring(ring.index)) { ring.reactor.portableBackend?.pending ?? 0 }.value) ?? 0
         }
         return total
     }
@@ -77,9 +77,9 @@ struct PortableBackendTests {
         let runtime = try Self.portable { $0.logger = Logger(label: "test", factory: { _ in log }) }
         #expect(runtime.backend.backend == .portable)
         #expect(runtime.backend.reason == "configured")
-        #expect(runtime.rings.allSatisfy { $0.ring == nil && $0.portable != nil && $0.ringDescriptor.load(ordering: .relaxed) == -1 })
+        #expect(runtime.rings.allSatisfy { $0.reactor.ioUringBackend == nil && $0.reactor.portableBackend != nil && $0.ringDescriptor.load(ordering: .relaxed) == -1 })
         #expect(log.messages.filter { $0.contains("portable backend") }.count == 1, "\(log.messages)")
-        let epolls = runtime.rings.compactMap { $0.portable?.epoll.descriptor.rawValue }
+        let epolls = runtime.rings.compactMap { $0.reactor.portableBackend?.epoll.descriptor.rawValue }
         #expect(epolls.allSatisfy { descriptorTarget($0) == "anon_inode:[eventpoll]" })
         // Work of every kind: a file (workers and the page cache), a socket pair (epoll).
         let dir = TemporaryDirectory()
@@ -98,7 +98,7 @@ struct PortableBackendTests {
             #expect(buffer.bytes == Array("ping".utf8))
         }.value
         await runtime.shutdownAndWait()
-        #expect(runtime.rings.allSatisfy { $0.portable == nil }, "each ring dropped its reactor (and closed its epoll)")
+        #expect(runtime.rings.allSatisfy { $0.reactor.portableBackend?.isClosed == true }, "each ring closed its reactor (and its epoll)")
         #expect(runtime.fileWorkers?.runningCount == 0)
     }
 
@@ -301,7 +301,7 @@ struct PortableBackendTests {
             #expect(outcome == "opened" || outcome == "\(RuntimeError.shutdown)", "\(outcome)")
         }
         #expect(await eventually { finished.isSet })
-        #expect(runtime.rings.allSatisfy { $0.thread.hasExited && $0.portable == nil })
+        #expect(runtime.rings.allSatisfy { $0.thread.hasExited && $0.reactor.portableBackend?.isClosed == true })
         #expect(openSocketDescriptors(ports: [port]).isEmpty, "the listener's socket is closed")
         #expect(fifos.allSatisfy { f in !openDescriptors().values.contains(f.string) })
     }

@@ -57,37 +57,7 @@ public final class BufferPool: Sendable {
             guard RingExecutor.current === ring, ring.lifecycle == .running else {
                 return .failure(ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenWith ?? .ioError))
             }
-            guard let kernelRing = ring.ring else {
-                // The portable backend: the buffers are picked in user space before each receive.
-                // Group ids name the pool to the backend: skip those a live pool still holds.
-                var group = ring.nextBufferGroup
-                var tried = 1
-                while ring.pool(group: group) != nil {  // stops at the first free id
-                    guard tried < 65536 else { return .failure(IOError(.registerBuffers, errno: .fileExists)) }
-                    group &+= 1
-                    tried += 1
-                }
-                ring.nextBufferGroup = group &+ 1
-                return .success((.user(UserBuffers(count: count, bufferSize: bufferSize)), group))
-            }
-            // Group ids are per ring; one still registered answers EEXIST: try the next.
-            var lastError: Errno = .fileExists
-            for _ in 0..<64 {
-                let group = ring.nextBufferGroup
-                ring.nextBufferGroup &+= 1
-                do throws(RingError) {
-                    let buffers = try ProvidedBufferRing(ring: kernelRing, group: group, count: count, bufferSize: bufferSize)
-                    return .success((.kernel(buffers), group))
-                } catch {
-                    switch error {
-                    case .registrationFailed(_, let errno) where errno == .fileExists: lastError = errno; continue
-                    case .registrationFailed(_, let errno): return .failure(IOError(.registerBuffers, errno: errno))
-                    case .invalidArgument(let what): return .failure(RuntimeError.invalidArgument(what))
-                    default: return .failure(IOError(.registerBuffers, errno: error.errno ?? .ioError))
-                    }
-                }
-            }
-            return .failure(IOError(.registerBuffers, errno: lastError))
+            return ring.reactor.makePoolStorage(count: count, bufferSize: bufferSize)
         }
         let (buffers, group) = try made.get()
         self.count = count

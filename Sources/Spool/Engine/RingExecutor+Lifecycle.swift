@@ -51,7 +51,7 @@ extension RingExecutor {
             finish(slot, .shutdown)
         }
         for slot in table.slots(in: .submitted) where table.request(slot).isAccept {
-            internalRequests.cancels.append(table.userData(slot))
+            pendingCancels.append(table.userData(slot))
         }
     }
 
@@ -64,16 +64,14 @@ extension RingExecutor {
         fireAllScheduled(with: .shutdown)
         // Everything the kernel holds, including the wake-up read, is cancelled; the loop keeps
         // reaping until every final completion is in, so no memory the kernel may write is freed.
-        internalRequests.cancelAllWanted = true
+        cancelAllWanted = true
     }
 
     /// Nothing is left that the kernel could still write, and nothing waits. Ready jobs do
     /// not hold shutdown up (a task looping forever would): `finish` hands them to the global
     /// executor, where their I/O fails with the shutdown error.
     var isDrained: Bool {
-        table.inFlight == 0 && table.waitingCount == 0 && internalRequests.inFlight == 0
-            && !internalRequests.wakeReadInRing && !internalRequests.cancelAllWanted
-            && outgoingWakes.isEmpty && wakesInSubmissionQueue.isEmpty
+        table.inFlight == 0 && table.waitingCount == 0 && !cancelAllWanted && reactor.isDrained
     }
 
     /// Resumes every caller waiting for admission with `outcome`.
@@ -98,43 +96,28 @@ extension RingExecutor {
         wakePools()
         fireAllTimers(with: .broken(errno))
         fireAllScheduled(with: .broken(errno))
-        while internalRequests.cancels.popFirst() != nil {}
-        internalRequests.cancelAllWanted = false
-        internalRequests.wakeRearmWanted = false
+        while pendingCancels.popFirst() != nil {}
+        cancelAllWanted = false
+        reactor.abandonInternalRequests()
     }
 
     /// Closes a broken ring and, once the kernel has let go of it, resumes the callers whose
-    /// requests were in the kernel (ring thread, at the top of the loop: no ring reference
-    /// may be held while the ring is dropped).
+    /// requests were in the kernel (ring thread, at the top of the loop). The backend does the
+    /// ring's part (``ReactorBackend/prepareTeardown()``, ``ReactorBackend/releaseAfterBreak()``).
     func tearDownBrokenRing() {
-        // No local reference to the ring: it must be freed (closed) where it is set to nil.
-        guard let errno = brokenErrno, self.ring != nil else { return }
-        // Wakes this ring owed its siblings will never be submitted: deliver them now.
-        abandonOutgoingWakes()
+        guard let errno = brokenErrno else { return }
         activeOperations.store(0, ordering: .releasing)
-        // Completions the kernel already posted are real results: deliver them first.
-        reapCompletions()
-        // Entries still in the SQ never reached the kernel: their callers get `broken`
-        // (nothing happened), the others `brokenInFlight` (the effect is unknown).
-        let neverSubmitted = Set(self.ring!.unconsumedSubmissions)
+        // Wakes owed to siblings go out through eventfds, completions already posted are
+        // delivered (real results), and entries still in the SQ never reached the kernel: their
+        // callers get `broken` (nothing happened), the others `brokenInFlight` (effect unknown).
+        guard let neverSubmitted = reactor.prepareTeardown() else { return }
         // From here on the ring takes no job: whatever is ready or arrives runs on the global
         // executor (like after a stop), so nothing waits for the teardown but the callers the
         // kernel still holds.
         lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
         while let next = jobs.popFirst() { globalConcurrentExecutor.enqueue(ExecutorJob(next.job)) }
         drainAfterStop()
-        var released = false
-        do {
-            let witness = try TeardownWitness(attachingTo: self.ring!)
-            // The witness's registration was a system call, which may have run pending kernel
-            // work that posted completions (an open or accept that installed a descriptor): deliver
-            // them, they are real results.
-            reapCompletions()
-            releaseRing()  // unregisters, unmaps and closes: the kernel cancels everything
-            released = witness.waitForRelease(timeout: Self.brokenRingReleaseLimit)
-        } catch {
-            releaseRing()
-        }
+        let released = reactor.releaseAfterBreak()
         kernelReleasedBrokenRing.store(released, ordering: .releasing)
         let held = table.slots(in: .submitted)
         if !released {
@@ -161,23 +144,18 @@ extension RingExecutor {
             table.markCompleted(slot)
             finish(slot, reachedKernel ? .brokenInFlight(errno) : .broken(errno))
         }
-        internalRequests.inFlight = 0
-        internalRequests.wakeReadInRing = !released && internalRequests.wakeReadInRing
     }
 
     /// The thread's last act: close what is left, forward late jobs, signal waiters.
     func finish() {
-        abandonOutgoingWakes()  // none normally: the loop ends only with them submitted
         activeOperations.store(0, ordering: .releasing)
-        // Close the ring: nothing is in flight (or the broken ring is already closed). Its
-        // number stays taken (a placeholder) until every sibling has finished.
-        releaseRing()
-        portable?.close()
-        portable = nil
+        // Close the backend: nothing is in flight (or the broken ring is already closed). A
+        // ring's number stays taken (a placeholder) until every sibling has finished.
+        let reservedDescriptor = reactor.close()
         // No producer may write the eventfd once it is closed (its number could be reused).
         lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
         // The wake read's buffer may be freed unless the kernel could still hold the read.
-        wakeSignal.close(freeBuffer: !internalRequests.wakeReadInRing)
+        wakeSignal.close(freeBuffer: !reactor.mayHoldWakeBuffer)
         // Nothing touches the operation table once stopped: give its memory back.
         table.discardAll()
         timers = TimingWheel(initialCapacity: 2)
@@ -187,33 +165,14 @@ extension RingExecutor {
         while let next = jobs.popFirst() { globalConcurrentExecutor.enqueue(ExecutorJob(next.job)) }
         jobs.destroy()
         jobs = JobQueue(capacity: 2)
-        internalRequests.cancels.destroy()
-        internalRequests.cancels = JobQueue(capacity: 2)
+        pendingCancels.destroy()
+        pendingCancels = JobQueue(capacity: 2)
         drainAfterStop()
         // The last publication: the final counts, and gauges at zero (nothing is left).
         metrics?.publish(MetricsState(
             statistics: statistics, wakesReceived: wakeSignal.writes.load(ordering: .relaxed) + wakeSignal.messages.load(ordering: .relaxed),
             inFlight: 0, waiting: 0, timers: 0))
         group.ringFinished(reserved: reservedDescriptor)
-        reservedDescriptor = nil
         thread.signalExited()
-    }
-
-    /// Frees the ring (ring thread, no other reference to it held): the kernel releases it; its
-    /// descriptor number is handed to the group's placeholder where that worked, and
-    /// ``ringDescriptor`` stops naming it for new wakes.
-    func releaseRing() {
-        guard let fd = ring?.descriptor.rawValue else { return }
-        ringDescriptor.store(-1, ordering: .releasing)
-        ring = nil
-        if descriptorReservation?.isReserved == true { reservedDescriptor = fd }
-        if sentMessageWakes {
-            // A MSG_RING this ring sent may still sit with the kernel's workers (a target whose
-            // lock was busy), and closing the ring cancels it: wake the running siblings once
-            // through their eventfds instead (a spare wake costs one loop pass).
-            for sibling in group.members.withLock({ $0 }) where sibling !== self && sibling.lifecycle == .running {
-                sibling.wakeSignal.forceWake()
-            }
-        }
     }
 }

@@ -8,10 +8,11 @@ import Glibc
 /// The loop of a ring thread (DESIGN.md, *Execution model*).
 ///
 /// One pass: take the inbox (jobs, cancellations, shutdown) → run at most
-/// ``RingExecutor/jobBudget`` jobs → begin a requested shutdown → submit the runtime's internal requests (wake read,
-/// cancellations) → if no job is ready, park: submit and wait in **one** `io_uring_enter`,
-/// with the wake read in the kernel; otherwise poll: submit without waiting → reap every
-/// CQE, resuming the callers on this thread → admit waiting operations.
+/// ``RingExecutor/jobBudget`` jobs → begin a requested shutdown → hand the backend its internal
+/// requests (wake read, cancellations) → if no job is ready, park: one blocking wait of the
+/// backend (one `io_uring_enter`, with the wake read in the kernel; or one `epoll_wait`);
+/// otherwise poll without waiting → reap every completion, resuming the callers on this
+/// thread → admit waiting operations.
 ///
 /// **Fairness.** A task that never stops being ready (a `Task.yield()` loop) uses at most a
 /// budget of jobs per pass; completions, the inbox and cancellations are served between
@@ -41,7 +42,7 @@ extension RingExecutor {
             // taken out of the CQ (the submit path may have moved some into its holding buffer
             // while recovering from EAGAIN/EBUSY; a wait would not see them).
             activeOperations.store(table.used + (jobs.isEmpty ? 0 : 1), ordering: .releasing)
-            if jobs.isEmpty && inbox.isEmpty && (ring?.readyCompletions ?? 0) == 0 && portable?.hasReady != true && !timersDue {
+            if jobs.isEmpty && inbox.isEmpty && !reactor.hasReadyCompletions && !timersDue {
                 park(notLongerThan: metrics != nil ? publishMetrics(parking: true) : nil)
             } else {
                 if metrics != nil { publishMetrics(parking: false) }
@@ -62,7 +63,7 @@ extension RingExecutor {
             case .drain: beginDraining()
             case .schedule(let timer): armScheduled(timer)
             case .unschedule(let timer): disarmScheduled(timer)
-            case .completed(let userData, let result): portable?.workerFinished(userData, result)
+            case .run(let body): body()
             }
         }
     }
@@ -105,14 +106,14 @@ extension RingExecutor {
         // The next timer's deadline bounds the wait: one enter, one timeout, for all timers.
         var timeout: Duration? = timeUntilNextTimer()
         if let bound { timeout = min(timeout ?? bound, bound) }
-        if portable == nil && !internalRequests.wakeReadInRing {
+        if !reactor.wakeIsArmed {
             // No wake read in the kernel (the SQ stayed full, or shutdown cancelled it): a
             // bounded wait, never an unbounded one.
             timeout = min(timeout ?? .seconds(1), .milliseconds(lifecycle == .running ? 1 : 10))
             statistics.timedParks += 1
         }
         parkedInKernel.store(true, ordering: .relaxed)
-        enter(.park, wait: true, timeout: timeout)
+        reactor.enter(.park, wait: true, timeout: timeout)
         parkedInKernel.store(false, ordering: .relaxed)
         wakeSignal.disarm()
     }
@@ -120,52 +121,7 @@ extension RingExecutor {
     /// Submits without waiting, so completions of the work in flight are collected even
     /// while jobs stay ready.
     private func poll() {
-        if let portable {
-            if portable.pending > 0 || portable.hasReady { enter(.poll, wait: false) }
-            return
-        }
-        guard let ring else { return }
-        if ring.pendingSubmissions == 0 && table.inFlight == 0 && internalRequests.inFlight == 0 && ring.readyCompletions == 0 {
-            return
-        }
-        enter(.poll, wait: false)
-    }
-
-    /// The runtime's only use of the ring's submit path (contract 4: `Ring.submit` owns the
-    /// retry policy; this maps its outcome onto the runtime's state).
-    func enter(_ reason: SubmitSite, wait: Bool, timeout: Duration? = nil) {
-        if let portable {
-            // Nothing to submit: requests started when they were admitted. An eager call's
-            // result is already among the ready completions.
-            if reason.contains(.eager) || reason.contains(.submissionQueueFull) { return }
-            do throws(Errno) {
-                try portable.wait(timeout: wait ? timeout : .zero)
-            } catch {
-                // epoll_wait fails only for a bad descriptor or argument: nothing this ring can
-                // recover from. Logged; the ring backs off and goes on (its work can still end
-                // through cancellation and shutdown).
-                statistics.stalls += 1
-                logger.error("Spool ring \(index): epoll_wait failed with \(error)")
-                usleep(1000)
-            }
-            return
-        }
-        guard let ring, lifecycle != .broken else { return }
-        if let faults { faults.entering(reason.union(unsubmittedSites), ring: index) }
-        do {
-            try ring.submit(waitingFor: wait ? 1 : 0, timeout: timeout)
-            if ring.pendingSubmissions == 0 {
-                unsubmittedSites = []
-                if !wakesInSubmissionQueue.isEmpty { releaseSubmittedWakes() }
-            }
-        } catch .broken(let errno) {
-            fail(brokenWith: errno)
-        } catch {
-            // `submissionStalled`: the kernel took nothing after 16 bounded waits; the ring is
-            // healthy. Back off a millisecond (never a spin) and let the next pass retry.
-            statistics.stalls += 1
-            usleep(1000)
-        }
+        if reactor.needsPoll { reactor.enter(.poll, wait: false) }
     }
 
     /// Publishes the counters if the interval has passed: checked when the loop is about to
@@ -195,30 +151,8 @@ extension RingExecutor {
         return nil
     }
 
+    /// Every completion the backend has ready → ``complete(_:)``.
     func reapCompletions() {
-        if let portable {
-            portable.reap { completion in self.complete(completion) }
-            return
-        }
-        guard let ring else { return }
-        ring.reapCompletions { completion in
-            self.complete(completion)
-        }
-    }
-
-    /// A free SQ entry, flushing the SQ to the kernel once if it is full; nil if there is
-    /// still no room (the kernel took nothing) or the ring is broken. `site` names what the
-    /// entry will carry.
-    func nextSubmission(for site: SubmitSite) -> SubmissionQueueEntry? {
-        guard let ring, lifecycle != .broken else { return nil }
-        if let sqe = ring.nextSubmission() {
-            unsubmittedSites.formUnion(site)
-            return sqe
-        }
-        statistics.submissionQueueFull += 1
-        enter(.submissionQueueFull.union(site), wait: false)
-        guard lifecycle != .broken, let sqe = self.ring?.nextSubmission() else { return nil }
-        unsubmittedSites.formUnion(site)
-        return sqe
+        reactor.reapCompletions()
     }
 }

@@ -62,10 +62,10 @@ extension RingExecutor {
             case .timed:
                 table.markTimerDone(slot)
                 finish(slot, .completed(0))
-            case .submitted where portable != nil && table.takeWaitTimer(slot) != nil:
-                // The portable backend's linked timeout: cancel the request; its -ECANCELED
-                // completion resumes the caller with `timedOut`.
-                portable?.cancel(userData)
+            case .submitted where table.takeWaitTimer(slot) != nil:
+                // A timeout the backend left to the wheel (``ReactorStart/startedNeedsTimer``):
+                // cancel the request; its -ECANCELED completion resumes the caller with `timedOut`.
+                pendingCancels.append(userData)
             case .waiting where table.takeWaitTimer(slot) != nil:
                 // A timed operation still waiting for admission when its timeout expired.
                 table.removeWaiting(slot)

@@ -6,9 +6,9 @@ import SystemPackage
 /// Work for a ring goes into its inbox; if the ring is parked, the producer that claims its
 /// wake (the 0→1 transition, ``WakeSignal/claim()``) delivers one wake:
 /// - from a **sibling ring's thread** (a ring of the same runtime) with fewer than
-///   ``deferredWakeJobLimit`` jobs ready: the sibling queues an `IORING_OP_MSG_RING` that
-///   posts a completion on the target, and sends it with its own next submit (no system call
-///   of its own); the request skips its local completion unless it fails;
+///   ``deferredWakeJobLimit`` jobs ready, whose backend can (``ReactorBackend/deferWake(to:)``):
+///   the sibling queues an `IORING_OP_MSG_RING` that posts a completion on the target, and
+///   sends it with its own next submit (no system call of its own; `IOURingReactor+Wakes.swift`);
 /// - from **any other thread**, a busy sibling, another runtime's ring, or where the kernel
 ///   lacks `MSG_RING`, or when the sibling's SQ has no room: a write to the target's eventfd,
 ///   whose read the target keeps armed.
@@ -30,51 +30,15 @@ extension RingExecutor {
         guard wakeSignal.claim() else { return }
         if let sender, sender !== self, sender.group === group, sender.sendsMessageRingWakes,
            sender.lifecycle == .running || sender.lifecycle == .stopping,
-           sender.jobs.count < Self.deferredWakeJobLimit, acceptsMessageRingWakes.load(ordering: .relaxed) {
+           sender.jobs.count < Self.deferredWakeJobLimit, acceptsMessageRingWakes.load(ordering: .relaxed),
+           sender.reactor.deferWake(to: self) {  // sender's thread: its own backend's state
             // The descriptor number stays taken while the sender lives (RingGroup): no claim
             // needs to be held until the request goes out.
             wakeSignal.release()
-            sender.outgoingWakes.append(self)  // sender's thread: its own state
             return
         }
         if let sender, sender !== self { sender.statistics.wakesSent += 1 }
         wakeSignal.deliverThroughEventFD()
         wakeSignal.release()
-    }
-
-    /// Puts the deferred sibling wakes into the SQ as `MSG_RING` requests (ring thread, with
-    /// the internal requests and before an eager submit); a wake that finds no SQ room, or a
-    /// target that already finished, goes through the eventfd at once.
-    func flushOutgoingWakes() {
-        while let target = outgoingWakes.popLast() {
-            statistics.wakesSent += 1
-            let descriptor = target.ringDescriptor.load(ordering: .acquiring)
-            if descriptor >= 0, let sqe = nextSubmission(for: .siblingWake) {
-                sqe.prepareMessageRing(FileDescriptor(rawValue: descriptor), result: 0, userData: Self.messageWakeUserData, skipLocalCompletion: true)
-                sqe.userData = Self.messageSendUserData | UInt64(target.index & 0xFFFF)
-                wakesInSubmissionQueue.append(target)
-                sentMessageWakes = true
-            } else {
-                target.wakeSignal.forceWake()
-            }
-        }
-    }
-
-    /// The kernel consumed every SQ entry, the `MSG_RING`s among them.
-    func releaseSubmittedWakes() {
-        wakesInSubmissionQueue.removeAll(keepingCapacity: true)
-    }
-
-    /// Delivers every wake still owed through the eventfd (the ring broke or is closing: its SQ
-    /// will never be submitted).
-    func abandonOutgoingWakes() {
-        while let target = wakesInSubmissionQueue.popLast() { target.wakeSignal.forceWake() }
-        while let target = outgoingWakes.popLast() { target.wakeSignal.forceWake() }
-    }
-
-    /// A `MSG_RING` of this ring failed (the target stopped and its number is a placeholder,
-    /// or its CQ was full): wake the target through its eventfd instead.
-    func messageWakeFailed(_ completion: Completion) {
-        group.member(Int(completion.userData & 0xFFFF))?.wakeSignal.forceWake()
     }
 }

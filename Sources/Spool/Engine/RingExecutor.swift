@@ -24,8 +24,9 @@ enum InboxItem: @unchecked Sendable {  // UnownedJob is safe to hand to the ring
     case schedule(ScheduledTimer)
     /// Remove a cancelled scheduled action's timer.
     case unschedule(ScheduledTimer)
-    /// A portable-backend worker finished the request with this `user_data` (its result).
-    case completed(UInt64, Int32)
+    /// A closure to run on the ring thread (a backend's worker handing back a result; later a
+    /// transport's `execute`). Dropped if the ring has stopped: nothing runs on it any more.
+    case run(() -> Void)
 }
 
 /// Every ring executor ever made: tasks may hold unowned references to one for as long as
@@ -49,15 +50,18 @@ let ringThreadKey: pthread_key_t = {
 
 /// One ring thread: its io_uring, its job queue, and the loop that runs both.
 ///
-/// The executor's work is split by job, one file each:
+/// The executor is written once, against the backend seam (``ReactorBackend``, held as a
+/// ``Reactor``): it never asks which backend it runs on. Its work is split by job, one file each:
 /// - this file: its state, its thread's start, and entry points from any thread;
-/// - `RingExecutor+Start.swift`: setting up a ring or the portable backend at start;
+/// - `RingExecutor+Start.swift`: how the creator learns whether the backend started;
 /// - `RingExecutor+Loop.swift`: the loop — a budget of jobs, the inbox, park and wake;
-/// - `RingExecutor+Operations.swift`: perform, admission and submission of operations;
-/// - `RingExecutor+Completion.swift`: a CQE → the suspended caller resumed;
-/// - `RingExecutor+Cancellation.swift`: cancellation and the runtime's internal requests;
+/// - `RingExecutor+Wakes.swift`: waking a parked ring from another thread;
+/// - `Operations/RingExecutor+Admission.swift`: perform, admission and submission of operations;
+/// - `Operations/RingExecutor+Completion.swift`: a completion → the suspended caller resumed;
+/// - `Operations/RingExecutor+Cancellation.swift`: cancellation;
+/// - `Operations/RingExecutor+Consumers.swift`: operations with a consumer (multishot, owned sends);
 /// - `RingExecutor+Lifecycle.swift`: the shutdown / broken-ring state machine;
-/// - `RingExecutor+Timers.swift`: sleeps on the ring's timing wheel.
+/// - `RingExecutor+Timers.swift`: sleeps and scheduled actions on the ring's timing wheel.
 ///
 /// **Thread-safety:** ``enqueue(_:serial:)``, ``post(_:)``, ``requestCancel(_:)`` and
 /// ``requestShutdown()`` may be called from any thread; everything else runs on the ring
@@ -138,18 +142,17 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     let acceptsMessageRingWakes = Atomic<Bool>(false)
 
     // Ring-thread state.
-    @exclusivity(unchecked) var ring: Ring?
-    /// The portable backend, where the runtime uses it instead of io_uring (then `ring` is nil).
-    @exclusivity(unchecked) var portable: PortableReactor?
-    /// The worker threads of the portable backend (nil: this ring uses io_uring).
-    let fileWorkers: BlockingPool?
+    /// The backend beneath the executor (a `let`: the hot path reaches it without a check).
+    let reactor: Reactor
     @exclusivity(unchecked) var jobs = JobQueue<RingJob>(capacity: 256)
     /// A `let`: the hot path reaches it without retaining it.
     let table = OperationTable()
     @exclusivity(unchecked) var inFlightLimit = 0
-    @exclusivity(unchecked) var internalRequests = InternalRequests()
-    /// Request kinds prepared in the SQ since the last successful enter (for ``SubmitSite``).
-    @exclusivity(unchecked) var unsubmittedSites: SubmitSite = []
+    /// `user_data` of operations to cancel, oldest first, waiting for the backend to take them
+    /// (``flushInternalRequests()``).
+    @exclusivity(unchecked) var pendingCancels = JobQueue<UInt64>(capacity: 16)
+    /// Shutdown's cancel-everything must still go to the backend.
+    @exclusivity(unchecked) var cancelAllWanted = false
     @exclusivity(unchecked) var brokenErrno: Errno?
     @exclusivity(unchecked) var shutdownRequested = false
     @exclusivity(unchecked) var statistics = LoopStatistics()
@@ -164,21 +167,6 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     @exclusivity(unchecked) var nextBufferGroup: UInt16 = 0
     /// A graceful shutdown is draining the runtime: accepts are refused (ring thread).
     @exclusivity(unchecked) var refusesAccepts = false
-    /// Sibling rings whose wake this ring has claimed and must deliver with a `MSG_RING` at
-    /// its next submit (see `RingExecutor+Wakes.swift`).
-    @exclusivity(unchecked) var outgoingWakes: [RingExecutor] = []
-    /// Siblings whose `MSG_RING` is in this ring's SQ, not yet consumed by the kernel (the ring
-    /// does not stop before the kernel took them; if it breaks, they get an eventfd wake).
-    @exclusivity(unchecked) var wakesInSubmissionQueue: [RingExecutor] = []
-    /// This ring's descriptor number, if it was handed over to the group's placeholder when the
-    /// ring closed (the group closes it once every sibling has finished).
-    @exclusivity(unchecked) var reservedDescriptor: Int32?
-    /// How the ring's number is kept taken when it closes (nil: it is closed as usual, and
-    /// siblings do not wake this ring with `MSG_RING`).
-    @exclusivity(unchecked) var descriptorReservation: DescriptorReservation?
-    /// Whether this ring ever sent a `MSG_RING` wake (then it wakes its running siblings once
-    /// through their eventfds when it stops, in case the kernel still held one).
-    @exclusivity(unchecked) var sentMessageWakes = false
     /// Whether this ring sends `MSG_RING` wakes (configuration).
     let sendsMessageRingWakes: Bool
     /// The pools on this ring, whose waiting receivers are woken when it stops.
@@ -192,17 +180,6 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     let timerScale: TickScale
     let timerOrigin = ContinuousClock.now
 
-    static let wakeUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 1
-    static let cancelUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 2
-    static let cancelAllUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 3
-    /// The `LINK_TIMEOUT` entries bounding operations (their completions need no action).
-    static let linkTimeoutUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 4
-    /// A wake a sibling ring posted here with `MSG_RING` (no action: the loop wakes).
-    static let messageWakeUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 5
-    /// This ring's own `MSG_RING` wake requests, when one fails (the low 16 bits name the
-    /// target ring's index); successful ones post no completion here.
-    static let messageSendUserData: UInt64 = UInt64(OperationTable.internalGeneration) << 32 | 0x1_0000
-
     /// Creates the executor and starts its thread; returns once the ring exists (or failed).
     init(
         index: Int, options: RingOptions, inFlightLimit: Int?, timerScale: TickScale = .milliseconds,
@@ -211,7 +188,6 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         fileWorkers: BlockingPool? = nil, faults: SubmitFaultInjector?, logger: Logger
     ) throws(RuntimeError) {
         self.group = group
-        self.fileWorkers = fileWorkers
         self.metrics = metrics
         self.metricsInterval = metricsInterval
         self.index = index
@@ -223,11 +199,21 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         self.inFlightLimitSetting = inFlightLimit
         self.faults = faults
         self.logger = logger
-        wakeSignal = try WakeSignal()
+        let wake = try WakeSignal()
+        do throws(RuntimeError) {
+            reactor = try Reactor.make(
+                index: index, options: options, messageRingWakes: messageRingWakes, wakeDescriptor: wake.descriptor.rawValue,
+                fileWorkers: fileWorkers, faults: faults)
+        } catch {
+            wake.close(freeBuffer: true)
+            throw error
+        }
+        wakeSignal = wake
         taskExecutor = RingTaskExecutor()
         serialExecutor = RingSerialExecutor()
         taskExecutor.loop = self
         serialExecutor.loop = self
+        reactor.attach(self)
         // Immortal: tasks keep unowned references to their preferred executor, so executors
         // are kept (a few hundred bytes each once stopped) in a process-wide list.
         retiredExecutors.withLock { $0.append(self) }
@@ -253,45 +239,13 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         if let pinnedCore, let e = CPUAffinity.pinCurrentThread(to: pinnedCore) {
             logger.warning("Spool ring \(index): could not pin its thread to core \(pinnedCore) (\(Errno(rawValue: e))); it runs unpinned")
         }
-        if let workers = fileWorkers {
-            do throws(RuntimeError) {
-                try startPortable(workers: workers)
-            } catch {
-                failStart(error)
-                return
-            }
-            markStarted()
-            runLoop()
-            finish()
-            return
-        }
-        do throws(RingError) {
-            var ringOptions = options
-            ringOptions.registerRingDescriptor = true  // this thread owns the ring for its whole life
-            let r = try Ring(options: ringOptions, systemCalls: faults?.systemCalls(ring: index) ?? .kernel)
-            guard r.features.contains(.extendedArgument) else {
-                // Timers bound the ring's wait with io_uring_enter's timeout argument.
-                throw RingError.unavailable(.noFunction, advice: Self.extendedArgumentAdvice)
-            }
-            ring = r
-            zeroCopySendSupported.store(r.supports(.sendZeroCopy), ordering: .releasing)
-            if let placeholder = group.placeholderIfOpen() {
-                let reservation = DescriptorReservation(placeholder: FileDescriptor(rawValue: placeholder))
-                r.descriptorReservation = reservation
-                descriptorReservation = reservation
-            }
-            ringDescriptor.store(r.descriptor.rawValue, ordering: .releasing)
-            acceptsMessageRingWakes.store(r.supports(.messageRing) && descriptorReservation != nil, ordering: .releasing)
-            outgoingWakes.reserveCapacity(8)
-            wakesInSubmissionQueue.reserveCapacity(8)
-            inFlightLimit = max(1, inFlightLimitSetting ?? r.completionQueueCapacity)
+        do throws(RuntimeError) {
+            try reactor.open()
         } catch {
-            failStart(RuntimeError(error))
+            failStart(error)
             return
         }
-        internalRequests.wakeRearmWanted = true
         markStarted()
-
         runLoop()
         finish()
     }
@@ -370,8 +324,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         switch item {
         case .job(let job, _):
             globalConcurrentExecutor.enqueue(ExecutorJob(job))
-        case .cancel, .shutdown, .drain, .unschedule, .completed:
-            break  // nothing is in flight any more
+        case .cancel, .shutdown, .drain, .unschedule, .run:
+            break  // nothing is in flight any more, and nothing runs on the ring
         case .schedule(let timer):
             let error: RuntimeError = brokenWith.map { .broken($0) } ?? .shutdown
             Task.detached { timer.fire(.failure(error)) }  // never on the poster's stack

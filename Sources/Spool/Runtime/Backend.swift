@@ -108,7 +108,7 @@ enum IOUringProbe {
         do throws(RingError) {
             let ring = try Ring(options: RingOptions(submissionEntries: 2), systemCalls: systemCalls)
             guard ring.features.contains(.extendedArgument) else {
-                return .failure(.unavailable(.noFunction, reason: RingExecutor.extendedArgumentAdvice))
+                return .failure(.unavailable(.noFunction, reason: IOURingReactor.extendedArgumentAdvice))
             }
             guard let sqe = ring.nextSubmission() else { return .failure(.unavailable(.resourceTemporarilyUnavailable, reason: "the probe ring had no free entry")) }
             sqe.prepareNop()

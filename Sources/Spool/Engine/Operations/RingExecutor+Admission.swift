@@ -1,6 +1,6 @@
 internal import SpoolRing
 
-/// Operations: how a call becomes an SQE.
+/// Operations: how a call reaches the backend (an SQE, or the portable backend's attempt).
 ///
 /// `perform` takes a slot in the ``OperationTable`` and suspends the caller; `start` then
 /// admits the operation if the ring has fewer than `inFlightLimit` operations in the kernel
@@ -188,42 +188,25 @@ extension RingExecutor {
         }
     }
 
-    /// Prepares `slot`'s SQE (and its linked `LINK_TIMEOUT`, if it has one); false when the
-    /// SQ is full even after flushing it, or broken.
+    /// Hands `slot` to the backend (with its timeout, if it has one); false when the backend
+    /// has no room now (the SQ is full even after flushing it), or the ring broke.
     private func submit(_ slot: Int32) -> Bool {
         let request = table.request(slot)
-        if let portable {
-            // The portable backend starts it now; a timeout is a wheel timer that cancels it
-            // (the nearest equivalent of LINK_TIMEOUT), ending it with `timedOut`.
-            let userData = table.userData(slot)
-            if table.linkTimeout(of: slot) != nil {
+        let userData = table.userData(slot)
+        let timeout = table.linkTimeout(of: slot).map { LinkedTimeout(timespec: $0, deadline: table.linkDeadline(of: slot)) }
+        switch reactor.start(request, userData: userData, timeout: timeout) {
+        case .noRoom:
+            return false
+        case .started:
+            // The backend bounds it (a linked timeout): the wheel timer of its wait, if any, goes.
+            if timeout != nil, let waitTimer = table.takeWaitTimer(slot) { timers.cancel(waitTimer) }
+        case .startedNeedsTimer:
+            if let timeout {
+                // A wheel timer cancels it when the timeout expires (ending it with `timedOut`).
                 let timer = table.takeWaitTimer(slot)
-                    ?? timers.schedule(at: timerScale.deadlineTick(after: table.linkDeadline(of: slot) - timerOrigin), userData)
+                    ?? timers.schedule(at: timerScale.deadlineTick(after: timeout.deadline - timerOrigin), userData)
                 table.setWaitTimer(slot, timer)
             }
-            table.markSubmitted(slot)
-            statistics.submitted += 1
-            portable.start(request, userData: userData)
-            return true
-        }
-        let timeout = table.linkTimeout(of: slot)
-        if timeout != nil && (ring?.freeSubmissionSlots ?? 0) < 2 {
-            // The operation and its timeout must be adjacent in the SQ: make room for both.
-            enter(.submissionQueueFull.union(request.site), wait: false)
-            if lifecycle != .running || (ring?.freeSubmissionSlots ?? 0) < 2 { return false }
-        }
-        guard let sqe = nextSubmission(for: request.site) else { return false }
-        request.prepare(sqe)
-        sqe.userData = table.userData(slot)
-        if let timeout, let linked = ring?.nextSubmission() {
-            if let waitTimer = table.takeWaitTimer(slot) { timers.cancel(waitTimer) }
-            // The time left now (the wait for admission used some): the kernel copies it
-            // when it takes the entry.
-            let spec = timeout.assumingMemoryBound(to: KernelTimespec.self)
-            spec.pointee = KernelTimespec(table.linkDeadline(of: slot) - ContinuousClock.now)
-            sqe.flags.insert(.link)
-            linked.prepareLinkTimeout(spec)
-            linked.userData = Self.linkTimeoutUserData
         }
         table.markSubmitted(slot)
         statistics.submitted += 1
@@ -247,9 +230,9 @@ extension RingExecutor {
         // The loop's own work goes first. Internal requests go into the SQ ahead of this
         // entry (the eager enter then submits them too); if they cannot, or a timer is due,
         // the call takes the usual path and the loop serves them.
-        if internalRequests.waitForRoom {
+        if internalRequestsWaitForRoom {
             flushInternalRequests()
-            if internalRequests.waitForRoom {
+            if internalRequestsWaitForRoom {
                 return false
             }
         }
@@ -284,8 +267,7 @@ extension RingExecutor {
     /// The eager call's enter and reap (its entries are in the SQ, ``eagerSlot`` names it):
     /// its outcome if the kernel completed it inside the submit, else nil (still in flight).
     private func enterAndReapEagerly() -> OperationOutcome? {
-        if !outgoingWakes.isEmpty { flushOutgoingWakes() }  // they go out with this enter
-        enter(.eager, wait: false)
+        reactor.enter(.eager, wait: false)  // deferred sibling wakes go out with it
         reapCompletions()
         faults?.eagerReapDone()
         guard let outcome = eagerOutcome else {
@@ -300,7 +282,7 @@ extension RingExecutor {
     /// Admits waiting operations, oldest first, while the cap and the SQ allow.
     /// Internal requests that found no SQ room go first: none is admitted while they wait.
     func admitWaiting() {
-        if internalRequests.waitForRoom { return }
+        if internalRequestsWaitForRoom { return }
         while lifecycle == .running, let slot = table.firstWaiting, underCap(slot) {
             if !submit(slot) { return }  // no SQ room: it stays first in line
         }

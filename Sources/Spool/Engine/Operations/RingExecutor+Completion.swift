@@ -6,20 +6,17 @@ import Glibc
 
 /// Completions: where a CQE resumes a task.
 ///
-/// The loop reaps CQEs in a batch and hands each to ``RingExecutor/complete(_:)``, which
+/// The loop has the backend reap its completions (CQEs, or the portable backend's) in a batch,
+/// each handed to ``RingExecutor/complete(_:)``, which
 /// finds the operation's slot by `user_data` (ignoring stale ones), turns the result into an
 /// ``OperationOutcome`` and resumes the suspended caller with ``RingExecutor/finish(_:_:)``
 /// — on this ring thread, with no hop: the continuation's job lands in the ring's own queue.
 extension RingExecutor {
     /// Handles one CQE.
     func complete(_ completion: Completion) {
-        if UInt32(truncatingIfNeeded: completion.userData >> 32) == OperationTable.internalGeneration {
-            internalCompletion(completion)
-            return
-        }
         guard let slot = table.slot(for: completion.userData), table.state(slot) == .submitted else { return }  // stale
-        if portable != nil, !completion.hasMore, let timer = table.takeWaitTimer(slot) {
-            timers.cancel(timer)  // the portable backend's linked timeout: no longer needed
+        if !completion.hasMore, let timer = table.takeWaitTimer(slot) {
+            timers.cancel(timer)  // a wheel timer bounding it (``ReactorStart/startedNeedsTimer``): no longer needed
         }
         if !completion.hasMore { statistics.completed += 1 }
         if let consumer = table.consumer(of: slot) {

@@ -34,9 +34,9 @@ import Glibc
 /// cannot be interrupted), and its caller waits for it, as for a request in the kernel.
 ///
 /// **Thread-safety:** none: the ring thread's, except that worker threads post their results
-/// through the executor's inbox. **Lifetime:** owned by its executor; closes its epoll
-/// descriptor when dropped.
-final class PortableReactor {
+/// through the executor's inbox. **Lifetime:** owned by its executor, which is never freed;
+/// ``close()`` closes its epoll descriptor when the ring thread ends.
+final class PortableReactor: ReactorBackend {
     /// One watched descriptor.
     final class Registration {
         let fd: Int32
@@ -112,7 +112,8 @@ final class PortableReactor {
     let wakeDescriptor: Int32
     /// Worker threads for file and path calls (shared by the runtime's rings).
     let workers: BlockingPool
-    unowned let executor: RingExecutor
+    /// The executor this backend serves (set once, before the thread starts).
+    unowned(unsafe) var executor: RingExecutor! = nil
     /// Completions ready for the executor, oldest first.
     @exclusivity(unchecked) private(set) var ready = JobQueue<Completion>(capacity: 64)
     /// Registrations by descriptor number (a table, not a hash: a lookup per event and per
@@ -127,9 +128,8 @@ final class PortableReactor {
     static let multishotBurst = 64
 
     /// Creates the epoll instance and watches the wake eventfd.
-    init(executor: RingExecutor, wakeDescriptor: Int32, workers: BlockingPool) throws(Errno) {
+    init(wakeDescriptor: Int32, workers: BlockingPool) throws(Errno) {
         epoll = try Epoll()
-        self.executor = executor
         self.wakeDescriptor = wakeDescriptor
         self.workers = workers
         try epoll.add(wakeDescriptor, .readable)  // level-triggered: the ring reads it to reset it
@@ -283,10 +283,16 @@ final class PortableReactor {
     }
 
     func startOnWorker(_ request: OperationRequest, userData: UInt64) {
-        let executor = self.executor
+        let executor = self.executor!
+        // The result comes back as a job on the ring's inbox, run on the ring thread (the
+        // reactor is only ever touched there).
+        nonisolated(unsafe) let reactor = self
         let job = BlockingPool.Job(
-            run: { executor.post(.completed(userData, request.runBlocking())) },
-            refuse: { _ in executor.post(.completed(userData, -ECANCELED)) })
+            run: {
+                let result = request.runBlocking()
+                executor.post(.run { reactor.workerFinished(userData, result) })
+            },
+            refuse: { _ in executor.post(.run { reactor.workerFinished(userData, -ECANCELED) }) })
         jobs[userData] = job
         if workers.submit(job) != nil {
             jobs[userData] = nil
@@ -398,9 +404,11 @@ final class PortableReactor {
 
     // MARK: Completions
 
-    /// Hands every ready completion to `body`, oldest first (including those posted meanwhile).
-    func reap(_ body: (Completion) -> Void) {
-        while let next = ready.popFirst() { body(next) }
+    /// Hands every ready completion to the executor, oldest first (including those posted
+    /// meanwhile).
+    func reapCompletions() {
+        let executor = self.executor!
+        while let next = ready.popFirst() { executor.complete(next) }
     }
 
     func post(_ userData: UInt64, _ result: Int32, flags: UInt32 = 0) {
@@ -414,10 +422,16 @@ final class PortableReactor {
         }.joined(separator: ", ") + " jobs \(jobs.count) ready \(ready.count)"
     }
 
-    /// Releases what the reactor holds (ring thread, at exit; nothing is pending).
-    func close() {
+    /// Releases what the reactor holds (ring thread, at exit; nothing is pending). No
+    /// descriptor stays reserved: siblings never name this ring's.
+    func close() -> Int32? {
         registrations.removeAll()
+        epoll.close()  // the executor, and so this reactor, outlives the ring thread
+        return nil
     }
+
+    /// Whether ``close()`` ran (its epoll descriptor is closed).
+    var isClosed: Bool { epoll.isClosed }
 
     deinit {
         ready.destroy()  // its storage is manual
