@@ -12,7 +12,7 @@ import Glibc
 /// internal buffer of up to 256 events, read back with ``event(_:)``.
 ///
 /// **Thread-safety:** none; owned by one ring thread. **Lifetime:** closes its descriptor when
-/// dropped.
+/// dropped, or earlier with ``close()``.
 public final class Epoll {
     /// Readiness and registration bits (`EPOLL*`). A plain value: `Sendable`.
     public struct Events: OptionSet, Sendable {
@@ -52,21 +52,23 @@ public final class Epoll {
 
     deinit {
         close()
-        fds.deallocate()
-        bits.deallocate()
     }
 
-    /// Closes the epoll descriptor now (its owner stops using it; later calls do nothing), for an
-    /// owner that outlives its use of the instance.
+    /// Closes the epoll descriptor now and frees the event buffer, for an owner that outlives
+    /// its use of the instance. Afterwards registrations fail with `EBADF`, waits report no
+    /// event, and the number (which the process may reuse) is never touched again.
     public func close() {
         if isClosed { return }
         isClosed = true
         _ = Glibc.close(descriptor.rawValue)
+        fds.deallocate()
+        bits.deallocate()
     }
 
     /// Registers `fd` for `events` (owner thread). Throws `EPERM` for a descriptor epoll cannot watch (a
     /// regular file or a directory), `EEXIST` if it is registered already.
     public func add(_ fd: Int32, _ events: Events) throws(Errno) {
+        if isClosed { throw .badFileDescriptor }
         let r = spool_epoll_ctl(descriptor.rawValue, 0, fd, events.rawValue)
         if r < 0 { throw Errno(rawValue: -r) }
     }
@@ -74,12 +76,14 @@ public final class Epoll {
     /// Changes `fd`'s interest (owner thread; re-arms a one-shot registration). Throws `ENOENT` if `fd` is not
     /// registered (a descriptor closed and its number reused drops the registration).
     public func modify(_ fd: Int32, _ events: Events) throws(Errno) {
+        if isClosed { throw .badFileDescriptor }
         let r = spool_epoll_ctl(descriptor.rawValue, 1, fd, events.rawValue)
         if r < 0 { throw Errno(rawValue: -r) }
     }
 
     /// Removes `fd` (owner thread; errors ignored: a closed descriptor is already gone).
     public func remove(_ fd: Int32) {
+        if isClosed { return }
         _ = spool_epoll_ctl(descriptor.rawValue, 2, fd, 0)
     }
 
@@ -87,6 +91,7 @@ public final class Epoll {
     /// `.zero`: do not wait). Returns the number of events (0 on timeout or `EINTR`).
     /// - Throws: any other `Errno` of the wait.
     public func wait(timeout: Duration?) throws(Errno) -> Int {
+        if isClosed { throw .badFileDescriptor }
         var nanoseconds: Int64 = -1
         if let timeout {
             let (s, atto) = timeout.components
@@ -107,6 +112,7 @@ public final class Epoll {
     /// the next wait).
     public func event(_ i: Int) -> (fd: Int32, events: Events) {
         precondition(i >= 0 && i < Epoll.capacity, "event index \(i) out of range")
+        if isClosed { return (-1, []) }
         return (fds[i], Events(rawValue: bits[i]))
     }
 }

@@ -57,7 +57,7 @@ public final class BufferPool: Sendable {
             guard RingExecutor.current === ring, ring.lifecycle == .running else {
                 return .failure(ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenWith ?? .ioError))
             }
-            return ring.reactor.makePoolStorage(count: count, bufferSize: bufferSize)
+            return ring.makePoolStorage(count: count, bufferSize: bufferSize)
         }
         let (buffers, group) = try made.get()
         self.count = count
@@ -119,38 +119,19 @@ public final class BufferPool: Sendable {
     /// Gives buffer `id` back to the kernel (any thread); `leased` says whether it was out
     /// as a ``ReceivedBuffer``. Wakes receivers waiting for a buffer.
     func giveBack(_ id: UInt16, leased: Bool) {
-        let waiters = state.withLock { s -> [UnsafeContinuation<Void, Never>] in
+        state.withLock { s -> Wakes in
             s.buffers.recycle(id)
             s.taken -= 1
             if leased { s.leased -= 1 }
-            if s.waiters.isEmpty { return [] }
-            let w = Array(s.waiters.values)
-            s.waiters.removeAll()
-            return w
-        }
-        for w in waiters { w.resume() }
+            return s.waiters.takeAll()
+        }.resume()
     }
 
     /// Waits until a buffer is free (returns at once if one is), the ring stops, or the task
     /// is cancelled.
     nonisolated(nonsending) func waitForFreeBuffer() async throws {
-        let id = state.withLock { s -> UInt64 in
-            s.nextWaiter &+= 1
-            return s.nextWaiter
-        }
-        await withTaskCancellationHandler {
-            await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-                let now = state.withLock { s -> Bool in
-                    if s.taken < count || Task.isCancelled || ring.lifecycle != .running { return true }
-                    s.waiters[id] = c
-                    return false
-                }
-                if now { c.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
-        }
-        try Task.checkCancellation()
+        let count = self.count, ring = self.ring
+        try await state.waitCancellably { s in s.taken < count || ring.lifecycle != .running }
     }
 }
 

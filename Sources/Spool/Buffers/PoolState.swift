@@ -14,7 +14,7 @@ final class PoolState: Sendable {
     let group: UInt16
     let locked: PosixLocked<Fields>  // a pthread lock: ThreadSanitizer does not see Mutex's futex
 
-    struct Fields: ~Copyable {
+    struct Fields: ~Copyable, WaiterListHolding {
         var buffers: PoolStorage
         /// Buffers the kernel has filled and that are not back yet (waiting in a receiver's
         /// queue, or leased).
@@ -22,8 +22,7 @@ final class PoolState: Sendable {
         var leased = 0
         var peakLeased = 0
         /// Receivers waiting for a buffer to come back before they re-arm.
-        var waiters: [UInt64: UnsafeContinuation<Void, Never>] = [:]
-        var nextWaiter: UInt64 = 0
+        var waiters = WaiterList()
     }
 
     init(group: UInt16, buffers: PoolStorage) {
@@ -33,12 +32,7 @@ final class PoolState: Sendable {
 
     /// Wakes receivers waiting for a buffer (the ring is stopping: they stop waiting).
     func wakeWaiters() {
-        let waiters = locked.withLock { s -> [UnsafeContinuation<Void, Never>] in
-            let w = Array(s.waiters.values)
-            s.waiters.removeAll()
-            return w
-        }
-        for w in waiters { w.resume() }
+        locked.withLock { $0.waiters.takeAll() }.resume()
     }
 
     /// The portable backend takes a free buffer for its next receive (ring thread), with its

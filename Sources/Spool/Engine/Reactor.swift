@@ -71,10 +71,10 @@ enum Reactor {
     }
 
     @inline(__always)
-    func reapCompletions() {
+    func reapCompletions(into executor: RingExecutor) {
         switch self {
-        case .ioUring(let r): r.reapCompletions()
-        case .portable(let r): r.reapCompletions()
+        case .ioUring(let r): r.reapCompletions(into: executor)
+        case .portable(let r): r.reapCompletions(into: executor)
         }
     }
 

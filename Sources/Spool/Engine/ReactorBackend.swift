@@ -13,9 +13,11 @@
 /// completion (multishot ones with `F_MORE` on the others), which the backend hands to
 /// ``RingExecutor/complete(_:)`` from ``reapCompletions()``.
 ///
-/// **Thread-safety:** none: every requirement is called on the ring thread, by its executor.
-/// **Lifetime:** owned by its executor, for the executor's whole life (made with it, opened on
-/// the ring thread, closed when the thread ends).
+/// **Thread-safety:** none: a backend is made and attached on the thread that makes its
+/// executor, before the ring thread starts; every other requirement is called on the ring
+/// thread, by its executor. **Lifetime:** owned by its executor, for the executor's whole life
+/// (executors are never freed): opened on the ring thread, closed when the thread ends, after
+/// which it holds no descriptor and no buffer of note.
 protocol ReactorBackend: AnyObject {
     /// Gives the backend its executor (once, when the executor is made).
     func attach(_ executor: RingExecutor)
@@ -32,8 +34,8 @@ protocol ReactorBackend: AnyObject {
     /// says why (``SubmitSite``).
     func enter(_ reason: SubmitSite, wait: Bool, timeout: Duration?)
 
-    /// Hands every ready completion of a user request to the executor, oldest first.
-    func reapCompletions()
+    /// Hands every ready completion of a user request to `executor` (its own), oldest first.
+    func reapCompletions(into executor: RingExecutor)
 
     /// Puts the backend's own requests in (the wake read) before the executor's cancels;
     /// false if one found no room and waits for the next pass. `running`: the ring is not
@@ -103,5 +105,7 @@ enum ReactorStart {
 /// with the time left when it starts the request) and the deadline it stands for.
 struct LinkedTimeout {
     var timespec: UnsafeMutableRawPointer
-    var deadline: ContinuousClock.Instant
+    /// A ``StoredInstant``, not a `ContinuousClock.Instant`: this value is made on the
+    /// per-operation path, which must stay free of the runtime's witness calls.
+    var deadline: StoredInstant
 }

@@ -163,10 +163,8 @@ extension RingExecutor {
         scheduled = ScheduledTable()
         // Jobs that arrived meanwhile run elsewhere from now on.
         while let next = jobs.popFirst() { globalConcurrentExecutor.enqueue(ExecutorJob(next.job)) }
-        jobs.destroy()
-        jobs = JobQueue(capacity: 2)
-        pendingCancels.destroy()
-        pendingCancels = JobQueue(capacity: 2)
+        jobs = FIFOQueue(capacity: 2)
+        pendingCancels = FIFOQueue(capacity: 2)
         drainAfterStop()
         // The last publication: the final counts, and gauges at zero (nothing is left).
         metrics?.publish(MetricsState(

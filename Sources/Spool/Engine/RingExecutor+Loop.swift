@@ -153,6 +153,6 @@ extension RingExecutor {
 
     /// Every completion the backend has ready → ``complete(_:)``.
     func reapCompletions() {
-        reactor.reapCompletions()
+        reactor.reapCompletions(into: self)
     }
 }

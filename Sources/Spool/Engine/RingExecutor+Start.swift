@@ -9,6 +9,7 @@ extension RingExecutor {
     func failStart(_ error: RuntimeError) {
         startOutcome.withLock { $0 = .failure(error) }
         lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
+        _ = reactor.close()
         wakeSignal.close(freeBuffer: true)
         group.ringFinished(reserved: nil)
         thread.signalStarted()

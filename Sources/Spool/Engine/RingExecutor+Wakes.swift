@@ -28,7 +28,7 @@ extension RingExecutor {
     /// appends to the sender's own ring-thread state.
     func wake(from sender: RingExecutor?) {
         guard wakeSignal.claim() else { return }
-        if let sender, sender !== self, sender.group === group, sender.sendsMessageRingWakes,
+        if let sender, sender !== self, sender.group === group,
            sender.lifecycle == .running || sender.lifecycle == .stopping,
            sender.jobs.count < Self.deferredWakeJobLimit, acceptsMessageRingWakes.load(ordering: .relaxed),
            sender.reactor.deferWake(to: self) {  // sender's thread: its own backend's state

@@ -26,11 +26,11 @@ enum InboxItem: @unchecked Sendable {  // UnownedJob is safe to hand to the ring
     case unschedule(ScheduledTimer)
     /// A closure to run on the ring thread (a backend's worker handing back a result; later a
     /// transport's `execute`). Dropped if the ring has stopped: nothing runs on it any more.
-    case run(() -> Void)
+    case run(@Sendable () -> Void)
 }
 
 /// Every ring executor ever made: tasks may hold unowned references to one for as long as
-/// they live, so executors are never freed (their rings and tables are, at shutdown).
+/// they live, so executors are never freed (their backends and tables are emptied at shutdown).
 /// (Behind a pthread mutex: runtimes are made on many threads at once, and ThreadSanitizer
 /// does not see `Synchronization.Mutex`'s futex lock.)
 let retiredExecutors = PosixLocked<[RingExecutor]>([])
@@ -48,7 +48,8 @@ let ringThreadKey: pthread_key_t = {
     return key
 }()
 
-/// One ring thread: its io_uring, its job queue, and the loop that runs both.
+/// One ring thread: its backend (an io_uring, or the portable reactor), its job queue, and the
+/// loop that runs both.
 ///
 /// The executor is written once, against the backend seam (``ReactorBackend``, held as a
 /// ``Reactor``): it never asks which backend it runs on. Its work is split by job, one file each:
@@ -113,7 +114,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// The errno the ring broke with (0: not broken); readable from any thread.
     let brokenErrnoValue = Atomic<Int32>(0)
     private let drainer = Atomic<Bool>(false)
-    let startOutcome = Mutex<Result<Void, RuntimeError>?>(nil)
+    let startOutcome = PosixLocked<Result<Void, RuntimeError>?>(nil)
     let thread = RingThread()
     /// Whether the kernel has `IORING_OP_SEND_ZC` (Linux 6.0), from the ring's probe.
     let zeroCopySendSupported = Atomic<Bool>(false)
@@ -144,13 +145,13 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     // Ring-thread state.
     /// The backend beneath the executor (a `let`: the hot path reaches it without a check).
     let reactor: Reactor
-    @exclusivity(unchecked) var jobs = JobQueue<RingJob>(capacity: 256)
+    @exclusivity(unchecked) var jobs = FIFOQueue<RingJob>(capacity: 256)
     /// A `let`: the hot path reaches it without retaining it.
     let table = OperationTable()
     @exclusivity(unchecked) var inFlightLimit = 0
     /// `user_data` of operations to cancel, oldest first, waiting for the backend to take them
     /// (``flushInternalRequests()``).
-    @exclusivity(unchecked) var pendingCancels = JobQueue<UInt64>(capacity: 16)
+    @exclusivity(unchecked) var pendingCancels = FIFOQueue<UInt64>(capacity: 16)
     /// Shutdown's cancel-everything must still go to the backend.
     @exclusivity(unchecked) var cancelAllWanted = false
     @exclusivity(unchecked) var brokenErrno: Errno?
@@ -159,7 +160,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// What is left of this pass's ``inlineBudget``.
     @exclusivity(unchecked) var inlineBudgetLeft = RingExecutor.inlineBudget
     /// The operation being submitted eagerly (its completion is taken without a
-    /// continuation; see `RingExecutor+Operations.swift`), or -1.
+    /// continuation; see `Operations/RingExecutor+Admission.swift`), or -1.
     @exclusivity(unchecked) var eagerSlot: Int32 = -1
     /// The eager operation's outcome, if it completed inside its submit.
     @exclusivity(unchecked) var eagerOutcome: OperationOutcome?
@@ -167,8 +168,6 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     @exclusivity(unchecked) var nextBufferGroup: UInt16 = 0
     /// A graceful shutdown is draining the runtime: accepts are refused (ring thread).
     @exclusivity(unchecked) var refusesAccepts = false
-    /// Whether this ring sends `MSG_RING` wakes (configuration).
-    let sendsMessageRingWakes: Bool
     /// The pools on this ring, whose waiting receivers are woken when it stops.
     let pools = PosixLocked<[PoolState]>([])
     /// Sleeping callers, by deadline tick; each timer carries its slot's `user_data`.
@@ -192,7 +191,6 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         self.metricsInterval = metricsInterval
         self.index = index
         self.pinnedCore = pinnedCore
-        sendsMessageRingWakes = messageRingWakes
         self.timerScale = timerScale
         self.inlineCompletion = inlineCompletion
         self.options = options
@@ -215,13 +213,15 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         serialExecutor.loop = self
         reactor.attach(self)
         // Immortal: tasks keep unowned references to their preferred executor, so executors
-        // are kept (a few hundred bytes each once stopped) in a process-wide list.
+        // are kept (about a kilobyte each once stopped: the backend closes its ring or epoll and
+        // drops its buffers) in a process-wide list.
         retiredExecutors.withLock { $0.append(self) }
         group.ringStarted()
         do {
             try thread.start { [self] in threadMain() }
         } catch {
             group.ringFinished(reserved: nil)
+            _ = reactor.close()  // the portable backend's epoll exists already
             wakeSignal.close(freeBuffer: true)
             lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
             throw error

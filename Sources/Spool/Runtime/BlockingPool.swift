@@ -21,9 +21,9 @@ import Glibc
 ///
 /// **Thread-safety:** every member may be called from any thread. **Lifetime:** owned by its
 /// runtime; worker threads are detached and hold the pool until they exit.
-final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards every var
+final class BlockingPool: @unchecked Sendable {  // `state` (a lock) guards every var and every job's state
     /// One job: its body, and the caller waiting for it.
-    final class Job: @unchecked Sendable {  // `continuation` and `state` are guarded by the pool's mutex
+    final class Job: @unchecked Sendable {  // `state` is guarded by the pool's lock
         enum State { case created, queued, running, finished }
         let run: @Sendable () -> Void
         /// Tells the caller the job will not run (no thread could be started).
@@ -37,42 +37,44 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
 
     let threadLimit: Int
     let queueLimit: Int
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
-    private var queue: [Job] = []
-    private var head = 0
-    private var threads = 0
-    /// Threads waiting for a job, and wake-ups sent to them not yet taken: a waiting thread
-    /// is counted as free only once (`waiting - signalled`).
-    private var waiting = 0
-    private var signalled = 0
-    private var running = 0
-    private var stopped = false
-    /// New jobs are refused (a graceful shutdown began); queued and running ones go on.
-    private var closed = false
 
-    /// Gauges of queued and running jobs, when metrics are on, and what they last recorded.
+    /// Everything mutable, behind the pool's lock (``Job/state`` too).
+    private struct State: ~Copyable {
+        var queue = FIFOQueue<Job>()
+        var threads = 0
+        /// Threads waiting for a job, and wake-ups sent to them not yet taken: a waiting thread
+        /// is counted as free only once (`waiting - signalled`).
+        var waiting = 0
+        var signalled = 0
+        var running = 0
+        var stopped = false
+        /// New jobs are refused (a graceful shutdown began); queued and running ones go on.
+        var closed = false
+        /// What the gauges last recorded.
+        var recorded = (queued: -1, running: -1)
+    }
+
+    private let state = PosixLocked(State())
+
+    /// Gauges of queued and running jobs, when metrics are on.
     let metrics: BlockingPoolMetrics?
-    private var recorded = (queued: -1, running: -1)
 
     init(threads: Int, queueLimit: Int, metrics: BlockingPoolMetrics? = nil) {
         threadLimit = threads
         self.queueLimit = queueLimit
         self.metrics = metrics
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
     }
 
     /// Jobs waiting to start.
-    var queued: Int { locked { queue.count - head } }
+    var queued: Int { locked { $0.queue.count } }
     /// Jobs running now.
-    var runningCount: Int { locked { running } }
+    var runningCount: Int { locked { $0.running } }
     /// Whether no job waits or runs.
-    var isIdle: Bool { locked { running == 0 && queue.count == head } }
+    var isIdle: Bool { locked { $0.running == 0 && $0.queue.isEmpty } }
 
     /// Refuses new jobs with ``RuntimeError/shutdown`` from now on; queued and running ones
     /// go on (a graceful shutdown's grace period).
-    func closeAdmission() { locked { closed = true } }
+    func closeAdmission() { locked { $0.closed = true } }
 
     /// Queues `job`. Returns nil on success, or the error the caller gets instead.
     ///
@@ -80,32 +82,30 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     /// thread takes at once never counts, so a limit of 0 means "run now or refuse".
     func submit(_ job: Job) -> RuntimeError? {
         var startThread = false
-        let refusal: RuntimeError? = locked {
-            if stopped || closed { return .shutdown }
+        let refusal: RuntimeError? = locked { s in
+            if s.stopped || s.closed { return .shutdown }
             if job.state == .finished { return nil }  // withdrawn before it was submitted: its caller has the error
             // Every thread not running a job (waiting, starting, or not yet started) takes a
             // queued job without it waiting: only the jobs beyond those count.
-            if queue.count - head - (threadLimit - running) >= queueLimit { return .blockingPoolFull(limit: queueLimit) }
+            if s.queue.count - (threadLimit - s.running) >= queueLimit { return .blockingPoolFull(limit: queueLimit) }
             job.state = .queued
-            queue.append(job)
-            if waiting - signalled > 0 {
-                signalled += 1
-                pthread_cond_signal(&condition)
-            } else if threads < threadLimit {
-                threads += 1
+            s.queue.append(job)
+            if s.waiting - s.signalled > 0 {
+                s.signalled += 1
+                state.signalLocked()
+            } else if s.threads < threadLimit {
+                s.threads += 1
                 startThread = true
             }
             return nil
         }
         if startThread && !startWorker() {
             // No thread: if none at all is left to take the queued jobs, they will never run.
-            let stranded = locked { () -> [Job] in
-                threads -= 1
-                guard threads == 0 else { return [] }
-                let rest = Array(queue[head...])
+            let stranded = locked { s -> [Job] in
+                s.threads -= 1
+                guard s.threads == 0 else { return [] }
+                let rest = s.queue.removeAll()
                 for j in rest { j.state = .finished }
-                queue.removeAll()
-                head = 0
                 return rest
             }
             for j in stranded { j.refuse(.unavailable(nil, reason: "could not start a blocking-pool thread")) }
@@ -116,13 +116,13 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     /// Takes `job` out of the queue, or keeps it from being queued, if it has not started (its
     /// caller was cancelled): true if it will never run.
     func withdraw(_ job: Job) -> Bool {
-        locked {
+        locked { s in
             switch job.state {
             case .created:
                 job.state = .finished  // `submit` will not queue it
                 return true
             case .queued:
-                if let i = queue[head...].firstIndex(where: { $0 === job }) { queue.remove(at: i) }
+                s.queue.removeFirst(where: { $0 === job })
                 job.state = .finished
                 return true
             case .running, .finished:
@@ -134,15 +134,14 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
     /// Stops the pool: refuses new jobs and returns the jobs that had not started (their
     /// callers get the shutdown error) and how many are still running (abandoned).
     func stop() -> (notStarted: [Job], stillRunning: Int) {
-        locked {
-            stopped = true
-            let rest = Array(queue[head...])
+        let result = locked { s -> ([Job], Int) in
+            s.stopped = true
+            let rest = s.queue.removeAll()
             for job in rest { job.state = .finished }
-            queue.removeAll()
-            head = 0
-            pthread_cond_broadcast(&condition)
-            return (rest, running)
+            return (rest, s.running)
         }
+        state.broadcast()
+        return result
     }
 
     // MARK: Workers
@@ -168,8 +167,8 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
         _ = CurrentThread.setName("spool-blocking")
         while let job = next() {
             job.run()
-            locked {
-                running -= 1
+            locked { s in
+                s.running -= 1
                 job.state = .finished
             }
         }
@@ -177,36 +176,48 @@ final class BlockingPool: @unchecked Sendable {  // the pthread mutex guards eve
 
     /// The next job to run, or nil when the pool stopped.
     private func next() -> Job? {
-        locked {
-            while !stopped && head == queue.count {
-                waiting += 1
-                pthread_cond_wait(&condition, &mutex)
-                waiting -= 1
-                if signalled > 0 { signalled -= 1 }
+        var woke = false
+        let job = state.wait(until: { s in
+            if woke {
+                // Back from a wait: that wake-up is taken.
+                s.waiting -= 1
+                if s.signalled > 0 { s.signalled -= 1 }
             }
-            if stopped {
-                threads -= 1
+            if s.stopped || !s.queue.isEmpty { return true }
+            s.waiting += 1  // about to wait
+            woke = true
+            return false
+        }, then: { s -> Job? in
+            if s.stopped {
+                s.threads -= 1
                 return nil
             }
-            let job = queue[head]
-            head += 1
-            queue.dropConsumedFront(&head)
+            let job = s.queue.popFirst()!
             job.state = .running
-            running += 1
+            s.running += 1
             return job
-        }
+        })
+        recordMetrics()
+        return job ?? nil
     }
 
-    private func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        let result = body()
-        if let metrics, (queue.count - head, running) != recorded {
-            // Only a change, and under the lock, so the last value recorded is the pool's state.
-            recorded = (queue.count - head, running)
-            metrics.queued.record(recorded.queued)
-            metrics.running.record(recorded.running)
-        }
+    private func locked<T>(_ body: (inout State) -> T) -> T {
+        let result = state.withLock(body)
+        recordMetrics()
         return result
+    }
+
+    /// Records a change of the gauges (under the lock, so the last value recorded is the
+    /// pool's state).
+    private func recordMetrics() {
+        guard let metrics else { return }
+        state.withLock { s in
+            let now = (s.queue.count, s.running)
+            if now != s.recorded {
+                s.recorded = now
+                metrics.queued.record(now.0)
+                metrics.running.record(now.1)
+            }
+        }
     }
 }

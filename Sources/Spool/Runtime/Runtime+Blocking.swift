@@ -1,5 +1,3 @@
-import Synchronization
-
 /// A caller waiting for a blocking job (shutdown resumes every one).
 protocol BlockingCallWaiter: AnyObject, Sendable {
     func shutDown()
@@ -11,38 +9,35 @@ protocol BlockingCallWaiter: AnyObject, Sendable {
 ///
 /// **Thread-safety:** `Sendable`; any thread. **Lifetime:** the call's.
 final class BlockingCall<T: Sendable>: BlockingCallWaiter, Sendable {
-    private let state = PosixLocked<(continuation: UnsafeContinuation<T, any Error>?, outcome: Result<T, any Error>?, done: Bool)>((nil, nil, false))
+    private struct State: ~Copyable, WaiterListHolding {
+        var outcome: Result<T, any Error>? = nil
+        /// The caller, waiting for the outcome.
+        var waiters = WaiterList()
+    }
+
+    private let state = PosixLocked(State())
     private weak let runtime: Runtime?
 
     init(runtime: Runtime) { self.runtime = runtime }
 
-    /// Stores the caller; resumes it at once if the outcome is already known.
-    func attach(_ c: UnsafeContinuation<T, any Error>) {
-        let ready = state.withLock { s -> Result<T, any Error>? in
-            if s.done, let outcome = s.outcome {
-                s.outcome = nil
-                return outcome
-            }
-            s.continuation = c
-            return nil
+    /// Waits for the outcome (at once if it is known already) and returns it.
+    nonisolated(nonsending) func result() async throws -> T {
+        while true {
+            if let outcome = state.withLock({ $0.outcome }) { return try outcome.get() }
+            await state.wait { s in s.outcome != nil }
         }
-        if let ready { c.resume(with: ready) }
     }
 
     /// Delivers the outcome (the first one wins).
     func finish(_ outcome: Result<T, any Error>) {
-        let c = state.withLock { s -> UnsafeContinuation<T, any Error>? in
-            if s.done { return nil }
-            s.done = true
-            guard let c = s.continuation else {
-                s.outcome = outcome  // the caller attaches next
-                return nil
-            }
-            s.continuation = nil
-            return c
+        let first = state.withLock { s -> Bool in
+            if s.outcome != nil { return false }
+            s.outcome = outcome
+            return true
         }
+        guard first else { return }
         runtime?.blockingCalls.withLock { _ = $0.removeValue(forKey: ObjectIdentifier(self)) }
-        c?.resume(with: outcome)
+        state.withLock { $0.waiters.takeAll() }.resume()
     }
 
     func shutDown() { finish(.failure(RuntimeError.shutdown)) }
@@ -77,10 +72,8 @@ extension Runtime {
         let job = BlockingPool.Job(run: { call.finish(Result { try body() }) }, refuse: { call.finish(.failure($0)) })
         blockingCalls.withLock { $0[ObjectIdentifier(call)] = call }
         return try await withTaskCancellationHandler {
-            try await withUnsafeThrowingContinuation { (c: UnsafeContinuation<T, any Error>) in
-                call.attach(c)
-                if let refusal = blockingPool.submit(job) { call.finish(.failure(refusal)) }
-            }
+            if let refusal = blockingPool.submit(job) { call.finish(.failure(refusal)) }
+            return try await call.result()
         } onCancel: {
             if blockingPool.withdraw(job) { call.finish(.failure(CancellationError())) }
         }

@@ -302,7 +302,7 @@ public final class Runtime: Sendable {
         _ body: @escaping @Sendable (Runtime) async throws -> T
     ) throws -> T {
         let runtime = try Runtime(configuration: configuration)
-        let outcome = Mutex<Result<T, any Error>?>(nil)
+        let outcome = PosixLocked<Result<T, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         Task(executorPreference: runtime.executor) {
             let r: Result<T, any Error>

@@ -9,7 +9,7 @@ extension IOURingReactor {
     func prepareTeardown() -> Set<UInt64>? {
         guard self.ring != nil else { return nil }
         abandonOutgoingWakes()
-        reapCompletions()
+        reapCompletions(into: executor)
         return Set(self.ring!.unconsumedSubmissions)
     }
 
@@ -24,7 +24,7 @@ extension IOURingReactor {
             // The witness's registration was a system call, which may have run pending kernel
             // work that posted completions (an open or accept that installed a descriptor): deliver
             // them, they are real results.
-            reapCompletions()
+            reapCompletions(into: executor)
             releaseRing()  // unregisters, unmaps and closes: the kernel cancels everything
             released = witness.waitForRelease(timeout: RingExecutor.brokenRingReleaseLimit)
         } catch {

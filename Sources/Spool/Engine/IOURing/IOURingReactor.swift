@@ -33,7 +33,8 @@ final class IOURingReactor: ReactorBackend {
     let index: Int
     let options: RingOptions
     let faults: SubmitFaultInjector?
-    /// Whether this ring sends `MSG_RING` wakes (configuration).
+    /// Whether this ring sends `MSG_RING` wakes (configuration: ``Runtime/Configuration``'s
+    /// message-ring wakes; the executor asks ``deferWake(to:)``).
     let sendsMessageRingWakes: Bool
     /// The executor this backend serves (set once, before the thread starts).
     unowned(unsafe) var executor: RingExecutor! = nil
@@ -126,7 +127,7 @@ final class IOURingReactor: ReactorBackend {
         // The time left now (the wait for admission used some): the kernel copies it when it
         // takes the entry.
         let spec = timeout.timespec.assumingMemoryBound(to: KernelTimespec.self)
-        spec.pointee = KernelTimespec(timeout.deadline - ContinuousClock.now)
+        spec.pointee = KernelTimespec(timeout.deadline.instant - ContinuousClock.now)
         sqe.flags.insert(.link)
         linked.prepareLinkTimeout(spec)
         linked.userData = Self.linkTimeoutUserData
@@ -174,10 +175,9 @@ final class IOURingReactor: ReactorBackend {
         }
     }
 
-    /// Hands every CQE to the executor (the runtime's own requests are handled here).
-    func reapCompletions() {
+    /// Hands every CQE to `executor` (the runtime's own requests are handled here).
+    func reapCompletions(into executor: RingExecutor) {
         guard let ring else { return }
-        let executor = self.executor!
         ring.reapCompletions { completion in
             if UInt32(truncatingIfNeeded: completion.userData >> 32) == OperationTable.internalGeneration {
                 self.internalCompletion(completion)

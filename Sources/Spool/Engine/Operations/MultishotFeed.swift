@@ -28,10 +28,11 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         var final: Bool
     }
 
-    private struct State: ~Copyable {
-        var events: [Event] = []
-        var head = 0
-        var waiter: UnsafeContinuation<Void, Never>? = nil
+    private struct State: ~Copyable, WaiterListHolding {
+        var events = FIFOQueue<Event>()
+        /// The consumer waiting for a change, and ``stopAndWait()``'s caller waiting for the
+        /// armed request to end (each asks its own condition again when woken).
+        var waiters = WaiterList()
         /// A request is armed (or being armed); cleared by its final completion.
         var armed = false
         /// The armed request's `user_data`, once known.
@@ -41,9 +42,7 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         var stopped = false
         /// Why the feed can never arm again (shutdown, a broken ring).
         var refused: OperationOutcome? = nil
-        /// ``stopAndWait()``'s caller, waiting for the armed request to end.
-        var stopWaiter: UnsafeContinuation<Void, Never>? = nil
-        var queued: Int { events.count - head }
+        var queued: Int { events.count }
     }
 
     let ring: RingExecutor
@@ -79,50 +78,41 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         let event = Event(result: result, flags: flags, final: final)
         observe?(event)
         var cancel: UInt64? = nil
-        var stopWaiter: UnsafeContinuation<Void, Never>? = nil
-        let (keep, waiter) = state.withLock { s -> (Bool, UnsafeContinuation<Void, Never>?) in
+        var keep = true
+        let wakes = state.withLock { s -> Wakes in
             if final {
                 s.armed = false
                 s.userData = nil
-                stopWaiter = s.stopWaiter
-                s.stopWaiter = nil
             }
-            if s.stopped { return (false, nil) }
+            if s.stopped {
+                keep = false
+                return final ? s.waiters.takeAll() : .none  // a stop waiting for the end
+            }
             s.events.append(event)
             if !final && !s.paused && s.queued >= bound, let userData = s.userData {
                 s.paused = true
                 cancel = userData
             }
-            let w = s.waiter
-            s.waiter = nil
-            return (true, w)
+            return s.waiters.takeAll()
         }
         if !keep { dispose(event) }
-        stopWaiter?.resume()
         if let cancel {
             ring.statistics.multishotPauses += 1  // ring thread
             ring.requestCancel(cancel)
         }
-        waiter?.resume()
+        wakes.resume()
     }
 
     func ended(_ outcome: OperationOutcome) {
-        var stopWaiter: UnsafeContinuation<Void, Never>? = nil
-        let waiter = state.withLock { s -> UnsafeContinuation<Void, Never>? in
+        state.withLock { s -> Wakes in
             s.armed = false
             s.userData = nil
-            stopWaiter = s.stopWaiter
-            s.stopWaiter = nil
             switch outcome {
             case .cancelled: break  // stopped before it reached the kernel
             default: s.refused = outcome
             }
-            let w = s.waiter
-            s.waiter = nil
-            return w
-        }
-        waiter?.resume()
-        stopWaiter?.resume()
+            return s.waiters.takeAll()
+        }.resume()
     }
 
     // MARK: Consumer side
@@ -152,10 +142,8 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         while true {
             try Task.checkCancellation()
             let step = state.withLock { s -> Step in
-                if s.head < s.events.count {
-                    let e = s.events[s.head]
-                    s.head += 1
-                    s.events.dropConsumedFront(&s.head)
+                if let e = s.events.popFirst() {
+                    s.events.shrinkIfEmpty()
                     return .event(e)
                 }
                 if let refused = s.refused { return .refused(refused) }
@@ -209,24 +197,10 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         if stopped { ring.requestCancel(userData) }
     }
 
-    /// Suspends until a completion, an end, or the task's cancellation.
+    /// Suspends until a completion, an end, or the task's cancellation (``next()`` then
+    /// throws).
     private nonisolated(nonsending) func waitForChange() async {
-        await withTaskCancellationHandler {
-            await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-                let now = state.withLock { s -> Bool in
-                    if s.head < s.events.count || !s.armed || s.refused != nil || s.stopped || Task.isCancelled { return true }
-                    s.waiter = c
-                    return false
-                }
-                if now { c.resume() }
-            }
-        } onCancel: {
-            state.withLock { s -> UnsafeContinuation<Void, Never>? in
-                let w = s.waiter
-                s.waiter = nil
-                return w
-            }?.resume()
-        }
+        try? await state.waitCancellably { s in !s.events.isEmpty || !s.armed || s.refused != nil || s.stopped }
     }
 
     /// Ends the feed like ``stop()``, then waits (not cancellably: the cancel's round trip
@@ -234,30 +208,24 @@ final class MultishotFeed: CompletionConsumer, Sendable {
     /// left in the ring when the caller goes on to close it.
     nonisolated(nonsending) func stopAndWait() async {
         stop()
-        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if !s.armed { return true }
-                s.stopWaiter = c
-                return false
-            }
-            if now { c.resume() }
+        while state.withLock({ $0.armed }) {
+            await state.wait { s in !s.armed }
         }
     }
 
     /// Ends the feed (any thread): the armed request is cancelled, queued completions are
     /// disposed of now and later ones as they arrive, and ``next()`` reports `.refused(.cancelled)`.
     func stop() {
-        let (leftovers, userData, waiter) = state.withLock { s -> ([Event], UInt64?, UnsafeContinuation<Void, Never>?) in
+        var leftovers: [Event] = []
+        var userData: UInt64? = nil
+        let wakes = state.withLock { s -> Wakes in
             s.stopped = true
-            let rest = Array(s.events[s.head...])
-            s.events = []
-            s.head = 0
-            let w = s.waiter
-            s.waiter = nil
-            return (rest, s.userData, w)
+            leftovers = s.events.removeAll()
+            userData = s.userData
+            return s.waiters.takeAll()
         }
         for e in leftovers { dispose(e) }
         if let userData { ring.requestCancel(userData) }
-        waiter?.resume()
+        wakes.resume()
     }
 }

@@ -32,6 +32,9 @@ extension OperationTable {
     /// When slot `index`'s linked timeout expires.
     func linkDeadline(of index: Int32) -> ContinuousClock.Instant { slots[Int(index)].linkDeadline.instant }
 
+    /// The same deadline as stored (no clock arithmetic, no witness calls).
+    func storedLinkDeadline(of index: Int32) -> StoredInstant { slots[Int(index)].linkDeadline }
+
     /// Slot `index` waits for admission under wheel timer `id` (its link deadline).
     func setWaitTimer(_ index: Int32, _ id: TimerID) {
         slots[Int(index)].timer = id

@@ -193,7 +193,7 @@ extension RingExecutor {
     private func submit(_ slot: Int32) -> Bool {
         let request = table.request(slot)
         let userData = table.userData(slot)
-        let timeout = table.linkTimeout(of: slot).map { LinkedTimeout(timespec: $0, deadline: table.linkDeadline(of: slot)) }
+        let timeout = table.linkTimeout(of: slot).map { LinkedTimeout(timespec: $0, deadline: table.storedLinkDeadline(of: slot)) }
         switch reactor.start(request, userData: userData, timeout: timeout) {
         case .noRoom:
             return false
@@ -204,7 +204,7 @@ extension RingExecutor {
             if let timeout {
                 // A wheel timer cancels it when the timeout expires (ending it with `timedOut`).
                 let timer = table.takeWaitTimer(slot)
-                    ?? timers.schedule(at: timerScale.deadlineTick(after: timeout.deadline - timerOrigin), userData)
+                    ?? timers.schedule(at: timerScale.deadlineTick(after: timeout.deadline.instant - timerOrigin), userData)
                 table.setWaitTimer(slot, timer)
             }
         }

@@ -54,6 +54,11 @@ extension RingExecutor {
         pools.withLock { list in list.first { $0.group == group } }
     }
 
+    /// A new buffer pool's storage and group id on this ring, from its backend (ring thread).
+    func makePoolStorage(count: Int, bufferSize: Int) -> Result<(PoolStorage, UInt16), any Error> {
+        reactor.makePoolStorage(count: count, bufferSize: bufferSize)
+    }
+
     /// Wakes every receiver waiting for a pool buffer on this ring (it is stopping or broke):
     /// they find the ring refusing and end with its error.
     func wakePools() {

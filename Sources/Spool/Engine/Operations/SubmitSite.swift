@@ -1,7 +1,8 @@
 /// Why the runtime is entering the kernel, and what the entries it hands over carry.
 ///
 /// Every `io_uring_enter` the runtime makes goes through one function
-/// (`RingExecutor.enter(_:wait:timeout:)`), which tags it with the reason for entering
+/// per backend (`IOURingReactor.enter(_:wait:timeout:)`; the portable one waits in
+/// `PortableReactor.enter(_:wait:timeout:)`), which tags it with the reason for entering
 /// (``park``, ``poll``, ``eager`` or ``submissionQueueFull``) plus the kinds of request among the
 /// entries it submits. The fault-injection suite uses the tag to fail the enter of one
 /// particular site; nothing else reads it.

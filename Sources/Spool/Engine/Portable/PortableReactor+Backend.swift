@@ -8,7 +8,8 @@ import SystemPackage
 ///   `LINK_TIMEOUT`, ending it with `timedOut`.
 /// - Its one wait is `epoll_wait` (``enter(_:wait:timeout:)``), which watches the ring's eventfd
 ///   for wakes all the time.
-/// - Cancels act at once; nothing of the backend's own is ever in flight; it never breaks.
+/// - A cancel the executor hands over acts at once (a timeout's cancel is handed over at the
+///   loop's next pass); nothing of the backend's own is ever in flight; it never breaks.
 extension PortableReactor {
     func attach(_ executor: RingExecutor) {
         self.executor = executor

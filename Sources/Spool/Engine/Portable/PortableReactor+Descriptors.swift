@@ -57,13 +57,13 @@ extension PortableReactor {
 
     func drop(_ reg: Registration) {
         registrations[reg.fd] = nil
-        for userData in reg.readers.all + reg.writers.all {
+        for userData in reg.readers.elements + reg.writers.elements {
             if let waiter = waiters.removeValue(forKey: userData) {
                 finishConnect(waiter)
                 post(userData, -EBADF)
             }
         }
-        reg.readers.removeAll()
-        reg.writers.removeAll()
+        _ = reg.readers.removeAll()
+        _ = reg.writers.removeAll()
     }
 }

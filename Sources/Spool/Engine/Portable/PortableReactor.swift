@@ -27,7 +27,7 @@ import Glibc
 ///
 /// **Completions.** Every request ends with exactly one final ``Completion`` (multishot ones
 /// with `F_MORE` on the others), queued in ``ready`` and handed to the executor's
-/// `complete(_:)` by ``reap(_:)``, like CQEs.
+/// `complete(_:)` by ``reapCompletions(into:)``, like CQEs.
 ///
 /// **Cancellation.** A request waiting for readiness, or a worker job that has not started,
 /// ends at once with `-ECANCELED`. A worker job that has started runs to its end (a thread
@@ -52,8 +52,8 @@ final class PortableReactor: ReactorBackend {
         /// the next edge" — that edge has come already.
         @exclusivity(unchecked) var readClosed = false
         /// Requests (their `user_data`) waiting in each direction, oldest first.
-        @exclusivity(unchecked) var readers = WaiterQueue()
-        @exclusivity(unchecked) var writers = WaiterQueue()
+        @exclusivity(unchecked) var readers = FIFOQueue<UInt64>()
+        @exclusivity(unchecked) var writers = FIFOQueue<UInt64>()
         /// Registered with epoll.
         @exclusivity(unchecked) var watched = false
         /// epoll refused it (`EPERM`): a regular file or directory; reads and writes that would
@@ -115,7 +115,7 @@ final class PortableReactor: ReactorBackend {
     /// The executor this backend serves (set once, before the thread starts).
     unowned(unsafe) var executor: RingExecutor! = nil
     /// Completions ready for the executor, oldest first.
-    @exclusivity(unchecked) private(set) var ready = JobQueue<Completion>(capacity: 64)
+    @exclusivity(unchecked) private(set) var ready = FIFOQueue<Completion>(capacity: 64)
     /// Registrations by descriptor number (a table, not a hash: a lookup per event and per
     /// request).
     @exclusivity(unchecked) var registrations = RegistrationTable<Registration>()
@@ -235,9 +235,9 @@ final class PortableReactor: ReactorBackend {
     /// descriptor — every request queued on it goes elsewhere (the file path, or its error).
     func watchOrRedirect(_ reg: Registration) {
         guard let error = watch(reg) else { return }
-        let queued = reg.readers.all + reg.writers.all
-        reg.readers.removeAll()
-        reg.writers.removeAll()
+        let queued = reg.readers.elements + reg.writers.elements
+        _ = reg.readers.removeAll()
+        _ = reg.writers.removeAll()
         if error == .notPermitted { reg.isFile = true }
         for u in queued {
             guard let w = waiters.removeValue(forKey: u) else { continue }
@@ -372,12 +372,20 @@ final class PortableReactor: ReactorBackend {
     }
 
     /// Drops the queue's leading entries whose request was cancelled meanwhile.
-    private func purgeCancelled(_ queue: inout WaiterQueue) {
-        while let first = queue.first, waiters[first] == nil { queue.removeFirst() }
+    private func purgeCancelled(_ queue: inout FIFOQueue<UInt64>) {
+        while let first = queue.first, waiters[first] == nil { _ = queue.popFirst() }
+        queue.shrinkIfEmpty()
     }
 
+    /// Drops the head of `reg`'s queue in one direction (a burst's memory goes back once it drained).
     private func removeFirst(_ reg: Registration, write: Bool) {
-        if write { reg.writers.removeFirst() } else { reg.readers.removeFirst() }
+        if write {
+            _ = reg.writers.popFirst()
+            reg.writers.shrinkIfEmpty()
+        } else {
+            _ = reg.readers.popFirst()
+            reg.readers.shrinkIfEmpty()
+        }
     }
 
     // MARK: Cancelling
@@ -406,8 +414,7 @@ final class PortableReactor: ReactorBackend {
 
     /// Hands every ready completion to the executor, oldest first (including those posted
     /// meanwhile).
-    func reapCompletions() {
-        let executor = self.executor!
+    func reapCompletions(into executor: RingExecutor) {
         while let next = ready.popFirst() { executor.complete(next) }
     }
 
@@ -425,17 +432,18 @@ final class PortableReactor: ReactorBackend {
     /// Releases what the reactor holds (ring thread, at exit; nothing is pending). No
     /// descriptor stays reserved: siblings never name this ring's.
     func close() -> Int32? {
+        // The executor, and so this reactor, outlives the ring thread: give back everything.
         registrations.removeAll()
-        epoll.close()  // the executor, and so this reactor, outlives the ring thread
+        ready = FIFOQueue(capacity: 0)
+        waiters = [:]
+        jobs = [:]
+        deferred = []
+        epoll.close()
         return nil
     }
 
     /// Whether ``close()`` ran (its epoll descriptor is closed).
     var isClosed: Bool { epoll.isClosed }
-
-    deinit {
-        ready.destroy()  // its storage is manual
-    }
 }
 
 extension OperationRequest {

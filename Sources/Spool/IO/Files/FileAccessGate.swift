@@ -9,7 +9,7 @@ import SystemPackage
 /// must wait takes the lock.
 ///
 /// Every member is internal to Spool: code outside cannot unbalance the count.
-/// **Thread-safety:** `Sendable` (an atomic word, and a `Mutex` for the waiting close).
+/// **Thread-safety:** `Sendable` (an atomic word, and a lock for the waiting close).
 /// **Lifetime:** owned by the handle that uses it.
 public final class FileAccessGate: Sendable {
     private static let closedBit = 1
@@ -18,7 +18,11 @@ public final class FileAccessGate: Sendable {
     /// found the gate closed and are about to leave again).
     private let word = Atomic<Int>(0)
     /// A close waiting for the last call to leave.
-    private let closer = PosixLocked<CheckedContinuation<Void, Never>?>(nil)
+    private let closer = PosixLocked(Closer())
+
+    private struct Closer: ~Copyable, WaiterListHolding {
+        var waiters = WaiterList()
+    }
 
     init() {}
 
@@ -41,7 +45,7 @@ public final class FileAccessGate: Sendable {
     }
 
     private func wakeCloser() {
-        closer.withLock { $0.take() }?.resume()
+        closer.withLock { $0.waiters.takeAll() }.resume()
     }
 
     /// Closes the gate (throws `IOError` with `EBADF` if it already was) and waits until no
@@ -50,11 +54,10 @@ public final class FileAccessGate: Sendable {
         let before = word.bitwiseOr(Self.closedBit, ordering: .acquiringAndReleasing).oldValue
         if before & Self.closedBit != 0 { throw IOError(.close, errno: .badFileDescriptor, path: path, descriptor: descriptor) }
         if before == 0 { return }  // nobody inside
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            closer.withLock { $0 = c }
-            // The last call may have left before the continuation was stored: it found none,
-            // so look again. Whoever takes the continuation out resumes it, exactly once.
-            if word.load(ordering: .acquiring) == Self.closedBit { wakeCloser() }
+        // The last call to leave wakes it under the same lock, after its count went down: a
+        // leave between the check and the wait is never missed.
+        while word.load(ordering: .acquiring) != Self.closedBit {
+            await closer.wait { _ in word.load(ordering: .acquiring) == Self.closedBit }
         }
     }
 }

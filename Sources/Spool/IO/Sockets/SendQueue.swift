@@ -29,9 +29,9 @@ final class SendQueue: CompletionConsumer, Sendable {
         var sent: Int
     }
 
-    private struct State: ~Copyable {
-        var items: [Item] = []
-        var head = 0
+    private struct State: ~Copyable, WaiterListHolding {
+        /// Queued items, the one in the kernel first (while `inFlight`).
+        var items = FIFOQueue<Item>()
         var queuedBytes = 0
         /// The head item's send is in the kernel (or being started).
         var inFlight = false
@@ -42,36 +42,24 @@ final class SendQueue: CompletionConsumer, Sendable {
         /// Bumped by every completion and failure: a writer that saw the queue full waits
         /// only if nothing changed since (no lost wake-up).
         var version: UInt64 = 0
-        /// Writers waiting for room or for the queue to drain, by ticket.
-        var waiters: [UInt64: UnsafeContinuation<Void, Never>] = [:]
-        var nextTicket: UInt64 = 0
+        /// Writers waiting for room or for the queue to drain.
+        var waiters = WaiterList()
         /// The socket was dropped: close the descriptor once idle; start nothing new.
         var orphaned = false
-        var isIdle: Bool { head == items.count && !inFlight }
+        var isIdle: Bool { items.isEmpty && !inFlight }
 
         /// Takes every waiting writer (to resume outside the lock) and bumps the version.
-        mutating func changed() -> [UnsafeContinuation<Void, Never>] {
+        mutating func changed() -> Wakes {
             version &+= 1
-            let w = Array(waiters.values)
-            waiters = [:]
-            return w
+            return waiters.takeAll()
         }
 
-        /// Takes every queued item's bytes out of the queue.
-        mutating func removeAll(from start: Int) -> [OwnedBytes] {
-            let taken = start < items.count ? items[start...].map(\.bytes) : []
-            items.removeSubrange(min(start, items.count)...)
-            if head >= items.count {
-                items.removeAll()
-                head = 0
-            }
-            queuedBytes = items[head...].reduce(0) { $0 + $1.bytes.count }
+        /// Takes the bytes of every queued item after the first `keeping` out of the queue.
+        mutating func removeAll(keepingFirst keeping: Int) -> [OwnedBytes] {
+            let taken = items.removeAll(keepingFirst: keeping).map(\.bytes)
+            queuedBytes = items.first?.bytes.count ?? 0  // at most the one kept
             return taken
         }
-
-        /// Drops sent items from the front once they are many (the array never grows with
-        /// the number of sends, only with what is queued).
-        mutating func compact() { items.dropConsumedFront(&head) }
     }
 
     private let state = PosixLocked(State())  // a pthread lock: ThreadSanitizer does not see Mutex's futex
@@ -140,7 +128,7 @@ final class SendQueue: CompletionConsumer, Sendable {
     func orphan() -> Bool {
         let (dropped, busy, userData, ring) = state.withLock { s -> ([OwnedBytes], Bool, UInt64?, RingExecutor?) in
             s.orphaned = true
-            let dropped = s.removeAll(from: s.inFlight ? s.head + 1 : s.head)
+            let dropped = s.removeAll(keepingFirst: s.inFlight ? 1 : 0)
             return (dropped, s.inFlight, s.inFlightUserData, s.ring)
         }
         for d in dropped { d.release() }
@@ -177,15 +165,14 @@ final class SendQueue: CompletionConsumer, Sendable {
     private func submitHead(_ ring: RingExecutor) {
         let item = state.withLock { s -> Item? in
             if s.ring == nil { s.ring = ring }
-            return s.head < s.items.count ? s.items[s.head] : nil
+            return s.items.first
         }
         guard let item else {
             // Nothing to send after all (the queue was emptied meanwhile): not in flight.
-            let waiters = state.withLock { s -> [UnsafeContinuation<Void, Never>] in
+            state.withLock { s -> Wakes in
                 s.inFlight = false
                 return s.changed()
-            }
-            for w in waiters { w.resume() }
+            }.resume()
             return
         }
         let remaining = item.bytes.count - item.sent
@@ -206,7 +193,7 @@ final class SendQueue: CompletionConsumer, Sendable {
         var released: [OwnedBytes] = []
         var next: RingExecutor? = nil
         var closeNow = false
-        let waiters = state.withLock { s -> [UnsafeContinuation<Void, Never>] in
+        let wakes = state.withLock { s -> Wakes in
             s.inFlight = false
             s.inFlightUserData = nil
             if result <= 0 {
@@ -216,22 +203,21 @@ final class SendQueue: CompletionConsumer, Sendable {
                 } else if s.failure == nil {
                     s.failure = IOError(.send, errno: errno, descriptor: descriptor)
                 }
-                released = s.removeAll(from: s.head)
-            } else if s.head < s.items.count {
-                s.items[s.head].sent += Int(result)
-                if s.items[s.head].sent >= s.items[s.head].bytes.count {
-                    released.append(s.items[s.head].bytes)
-                    s.queuedBytes -= s.items[s.head].bytes.count
-                    s.head += 1
-                    s.compact()
+                released = s.removeAll(keepingFirst: 0)
+            } else if !s.items.isEmpty {
+                s.items.updateFirst { $0.sent += Int(result) }
+                if let head = s.items.first, head.sent >= head.bytes.count {
+                    released.append(head.bytes)
+                    s.queuedBytes -= head.bytes.count
+                    _ = s.items.popFirst()
                 }
             }
             if s.orphaned {
                 // Nobody will send the rest (a partly sent head, after a cancelled send):
                 // release it, and close the descriptor now that nothing is in the kernel.
-                released += s.removeAll(from: s.head)
+                released += s.removeAll(keepingFirst: 0)
                 closeNow = true
-            } else if s.head < s.items.count {
+            } else if !s.items.isEmpty {
                 s.inFlight = true
                 next = s.ring
             }
@@ -240,7 +226,7 @@ final class SendQueue: CompletionConsumer, Sendable {
         for r in released { r.release() }
         if let next { submitHead(next) }
         if closeNow { DescriptorClose.close(descriptor.rawValue) }
-        for w in waiters { w.resume() }
+        wakes.resume()
     }
 
     func ended(_ outcome: OperationOutcome) {
@@ -248,16 +234,17 @@ final class SendQueue: CompletionConsumer, Sendable {
         case .brokenInFlight(let errno):
             // The send was in the kernel when the ring broke and its release was not
             // confirmed: the kernel may still read its bytes, so they are never released.
-            let (released, waiters) = state.withLock { s -> ([OwnedBytes], [UnsafeContinuation<Void, Never>]) in
+            var released: [OwnedBytes] = []
+            let wakes = state.withLock { s -> Wakes in
                 s.inFlight = false
                 s.inFlightUserData = nil
                 if s.failure == nil { s.failure = RuntimeError.broken(errno) }
-                let rest = s.removeAll(from: s.head + 1)
-                if s.head < s.items.count { _ = s.removeAll(from: s.head) }  // leaked on purpose
-                return (rest, s.changed())
+                released = s.removeAll(keepingFirst: 1)
+                _ = s.removeAll(keepingFirst: 0)  // the head's bytes are leaked on purpose
+                return s.changed()
             }
             for r in released { r.release() }
-            for w in waiters { w.resume() }
+            wakes.resume()
         case .broken(let errno):
             fail(RuntimeError.broken(errno))
         default:
@@ -269,38 +256,24 @@ final class SendQueue: CompletionConsumer, Sendable {
     /// in the kernel).
     private func fail(_ error: any Error) {
         var closeNow = false
-        let (released, waiters) = state.withLock { s -> ([OwnedBytes], [UnsafeContinuation<Void, Never>]) in
+        var released: [OwnedBytes] = []
+        let wakes = state.withLock { s -> Wakes in
             s.inFlight = false
             s.inFlightUserData = nil
             if s.failure == nil { s.failure = error }
-            let r = s.removeAll(from: s.head)
+            released = s.removeAll(keepingFirst: 0)
             if s.orphaned { closeNow = true }
-            return (r, s.changed())
+            return s.changed()
         }
         for r in released { r.release() }
         if closeNow { DescriptorClose.close(descriptor.rawValue) }
-        for w in waiters { w.resume() }
+        wakes.resume()
     }
 
     /// Suspends until a send completes or fails after `version` (at once if one already
     /// did); throws `CancellationError` if the task is cancelled (the queued sends go on).
     private nonisolated(nonsending) func waitForChange(after version: UInt64) async throws {
-        let ticket = state.withLock { s -> UInt64 in
-            s.nextTicket &+= 1
-            return s.nextTicket
-        }
-        await withTaskCancellationHandler {
-            await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-                let now = state.withLock { s -> Bool in
-                    if s.version != version || s.failure != nil || Task.isCancelled { return true }
-                    s.waiters[ticket] = c
-                    return false
-                }
-                if now { c.resume() }
-            }
-        } onCancel: {
-            state.withLock { $0.waiters.removeValue(forKey: ticket) }?.resume()
-        }
-        try Task.checkCancellation()
+        try await state.waitCancellably { s in s.version != version || s.failure != nil }
     }
+
 }
