@@ -125,12 +125,12 @@ struct ScheduledTable {
 
 extension RingExecutor {
     /// Arms a scheduled action on this ring (from any thread).
-    func schedule(_ timer: ScheduledTimer) {
+    package func schedule(_ timer: ScheduledTimer) {
         if isCurrent && lifecycle == .running { armScheduled(timer) } else { post(.schedule(timer)) }
     }
 
     /// Removes a cancelled scheduled action's timer (from any thread).
-    func unschedule(_ timer: ScheduledTimer) {
+    package func unschedule(_ timer: ScheduledTimer) {
         if isCurrent { disarmScheduled(timer) } else { post(.unschedule(timer)) }
     }
 

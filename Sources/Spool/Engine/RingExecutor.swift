@@ -64,14 +64,23 @@ let ringThreadKey: pthread_key_t = {
 /// - `RingExecutor+Lifecycle.swift`: the shutdown / broken-ring state machine;
 /// - `RingExecutor+Timers.swift`: sleeps and scheduled actions on the ring's timing wheel.
 ///
-/// **Thread-safety:** ``enqueue(_:serial:)``, ``post(_:)``, ``requestCancel(_:)`` and
-/// ``requestShutdown()`` may be called from any thread; everything else runs on the ring
-/// thread. **Lifetime:** an executor is never freed (tasks hold unowned references to their
+/// **The package seam** (for sibling targets such as a SwiftNIO transport; `package`, not
+/// `public`): ``current`` (the ring of the calling thread), ``execute(_:)`` (a closure job),
+/// ``start(_:consumer:)`` (an operation whose completions go to a ``CompletionConsumer``),
+/// ``perform(_:cancellable:linkTimeout:isolation:)`` (an awaited operation),
+/// ``requestCancel(_:)``, ``schedule(_:)`` / ``unschedule(_:)`` (a ``ScheduledTimer`` on this
+/// ring's wheel), ``index``, ``lifecycle``, ``refusal`` and ``taskExecutor``; with
+/// ``OperationRequest``, ``OperationOutcome`` and ``Runtime``'s `rings`.
+///
+/// **Thread-safety:** ``enqueue(_:serial:)``, ``post(_:)``, ``execute(_:)``, ``requestCancel(_:)``,
+/// ``schedule(_:)``, ``unschedule(_:)`` and ``requestShutdown()`` may be called from any
+/// thread; ``start(_:consumer:)`` and ``perform(_:cancellable:linkTimeout:isolation:)`` on the
+/// ring thread; everything else runs on the ring thread. **Lifetime:** an executor is never freed (tasks hold unowned references to their
 /// preferred executor); after it stops it keeps no ring and forwards late jobs to the
 /// global concurrent executor.
-final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the rest is ring-thread only
+package final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the rest is ring-thread only
     /// Where the ring is in its life (see `RingExecutor+Lifecycle.swift`).
-    enum Lifecycle: UInt8 {
+    package enum Lifecycle: UInt8 {
         case starting = 0, running = 1, stopping = 2, broken = 3, stopped = 4
     }
 
@@ -88,7 +97,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     /// gives up on the callers the kernel still held (they are then never resumed).
     static let brokenRingReleaseLimit: Duration = .seconds(5)
 
-    let index: Int
+    /// The ring's number in its runtime (0..<ringCount).
+    package let index: Int
     /// The runtime's rings, as siblings see them (`MSG_RING` wakes, reserved descriptors).
     let group: RingGroup
     /// The core this ring's thread is pinned to, if any.
@@ -101,7 +111,8 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     let inlineCompletion: Bool
     let faults: SubmitFaultInjector?
     let logger: Logger
-    let taskExecutor: RingTaskExecutor
+    /// The task-executor face: tasks that prefer it run on this ring's thread.
+    package let taskExecutor: RingTaskExecutor
     let serialExecutor: RingSerialExecutor
 
     // Shared with other threads.
@@ -258,12 +269,12 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
 
     /// The ring executor of the calling thread, if it is a ring thread.
     @inline(__always)
-    static var current: RingExecutor? {
+    package static var current: RingExecutor? {
         guard let p = pthread_getspecific(ringThreadKey) else { return nil }
         return Unmanaged<RingExecutor>.fromOpaque(p).takeUnretainedValue()
     }
 
-    var lifecycle: Lifecycle { Lifecycle(rawValue: lifecycleState.load(ordering: .sequentiallyConsistent)) ?? .stopped }
+    package var lifecycle: Lifecycle { Lifecycle(rawValue: lifecycleState.load(ordering: .sequentiallyConsistent)) ?? .stopped }
 
     /// The errno the ring broke with, from any thread.
     var brokenWith: Errno? {
@@ -272,7 +283,7 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
     }
 
     /// What an operation refused by this ring resumes with: broken or shut down.
-    var refusal: OperationOutcome { brokenWith.map { .broken($0) } ?? .shutdown }
+    package var refusal: OperationOutcome { brokenWith.map { .broken($0) } ?? .shutdown }
 
     // MARK: Entry points (any thread)
 
@@ -302,8 +313,20 @@ final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the 
         wake(from: RingExecutor.current)
     }
 
+    /// Runs `body` on this ring's thread, after what is already queued there: from any thread;
+    /// from the ring's own thread it runs at the loop's next pass, never inside the caller (an
+    /// `EventLoop.execute`). A closure posted after the ring stopped is dropped unrun: nothing
+    /// runs on a stopped ring (check ``lifecycle`` first where that matters).
+    package func execute(_ body: @escaping @Sendable () -> Void) {
+        if isCurrent && lifecycle != .stopped {
+            inbox.push(.run(body))  // the loop takes the inbox before it parks: no wake needed
+            return
+        }
+        post(.run(body))
+    }
+
     /// Asks the ring to cancel the operation `userData` names. From any thread.
-    func requestCancel(_ userData: UInt64) {
+    package func requestCancel(_ userData: UInt64) {
         if isCurrent {
             processCancel(userData)
         } else {

@@ -61,7 +61,7 @@ public final class Runtime: Sendable {
     let blockingPool: BlockingPool
     /// Callers waiting for a blocking job, resumed with the shutdown error at shutdown.
     let blockingCalls = PosixLocked<[ObjectIdentifier: any BlockingCallWaiter]>([:])
-    let rings: [RingExecutor]
+    package let rings: [RingExecutor]
     /// `configuration.inlineCompletion`, read on every read call.
     let inlineCompletion: Bool
     let nextRing = Atomic<Int>(0)  // the round robin of pickRing()

@@ -22,7 +22,7 @@ public final class ScheduledTimer: Sendable {
     nonisolated(unsafe) var wheelID = TimerID(index: 0, generation: 0)
     nonisolated(unsafe) var tableIndex = -1
 
-    init(ring: RingExecutor, deadline: ContinuousClock.Instant, action: @escaping @Sendable (Result<Void, RuntimeError>) -> Void) {
+    package init(ring: RingExecutor, deadline: ContinuousClock.Instant, action: @escaping @Sendable (Result<Void, RuntimeError>) -> Void) {
         self.ring = ring
         self.deadline = deadline
         self.action = action

@@ -6,7 +6,7 @@
 /// which keeps the per-operation path free of those calls.
 ///
 /// A plain value: `Sendable`.
-struct StoredInstant: Sendable, Equatable {
+package struct StoredInstant: Sendable, Equatable {
     /// The reference every stored instant is measured from (taken once, on first use).
     private static let reference = ContinuousClock.now
 
@@ -18,10 +18,10 @@ struct StoredInstant: Sendable, Equatable {
         sinceReference = .zero
     }
 
-    init(_ instant: ContinuousClock.Instant) {
+    package init(_ instant: ContinuousClock.Instant) {
         sinceReference = instant - Self.reference
     }
 
     /// The instant this value stands for.
-    var instant: ContinuousClock.Instant { Self.reference.advanced(by: sinceReference) }
+    package var instant: ContinuousClock.Instant { Self.reference.advanced(by: sinceReference) }
 }

@@ -7,7 +7,7 @@
 /// **Lifetime:** the operation's slot holds the consumer until the operation ends, so
 /// whatever the consumer keeps alive (a provided-buffer pool the kernel writes into, the
 /// buffer an owned send reads) lives at least that long.
-protocol CompletionConsumer: AnyObject {
+package protocol CompletionConsumer: AnyObject {
     /// One CQE of the operation. `final` is true for the last one (no `F_MORE`): the
     /// operation is over and the slot is released.
     func deliver(result: Int32, flags: UInt32, final: Bool)

@@ -1,7 +1,7 @@
 import SystemPackage
 
 /// How an operation ended, as the ring thread reports it to the suspended caller.
-enum OperationOutcome: Sendable, Equatable {
+package enum OperationOutcome: Sendable, Equatable {
     /// The kernel's result (`res` of the final CQE): a count, a descriptor, 0, or `-errno`.
     case completed(Int32)
     /// The caller's task was cancelled before the operation completed.

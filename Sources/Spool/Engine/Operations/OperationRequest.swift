@@ -10,7 +10,7 @@ import Glibc
 ///
 /// The pointers belong to the caller, who is suspended until the operation's final
 /// completion; they stay valid for that whole time (DESIGN.md contract 1).
-enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspended caller owns
+package enum OperationRequest: @unchecked Sendable {  // pointers into memory the suspended caller owns
     case nop
     case read(fd: Int32, buffer: UnsafeMutableRawPointer, count: UInt32, offset: UInt64)
     case write(fd: Int32, buffer: UnsafeRawPointer, count: UInt32, offset: UInt64)

@@ -23,7 +23,7 @@ extension RingExecutor {
     /// `isolation` is the caller's: the cancellation handler's operation closure must inherit
     /// it, or (for an actor on the ring whose task prefers no executor) it would run on the
     /// global executor and touch ring state from another thread.
-    func perform(
+    package func perform(
         _ request: OperationRequest, cancellable: Bool = true, linkTimeout: UnsafeMutableRawPointer? = nil,
         isolation: isolated (any Actor)? = #isolation
     ) async -> OperationOutcome {

@@ -13,7 +13,7 @@ extension RingExecutor {
     /// Starts `request` with `consumer` on this ring (ring thread). Returns its `user_data`
     /// for cancellation, or nil when the ring refused it (the consumer was told).
     @discardableResult
-    func start(_ request: OperationRequest, consumer: any CompletionConsumer) -> UInt64? {
+    package func start(_ request: OperationRequest, consumer: any CompletionConsumer) -> UInt64? {
         if lifecycle != .running || (refusesAccepts && request.isAccept) {
             consumer.ended(lifecycle != .running ? refusal : .shutdown)
             return nil
