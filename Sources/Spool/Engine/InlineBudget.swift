@@ -17,10 +17,7 @@ import Glibc
 enum InlineBudget {
     /// The per-thread count of inline completions off the rings (an integer stored in the
     /// pointer slot).
-    private static let offRingKey: pthread_key_t? = {
-        var key = pthread_key_t()
-        return pthread_key_create(&key, nil) == 0 ? key : nil
-    }()
+    private static let offRing = ThreadLocalSlot()
 
     /// Takes one unit of the calling thread's budget; false when it is spent (the call must
     /// suspend). `ring`: the calling thread's ring executor, if it is a ring thread.
@@ -31,13 +28,13 @@ enum InlineBudget {
             ring.inlineBudgetLeft -= 1
             return true
         }
-        guard let offRingKey else { return false }  // no thread-local slot: no inline completion off the rings
-        let used = Int(bitPattern: pthread_getspecific(offRingKey))
+        guard offRing.isAvailable else { return false }  // no thread-local slot: no inline completion off the rings
+        let used = Int(bitPattern: offRing.value)
         if used >= RingExecutor.inlineBudget {
-            pthread_setspecific(offRingKey, nil)
+            offRing.set(nil)
             return false
         }
-        pthread_setspecific(offRingKey, UnsafeRawPointer(bitPattern: used + 1))
+        offRing.set(UnsafeRawPointer(bitPattern: used + 1))
         return true
     }
 }

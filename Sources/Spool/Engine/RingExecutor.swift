@@ -41,12 +41,10 @@ struct RingJob {
     var serial: Bool
 }
 
-/// The thread-specific key under which a ring thread stores its executor.
-let ringThreadKey: pthread_key_t = {
-    var key = pthread_key_t()
-    pthread_key_create(&key, nil)
-    return key
-}()
+/// The thread-local slot in which a ring thread keeps its executor (made when the first
+/// runtime starts; a process out of keys has no ring thread recognised as one, so every call
+/// takes the hop path: slower, never wrong).
+let ringThreadSlot = ThreadLocalSlot()
 
 /// One ring thread: its backend (an io_uring, or the portable reactor), its job queue, and the
 /// loop that runs both.
@@ -244,7 +242,7 @@ package final class RingExecutor: @unchecked Sendable {  // shared state is atom
     }
 
     private func threadMain() {
-        pthread_setspecific(ringThreadKey, Unmanaged.passUnretained(self).toOpaque())
+        ringThreadSlot.set(Unmanaged.passUnretained(self).toOpaque())
         threadID.store(CurrentThread.kernelID, ordering: .releasing)
         CurrentThread.setName("spool-ring-\(index)")
         if let pinnedCore, let e = CPUAffinity.pinCurrentThread(to: pinnedCore) {
@@ -264,13 +262,13 @@ package final class RingExecutor: @unchecked Sendable {  // shared state is atom
     /// Whether the calling thread is this ring's thread.
     @inline(__always)
     var isCurrent: Bool {
-        pthread_getspecific(ringThreadKey) == Unmanaged.passUnretained(self).toOpaque()
+        ringThreadSlot.value == UnsafeRawPointer(Unmanaged.passUnretained(self).toOpaque())
     }
 
     /// The ring executor of the calling thread, if it is a ring thread.
     @inline(__always)
     package static var current: RingExecutor? {
-        guard let p = pthread_getspecific(ringThreadKey) else { return nil }
+        guard let p = ringThreadSlot.value else { return nil }
         return Unmanaged<RingExecutor>.fromOpaque(p).takeUnretainedValue()
     }
 

@@ -58,12 +58,12 @@ final class RingGroup: Sendable {
             s.placeholderOpen = false
             return all
         }
-        for fd in close { _ = Glibc.close(fd) }
+        for fd in close { _ = DescriptorCalls.close(fd) }
     }
 
     deinit {
         // Only a group whose rings never started (a runtime that failed early) gets here with
         // the placeholder open: executors, which hold their group, are never freed.
-        if state.withLock({ $0.placeholderOpen }) && placeholder >= 0 { _ = Glibc.close(placeholder) }
+        if state.withLock({ $0.placeholderOpen }) && placeholder >= 0 { _ = DescriptorCalls.close(placeholder) }
     }
 }

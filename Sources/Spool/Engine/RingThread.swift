@@ -22,21 +22,8 @@ final class RingThread: Sendable {
     /// Starts a detached thread running `body`.
     /// - Throws: ``RuntimeError/unavailable(_:reason:)`` if the thread cannot be created.
     func start(_ body: @escaping @Sendable () -> Void) throws(RuntimeError) {
-        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setstacksize(&attributes, 1 << 20)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        var thread = pthread_t()
-        let r = pthread_create(&thread, &attributes, { arg in
-            Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
-            return nil
-        }, box)
-        pthread_attr_destroy(&attributes)
-        if r != 0 {
-            Unmanaged<Box>.fromOpaque(box).release()
-            throw .unavailable(Errno(rawValue: r), reason: "could not start the ring thread")
+        if let error = ThreadCalls.startDetached(stackSize: 1 << 20, body) {
+            throw .unavailable(error, reason: "could not start the ring thread")
         }
     }
 

@@ -77,8 +77,7 @@ final class WakeSignal: @unchecked Sendable {  // atomics, plus ring-thread-only
 
     /// Writes the eventfd (only under a claim).
     func deliverThroughEventFD() {
-        var one: UInt64 = 1
-        _ = Glibc.write(descriptor.rawValue, &one, 8)
+        _ = DescriptorCalls.signalCounter(descriptor.rawValue)
         writes.add(1, ordering: .relaxed)
     }
 

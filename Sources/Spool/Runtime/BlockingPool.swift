@@ -147,20 +147,7 @@ final class BlockingPool: @unchecked Sendable {  // `state` (a lock) guards ever
     // MARK: Workers
 
     private func startWorker() -> Bool {
-        final class Box { let pool: BlockingPool; init(_ p: BlockingPool) { pool = p } }
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        var thread = pthread_t()
-        let box = Unmanaged.passRetained(Box(self)).toOpaque()
-        let r = pthread_create(&thread, &attributes, { arg in
-            let pool = Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().pool
-            pool.work()
-            return nil
-        }, box)
-        pthread_attr_destroy(&attributes)
-        if r != 0 { Unmanaged<Box>.fromOpaque(box).release() }
-        return r == 0
+        ThreadCalls.startDetached { [self] in work() } == nil
     }
 
     private func work() {

@@ -1,4 +1,3 @@
-internal import CSpoolURing
 import SystemPackage
 
 #if canImport(Glibc)
@@ -45,71 +44,66 @@ extension OperationRequest {
     }
 
     /// One non-blocking attempt of a single-shot readiness request: its result (a count, a
-    /// descriptor, 0) or `-errno` (`-EAGAIN`: not ready). `blockingRetry`: the descriptor does
+    /// descriptor, 0) or its error (`EAGAIN`: not ready). `blockingRetry`: the descriptor does
     /// not take `RWF_NOWAIT` and epoll said it is ready, so a plain call is made. `stream`:
     /// offsets are ignored.
-    func attemptWithoutBlocking(blockingRetry: Bool = false, stream: Bool = false) -> Int32 {
-        let nowait: Int32 = blockingRetry ? 0 : 1
+    func attemptWithoutBlocking(blockingRetry: Bool = false, stream: Bool = false) -> CallResult {
+        let noWait = !blockingRetry
         switch self {
         case .read(let fd, let buffer, let count, let offset):
             var v = iovec(iov_base: buffer, iov_len: Int(count))
-            return Self.clamp(spool_preadv(fd, &v, 1, Self.position(offset, stream: stream), nowait))
+            return IOCalls.read(fd, &v, count: 1, at: Self.position(offset, stream: stream), noWait: noWait)
         case .readVector(let fd, let iovecs, let count, let offset):
-            return Self.clamp(spool_preadv(fd, iovecs, Int32(count), Self.position(offset, stream: stream), nowait))
+            return IOCalls.read(fd, iovecs, count: Int32(count), at: Self.position(offset, stream: stream), noWait: noWait)
         case .write(let fd, let buffer, let count, let offset):
             var v = iovec(iov_base: UnsafeMutableRawPointer(mutating: buffer), iov_len: Int(count))
-            return Self.clamp(spool_pwritev(fd, &v, 1, Self.position(offset, stream: stream), nowait))
+            return IOCalls.write(fd, &v, count: 1, at: Self.position(offset, stream: stream), noWait: noWait)
         case .writeVector(let fd, let iovecs, let count, let offset):
-            return Self.clamp(spool_pwritev(fd, iovecs, Int32(count), Self.position(offset, stream: stream), nowait))
+            return IOCalls.write(fd, iovecs, count: Int32(count), at: Self.position(offset, stream: stream), noWait: noWait)
         case .receive(let fd, let buffer, let count, let flags):
-            return Self.result(recv(fd, buffer, Int(count), flags | Int32(MSG_DONTWAIT)))
+            return IOCalls.receive(fd, into: buffer, count: Int(count), flags: flags)
         case .send(let fd, let buffer, let count, let flags), .sendZeroCopy(let fd, let buffer, let count, let flags):
-            return Self.result(Glibc.send(fd, buffer, Int(count), flags | Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)))
+            return IOCalls.send(fd, from: buffer, count: Int(count), flags: flags)
         case .sendMessage(let fd, let message, let flags):
-            return Self.result(sendmsg(fd, message, flags | Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)))
+            return IOCalls.sendMessage(fd, message, flags: flags)
         case .receiveMessage(let fd, let message, let flags):
-            return Self.result(recvmsg(fd, message, flags | Int32(MSG_DONTWAIT)))
+            return IOCalls.receiveMessage(fd, message, flags: flags)
         case .accept(let fd, let address, let length):
-            return spool_accept_cloexec(fd, address, length)
+            return IOCalls.accept(fd, address: address, length: length)
         case .acceptMultishot(let fd):
-            return spool_accept_cloexec(fd, nil, nil)
+            return IOCalls.accept(fd, address: nil, length: nil)
         case .connect(let fd, let address, let length):
-            let r = Glibc.connect(fd, address.assumingMemoryBound(to: sockaddr.self), length)
-            return r < 0 ? -errno : 0
+            return IOCalls.connect(fd, to: address, length: length)
         default:
-            return -EINVAL  // not a single-shot readiness request
+            return .failure(.invalidArgument)  // not a single-shot readiness request
         }
     }
 
-    /// Runs the request to its end, blocking the calling thread (a worker thread): its result
-    /// or `-errno`.
-    func runBlocking() -> Int32 {
+    /// Runs the request to its end, blocking the calling thread (a worker thread).
+    func runBlocking() -> CallResult {
         switch self {
         case .read, .readVector, .write, .writeVector:
             return attemptWithoutBlocking(blockingRetry: true)
         case .fsync(let fd, let dataOnly):
-            return spool_fsync(fd, dataOnly ? 1 : 0)
+            return IOCalls.sync(fd, dataOnly: dataOnly)
         case .fallocate(let fd, let mode, let offset, let length):
-            return spool_fallocate(fd, mode, offset, length)
+            return IOCalls.allocate(fd, mode: mode, offset: offset, length: length)
         case .openAt(let directory, let path, let flags, let mode):
-            return spool_openat(directory, path, flags, UInt32(mode))
+            return IOCalls.open(at: directory, path, flags: flags, mode: mode)
         case .statx(let directory, let path, let flags, let mask, let buffer):
-            return spool_statx(directory, path, flags, mask, buffer)
+            return IOCalls.status(at: directory, path, flags: flags, mask: mask, into: buffer)
         case .unlinkAt(let directory, let path, let flags):
-            return spool_unlinkat(directory, path, flags)
+            return IOCalls.unlink(at: directory, path, flags: flags)
         case .renameAt(let from, let to):
-            return spool_renameat(from, to)
+            return IOCalls.rename(from, to: to)
         case .mkdirAt(let directory, let path, let mode):
-            return spool_mkdirat(directory, path, UInt32(mode))
+            return IOCalls.makeDirectory(at: directory, path, mode: mode)
         case .close(let fd):
-            return Glibc.close(fd) < 0 ? -errno : 0  // a file's close may flush: on a worker
+            return DescriptorCalls.close(fd)  // a file's close may flush: on a worker
         default:
-            return -EINVAL
+            return .failure(.invalidArgument)
         }
     }
-
-    private static func result(_ r: Int) -> Int32 { r < 0 ? -errno : Int32(clamping: r) }
-    private static func clamp(_ r: Int64) -> Int32 { Int32(clamping: r) }
 }
 
 /// The offset that means "the current file position" (`SubmissionQueueEntry.currentPosition`).

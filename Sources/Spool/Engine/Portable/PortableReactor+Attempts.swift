@@ -15,9 +15,9 @@ extension PortableReactor {
         case .acceptMultishot:
             for _ in 0..<Self.multishotBurst {
                 let r = waiter.request.attemptWithoutBlocking()
-                if r == -EAGAIN { return .wouldBlock }
-                if r == -ECONNABORTED || r == -EINTR { continue }  // that connection is gone; the next one may not be
-                if r < 0 {
+                if r.wouldBlock { return .wouldBlock }
+                if r.failed(with: .connectionAbort) || r.failed(with: .interrupted) { continue }  // that connection is gone; the next one may not be
+                if r.errno != nil {
                     post(userData, r)
                     return .finished
                 }
@@ -30,41 +30,41 @@ extension PortableReactor {
         case .receiveMessageMultishot(let fd, let message, _):
             return receiveIntoPool(&waiter, userData: userData, reg: reg, fd: fd, limit: 0, message: message)
         case .connect(let fd, _, _) where waiter.connecting:
-            let r = spool_socket_error(fd)
+            let r = IOCalls.socketError(fd)
             finishConnect(waiter)
             post(userData, r)
             return .finished
         default:
-            var r: Int32
+            var r: CallResult
             if reg.noWaitUnsupported {
                 // No RWF_NOWAIT here (a terminal): a plain read, only when poll says it will not block.
-                guard Self.isReadyNow(reg.fd, write: waiter.write) else { return .wouldBlock }
+                guard DescriptorCalls.isReady(reg.fd, write: waiter.write) else { return .wouldBlock }
                 r = waiter.request.attemptWithoutBlocking(blockingRetry: true, stream: reg.stream)
             } else {
                 r = waiter.request.attemptWithoutBlocking(stream: reg.stream)
             }
-            if r == -ESPIPE && !reg.stream, waiter.request.isPositional {
+            if r.failed(with: .illegalSeek) && !reg.stream, waiter.request.isPositional {
                 reg.stream = true  // a pipe or socket: io_uring ignores the offset there
                 r = waiter.request.attemptWithoutBlocking(stream: true)
             }
-            if r == -EOPNOTSUPP, waiter.request.isPositional {
+            if r.failed(with: .notSupported), waiter.request.isPositional {
                 // The descriptor does not take RWF_NOWAIT: a regular file goes to a worker (epoll
                 // refuses to watch it); a terminal's writes too; its reads wait for epoll, then
                 // make plain calls when poll says they will not block.
                 reg.noWaitUnsupported = true
                 if reg.isFile || waiter.write { return .needsWorker }
-                guard reg.watched, Self.isReadyNow(reg.fd, write: false) else { return .wouldBlock }
+                guard reg.watched, DescriptorCalls.isReady(reg.fd, write: false) else { return .wouldBlock }
                 r = waiter.request.attemptWithoutBlocking(blockingRetry: true, stream: reg.stream)
             }
-            if r == -EAGAIN {
+            if r.wouldBlock {
                 if reg.isFile && waiter.request.isPositional { return .needsWorker }
                 return .wouldBlock
             }
-            if r > 0, !reg.readClosed, let wanted = waiter.request.streamReadCount, r < wanted, isStream(reg, waiter.request) {
+            if let n = r.value, n > 0, !reg.readClosed, let wanted = waiter.request.streamReadCount, n < wanted, isStream(reg, waiter.request) {
                 reg.readReady = false  // a short read of a stream: drained; new data is a new edge
             }
             if case .connect = waiter.request {
-                if r == -EINPROGRESS || r == -EALREADY {
+                if r.failed(with: .nowInProgress) || r.failed(with: .alreadyInProcess) {
                     waiter.connecting = true
                     return .wouldBlock
                 }
@@ -80,9 +80,7 @@ extension PortableReactor {
     func isStream(_ reg: Registration, _ request: OperationRequest) -> Bool {
         if case .receive = request {
             if let known = reg.streamSocket { return known }
-            var type: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            let stream = getsockopt(reg.fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == Int32(SOCK_STREAM.rawValue)
+            let stream = IOCalls.isStreamSocket(reg.fd)
             reg.streamSocket = stream
             return stream
         }
@@ -97,28 +95,27 @@ extension PortableReactor {
         message: UnsafeMutablePointer<msghdr>?
     ) -> Attempt {
         guard let pool = waiter.pool else {
-            post(userData, -ENOBUFS)
+            post(userData, .failure(.noBufferSpace))
             return .finished
         }
         for _ in 0..<Self.multishotBurst {
             guard let (id, buffer) = pool.takeForReceive() else {
-                post(userData, -ENOBUFS)
+                post(userData, .failure(.noBufferSpace))
                 return .finished
             }
             let base = buffer.baseAddress!
-            var r: Int32
+            let result: CallResult
             var want = buffer.count
             if let message {
-                r = receiveMessage(fd, into: base, size: buffer.count, shape: message)
+                result = receiveMessage(fd, into: base, size: buffer.count, shape: message)
             } else {
                 if limit > 0 { want = min(want, Int(waiter.remaining)) }
-                let n = recv(fd, base, want, Int32(MSG_DONTWAIT))
-                r = n < 0 ? -errno : Int32(clamping: n)
+                result = IOCalls.receive(fd, into: base, count: want)
             }
-            if r <= 0 {
+            guard let r = result.value, r > 0 else {
                 pool.returnUnfilled(id)
-                if r == -EAGAIN { return .wouldBlock }
-                post(userData, r)
+                if result.wouldBlock { return .wouldBlock }
+                post(userData, result)
                 return .finished
             }
             var final = false
@@ -127,7 +124,7 @@ extension PortableReactor {
                 final = waiter.remaining == 0
             }
             let flags = IORING_CQE_F_BUFFER | UInt32(id) << IORING_CQE_BUFFER_SHIFT | (final ? 0 : IORING_CQE_F_MORE)
-            post(userData, r, flags: flags)
+            post(userData, result, flags: flags)
             if final { return .finished }
             // A short read of a stream (multishot receives are on stream sockets): drained; wait
             // for the next edge instead of a second recv answering EAGAIN.
@@ -140,36 +137,37 @@ extension PortableReactor {
     /// One `recvmsg` into a pool buffer laid out as io_uring's multishot `recvmsg` lays it out
     /// (`io_uring_recvmsg_out`, the name, the control data, then the payload): the bytes of the
     /// buffer used, or `-errno`.
-    func receiveMessage(_ fd: Int32, into base: UnsafeMutableRawPointer, size: Int, shape: UnsafeMutablePointer<msghdr>) -> Int32 {
+    func receiveMessage(_ fd: Int32, into base: UnsafeMutableRawPointer, size: Int, shape: UnsafeMutablePointer<msghdr>) -> CallResult {
         let header = MemoryLayout<spool_uring_recvmsg_out>.size
         let nameCapacity = Int(shape.pointee.msg_namelen)
         let controlCapacity = Int(shape.pointee.msg_controllen)
         let start = header + nameCapacity + controlCapacity
-        guard size > start else { return -EINVAL }
+        guard size > start else { return .failure(.invalidArgument) }
         var v = iovec(iov_base: base + start, iov_len: size - start)
         var m = msghdr()
         m.msg_name = nameCapacity > 0 ? base + header : nil
         m.msg_namelen = socklen_t(nameCapacity)
         m.msg_control = controlCapacity > 0 ? base + header + nameCapacity : nil
         m.msg_controllen = controlCapacity
-        let n = withUnsafeMutablePointer(to: &v) { iov -> Int in
+        let received = withUnsafeMutablePointer(to: &v) { iov -> CallResult in
             m.msg_iov = iov
             m.msg_iovlen = 1
-            return recvmsg(fd, &m, Int32(MSG_DONTWAIT) | Int32(MSG_TRUNC))
+            return IOCalls.receiveMessage(fd, &m, flags: Int32(MSG_TRUNC))
         }
-        if n < 0 { return -errno }
+        guard let count = received.value else { return received }
+        let n = Int(count)
         var out = spool_uring_recvmsg_out()
         out.namelen = UInt32(m.msg_namelen)
         out.controllen = UInt32(m.msg_controllen)
         out.payloadlen = UInt32(clamping: n)
         out.flags = UInt32(bitPattern: m.msg_flags)
         base.storeBytes(of: out, as: spool_uring_recvmsg_out.self)
-        return Int32(clamping: start + min(n, size - start))
+        return CallResult(rawValue: Int32(clamping: start + min(n, size - start)))
     }
 
     func finishConnect(_ waiter: Waiter) {
         guard case .connect(let fd, _, _) = waiter.request, waiter.restoreBlocking else { return }
-        _ = spool_set_nonblocking(fd, 0)
+        _ = DescriptorCalls.setNonBlocking(fd, false)
     }
 
 }

@@ -24,7 +24,7 @@ extension PortableReactor {
             reg.noWaitUnsupported = false
             reg.streamSocket = nil
             reg.madeNonBlocking = false
-            reg.direct = Registration.isDirect(fd)
+            reg.direct = DescriptorCalls.isDirect(fd)
             reg.readReady = true
             reg.writeReady = true
             reg.readClosed = false
@@ -60,7 +60,7 @@ extension PortableReactor {
         for userData in reg.readers.elements + reg.writers.elements {
             if let waiter = waiters.removeValue(forKey: userData) {
                 finishConnect(waiter)
-                post(userData, -EBADF)
+                post(userData, .failure(.badFileDescriptor))
             }
         }
         _ = reg.readers.removeAll()

@@ -75,12 +75,7 @@ final class PortableReactor: ReactorBackend {
         init(fd: Int32, epoch: UInt32) {
             self.fd = fd
             self.epoch = epoch
-            direct = Self.isDirect(fd)
-        }
-
-        static func isDirect(_ fd: Int32) -> Bool {
-            let flags = spool_status_flags(fd)
-            return flags >= 0 && flags & SPOOL_O_DIRECT != 0
+            direct = DescriptorCalls.isDirect(fd)
         }
     }
 
@@ -162,15 +157,15 @@ final class PortableReactor: ReactorBackend {
         }
     }
 
-    private func runInline(_ request: OperationRequest) -> Int32 {
+    private func runInline(_ request: OperationRequest) -> CallResult {
         switch request {
         case .close(let fd):
             forget(fd)
-            return Glibc.close(fd) < 0 ? -errno : 0  // the caller bumps its close epoch around this
+            return DescriptorCalls.close(fd)  // the caller bumps its close epoch around this
         case .shutdownSocket(let fd, let how):
-            return Glibc.shutdown(fd, how) < 0 ? -errno : 0
+            return DescriptorCalls.shutdown(fd, how: how)
         default:
-            return 0  // nop
+            return CallResult(rawValue: 0)  // nop
         }
     }
 
@@ -200,16 +195,16 @@ final class PortableReactor: ReactorBackend {
         }
         if request.isAccept && !reg.madeNonBlocking {
             // accept4 has no per-call non-blocking flag: the listener itself must not block.
-            _ = spool_set_nonblocking(fd, 1)  // if this fails, the accept says why
+            _ = DescriptorCalls.setNonBlocking(fd, true)  // if this fails, the accept says why
             reg.madeNonBlocking = true
         }
         if case .connect = request {
-            let was = spool_set_nonblocking(fd, 1)
-            if was < 0 {
+            let was = DescriptorCalls.setNonBlocking(fd, true)
+            guard let wasNonBlocking = was.value else {
                 post(userData, was)
                 return
             }
-            waiter.restoreBlocking = was == 0
+            waiter.restoreBlocking = wasNonBlocking == 0
         }
         // Cancelled requests leave their queue lazily: drop those at its head first.
         if write { purgeCancelled(&reg.writers) } else { purgeCancelled(&reg.readers) }
@@ -242,7 +237,7 @@ final class PortableReactor: ReactorBackend {
         for u in queued {
             guard let w = waiters.removeValue(forKey: u) else { continue }
             finishConnect(w)
-            if error == .notPermitted { fileAttempt(w.request, userData: u, reg: reg) } else { post(u, -error.rawValue) }
+            if error == .notPermitted { fileAttempt(w.request, userData: u, reg: reg) } else { post(u, .failure(error)) }
         }
     }
 
@@ -272,13 +267,13 @@ final class PortableReactor: ReactorBackend {
         switch request {
         case .read, .readVector, .write, .writeVector:
             let r = request.attemptWithoutBlocking(stream: reg.stream)
-            if r == -EAGAIN || r == -EOPNOTSUPP {
+            if r.wouldBlock || r.failed(with: .notSupported) {
                 startOnWorker(request, userData: userData)
             } else {
                 post(userData, r)
             }
         default:
-            post(userData, -ENOTSOCK)  // a socket call on a file
+            post(userData, .failure(.notSocket))  // a socket call on a file
         }
     }
 
@@ -292,16 +287,16 @@ final class PortableReactor: ReactorBackend {
                 let result = request.runBlocking()
                 executor.post(.run { reactor.workerFinished(userData, result) })
             },
-            refuse: { _ in executor.post(.run { reactor.workerFinished(userData, -ECANCELED) }) })
+            refuse: { _ in executor.post(.run { reactor.workerFinished(userData, .failure(.canceled)) }) })
         jobs[userData] = job
         if workers.submit(job) != nil {
             jobs[userData] = nil
-            post(userData, -EAGAIN)  // cannot happen: the queue holds more than the rings admit
+            post(userData, .failure(.resourceTemporarilyUnavailable))  // cannot happen: the queue holds more than the rings admit
         }
     }
 
     /// A worker finished `userData`'s job (ring thread, from the inbox).
-    func workerFinished(_ userData: UInt64, _ result: Int32) {
+    func workerFinished(_ userData: UInt64, _ result: CallResult) {
         guard jobs.removeValue(forKey: userData) != nil else { return }
         post(userData, result)
     }
@@ -325,8 +320,7 @@ final class PortableReactor: ReactorBackend {
         for i in 0..<n {
             let (fd, events) = epoll.event(i)
             if fd == wakeDescriptor {
-                var value: UInt64 = 0
-                _ = Glibc.read(fd, &value, 8)  // readable: never blocks; resets the counter
+                _ = DescriptorCalls.resetCounter(fd)  // readable: never blocks
                 continue
             }
             guard let reg = registrations[fd] else { continue }
@@ -365,11 +359,6 @@ final class PortableReactor: ReactorBackend {
         }
     }
 
-    /// Whether a call on `fd` would not block now (`poll` with no wait).
-    static func isReadyNow(_ fd: Int32, write: Bool) -> Bool {
-        var p = pollfd(fd: fd, events: Int16(write ? POLLOUT : POLLIN), revents: 0)
-        return Glibc.poll(&p, 1, 0) == 1
-    }
 
     /// Drops the queue's leading entries whose request was cancelled meanwhile.
     private func purgeCancelled(_ queue: inout FIFOQueue<UInt64>) {
@@ -397,10 +386,10 @@ final class PortableReactor: ReactorBackend {
             // Its queue entry stays until it reaches the head (serving and starting skip entries
             // without a waiter): O(1), so cancelling everything at shutdown is linear.
             finishConnect(waiter)
-            post(userData, -ECANCELED)
+            post(userData, .failure(.canceled))
         } else if let job = jobs[userData], workers.withdraw(job) {
             jobs[userData] = nil
-            post(userData, -ECANCELED)
+            post(userData, .failure(.canceled))
         }
     }
 
@@ -418,8 +407,8 @@ final class PortableReactor: ReactorBackend {
         while let next = ready.popFirst() { executor.complete(next) }
     }
 
-    func post(_ userData: UInt64, _ result: Int32, flags: UInt32 = 0) {
-        ready.append(Completion(userData: userData, result: result, flags: flags))
+    func post(_ userData: UInt64, _ result: CallResult, flags: UInt32 = 0) {
+        ready.append(Completion(userData: userData, result: result.rawValue, flags: flags))
     }
 
     /// What waits on which descriptor (diagnostics; ring thread).
