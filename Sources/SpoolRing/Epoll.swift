@@ -55,8 +55,8 @@ public final class Epoll {
     }
 
     /// Closes the epoll descriptor now and frees the event buffer, for an owner that outlives
-    /// its use of the instance. Afterwards registrations fail with `EBADF`, waits report no
-    /// event, and the number (which the process may reuse) is never touched again.
+    /// its use of the instance. Afterwards registrations and waits fail with `EBADF`, and the
+    /// number (which the process may reuse) is never touched again.
     public func close() {
         if isClosed { return }
         isClosed = true

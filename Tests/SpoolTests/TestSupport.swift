@@ -284,31 +284,27 @@ func outcomeName(_ outcome: ReadOutcome) -> String {
 /// A one-way handoff between two parties (tasks on different rings, or a task and a plain
 /// thread): `signal` resumes the waiter, or leaves a permit if it is not waiting yet.
 final class Baton: Sendable {
-    private let state = PosixLocked<(waiter: UnsafeContinuation<Void, Never>?, permits: Int)>((nil, 0))
+    private struct State: ~Copyable, WaiterListHolding {
+        var permits = 0
+        var waiters = WaiterList()
+    }
+
+    private let state = PosixLocked(State())
 
     func signal() {
-        let waiter = state.withLock { s -> UnsafeContinuation<Void, Never>? in
-            if let w = s.waiter {
-                s.waiter = nil
-                return w
-            }
+        state.withLock { s -> Wakes in
             s.permits += 1
-            return nil
-        }
-        waiter?.resume()
+            return s.waiters.takeFirst()
+        }.resume()
     }
 
     func wait() async {
-        await withUnsafeContinuation { (c: UnsafeContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.permits > 0 {
-                    s.permits -= 1
-                    return true
-                }
-                s.waiter = c
-                return false
-            }
-            if now { c.resume() }
+        while !state.withLock({ s -> Bool in
+            guard s.permits > 0 else { return false }
+            s.permits -= 1
+            return true
+        }) {
+            await state.wait { s in s.permits > 0 }
         }
     }
 }

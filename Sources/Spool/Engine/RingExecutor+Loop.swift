@@ -36,7 +36,8 @@ extension RingExecutor {
                 tearDownBrokenRing()
                 return
             }
-            if lifecycle == .stopping && isDrained { return }
+            // A closure job posted during this pass (``execute(_:)`` on the ring) still runs.
+            if lifecycle == .stopping && isDrained && inbox.isEmpty { return }
 
             // Park only with nothing to do: no job, no inbox item, and no completion already
             // taken out of the CQ (the submit path may have moved some into its holding buffer

@@ -42,8 +42,9 @@ struct RingJob {
 }
 
 /// The thread-local slot in which a ring thread keeps its executor (made when the first
-/// runtime starts; a process out of keys has no ring thread recognised as one, so every call
-/// takes the hop path: slower, never wrong).
+/// runtime starts). Rings cannot work without it (a ring thread would not know itself): a
+/// process out of thread-local keys gets ``RuntimeError/unavailable(_:reason:)`` from
+/// ``Runtime/init(configuration:)``.
 let ringThreadSlot = ThreadLocalSlot()
 
 /// One ring thread: its backend (an io_uring, or the portable reactor), its job queue, and the

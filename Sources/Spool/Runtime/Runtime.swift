@@ -83,6 +83,9 @@ public final class Runtime: Sendable {
     ///   ``RuntimeError/unavailable(_:reason:)`` where io_uring cannot be used (with one
     ///   sentence saying what to change).
     public init(configuration: Configuration = Configuration()) throws(RuntimeError) {
+        guard ringThreadSlot.isAvailable else {
+            throw .unavailable(.resourceTemporarilyUnavailable, reason: "the process has no thread-local key left (pthread_key_create failed): a ring thread could not know its ring")
+        }
         guard configuration.ringCount >= 1, configuration.ringCount <= 1024 else {
             throw .invalidArgument("ringCount must be in 1...1024 (got \(configuration.ringCount))")
         }

@@ -1,6 +1,6 @@
 /// Spool's one FIFO: a growable ring buffer owned by one thread (or used under its owner's
 /// lock). The executor's jobs and cancels, the portable backend's completions and per-descriptor
-/// waiters, owned sends, multishot events, blocking jobs and ``WaiterSet``'s waiters all queue
+/// waiters, owned sends, multishot events, blocking jobs and ``WaiterList``'s waiters all queue
 /// in one.
 ///
 /// Appends and removals at the head are O(1); capacity doubles when full and is kept while in

@@ -3,7 +3,7 @@ import Glibc
 #endif
 
 /// Spool's one lock: a value behind a pthread mutex, with a condition variable for the few
-/// owners that block a thread on it (``wait(until:before:)``).
+/// owners that block a thread on it (``wait(until:before:then:)``).
 ///
 /// A pthread mutex, not `Synchronization.Mutex`: `Mutex` locks with futexes ThreadSanitizer
 /// does not see, so TSan would report the accesses it protects as races (the lock itself is
@@ -17,7 +17,7 @@ final class PosixLocked<Value: ~Copyable>: @unchecked Sendable {  // `value` is 
     // checks cost a thread-local lookup per call on the hot path.
     @exclusivity(unchecked) private var mutex = pthread_mutex_t()
     @exclusivity(unchecked) private var value: Value
-    /// Made under the lock by the first ``wait(until:before:)``.
+    /// Made under the lock by the first ``wait(until:before:then:)``.
     @exclusivity(unchecked) private var condition: UnsafeMutablePointer<pthread_cond_t>?
 
     init(_ value: consuming Value) {
@@ -41,8 +41,10 @@ final class PosixLocked<Value: ~Copyable>: @unchecked Sendable {  // `value` is 
     }
 
     /// Blocks the calling thread until `done` holds (asked under the lock, first at once and
-    /// again after every ``broadcast()``), or until `deadline` passed; runs `body` under the lock
-    /// when `done` held. Returns `body`'s result, or nil at the deadline.
+    /// again after every wake-up: ``broadcast()``, ``signalLocked()``, or a spurious one), or
+    /// until `deadline` passed; runs `body` under the lock when `done` held. Returns `body`'s
+    /// result, or nil at the deadline (then `done` answered false last). `done` is asked exactly
+    /// once before each wait and once after it, so it may keep count of the waits.
     func wait<R>(until done: (inout Value) -> Bool, before deadline: ContinuousClock.Instant? = nil, then body: (inout Value) -> R) -> R? {
         pthread_mutex_lock(&mutex)
         defer { pthread_mutex_unlock(&mutex) }
@@ -66,11 +68,6 @@ final class PosixLocked<Value: ~Copyable>: @unchecked Sendable {  // `value` is 
         pthread_mutex_lock(&mutex)
         if let condition { pthread_cond_broadcast(condition) }
         pthread_mutex_unlock(&mutex)
-    }
-
-    /// Like ``broadcast()``, from inside ``withLock(_:)`` (the lock is held).
-    func broadcastLocked() {
-        if let condition { pthread_cond_broadcast(condition) }
     }
 
     /// Wakes one thread blocked in ``wait(until:before:then:)``, from inside ``withLock(_:)``.

@@ -7,8 +7,8 @@
 /// changes the state takes waiters out under the lock (``takeFirst()``, one per unit of
 /// what they wait for, in order; ``takeAll()``, when every waiter must look again) and resumes
 /// them after it with ``Wakes/resume()``: a continuation is never resumed under a lock.
-/// A cancelled waiter leaves the list at once, by its ticket. A woken waiter asks its
-/// condition again; spurious wakes are harmless.
+/// A cancelled waiter leaves the list at once (O(1)), by its ticket. A woken waiter asks its
+/// condition again; spurious wakes are harmless. Waking one waiter allocates nothing.
 ///
 /// Used by buffer pools (receivers waiting for a buffer), owned sends (writers waiting for
 /// room), multishot feeds (the consumer, and a stop waiting for the last completion), a shared
@@ -18,21 +18,27 @@
 /// the locked state; a waiter left in a list that is dropped is never resumed, so owners wake
 /// everyone before they go (their shutdown paths do).
 struct WaiterList: ~Copyable {
-    struct Waiter {
+    private struct Waiter {
         let ticket: UInt64
         let continuation: UnsafeContinuation<Void, Never>
     }
 
-    private var queue = FIFOQueue<Waiter>()
+    /// The oldest waiter, kept inline: the common case (one task waits) hashes and allocates
+    /// nothing. Nil only when nobody waits.
+    private var head: Waiter? = nil
+    /// The others by ticket (a cancelled one leaves in O(1)), and their tickets in arrival
+    /// order (entries whose waiter left are skipped, and compacted away).
+    private var rest: [UInt64: UnsafeContinuation<Void, Never>] = [:]
+    private var order = FIFOQueue<UInt64>()
     private var lastTicket: UInt64 = 0
 
     init() {}
 
     /// Whether no task waits.
-    var isEmpty: Bool { queue.isEmpty }
+    var isEmpty: Bool { head == nil }
 
     /// Tasks waiting.
-    var count: Int { queue.count }
+    var count: Int { (head == nil ? 0 : 1) + rest.count }
 
     /// A ticket for a new waiter (unique in this list).
     mutating func nextTicket() -> UInt64 {
@@ -42,43 +48,85 @@ struct WaiterList: ~Copyable {
 
     /// Adds a waiter, last in line.
     mutating func add(_ continuation: UnsafeContinuation<Void, Never>, ticket: UInt64) {
-        queue.append(Waiter(ticket: ticket, continuation: continuation))
+        guard head != nil else {
+            head = Waiter(ticket: ticket, continuation: continuation)
+            return
+        }
+        rest[ticket] = continuation
+        order.append(ticket)
+        if order.count > 2 * rest.count + 16 { compact() }  // many left without a wake
     }
 
-    /// Takes the waiter with `ticket` out (it was cancelled), if it is still waiting.
+    /// Takes the waiter with `ticket` out (it was cancelled), if it is still waiting. O(1).
     mutating func withdraw(_ ticket: UInt64) -> Wakes {
-        Wakes(queue.removeFirst(where: { $0.ticket == ticket }).map { [$0.continuation] } ?? [])
+        if let h = head, h.ticket == ticket {
+            promote()
+            return .one(h.continuation)
+        }
+        if let c = rest.removeValue(forKey: ticket) { return .one(c) }
+        return .none
     }
 
-    /// Takes the oldest waiter out.
+    /// Takes the oldest waiter out. Pair it only with waits whose every waiter asks its
+    /// condition again (a waiter cancelled after this woke it does not pass the wake on).
     mutating func takeFirst() -> Wakes {
-        Wakes(queue.popFirst().map { [$0.continuation] } ?? [])
+        guard let h = head else { return .none }
+        promote()
+        return .one(h.continuation)
     }
 
     /// Takes every waiter out, oldest first.
     mutating func takeAll() -> Wakes {
-        if queue.isEmpty { return Wakes([]) }
-        return Wakes(queue.removeAll().map(\.continuation))
+        guard let h = head else { return .none }
+        head = nil
+        if rest.isEmpty { return .one(h.continuation) }  // no array for the common single waiter
+        var all: [UnsafeContinuation<Void, Never>] = [h.continuation]
+        all.reserveCapacity(rest.count + 1)
+        while let ticket = order.popFirst() {
+            if let c = rest[ticket] { all.append(c) }
+        }
+        rest.removeAll(keepingCapacity: rest.count <= 64)
+        order.shrinkIfEmpty()
+        return .many(all)
+    }
+
+    /// The head left: the oldest of the others (if any) takes its place.
+    private mutating func promote() {
+        head = nil
+        while let ticket = order.popFirst() {
+            if let c = rest.removeValue(forKey: ticket) {
+                head = Waiter(ticket: ticket, continuation: c)
+                break
+            }
+        }
+        if order.isEmpty { order.shrinkIfEmpty() }
+    }
+
+    /// Drops the arrival-order entries of waiters that left.
+    private mutating func compact() {
+        let live = order.removeAll().filter { rest[$0] != nil }
+        order.shrinkIfEmpty()
+        for ticket in live { order.append(ticket) }
     }
 }
 
-/// Waiters taken out of a ``WaiterList`` under its lock, to resume after it.
+/// Waiters taken out of a ``WaiterList`` under its lock, to resume after it: none, one (no
+/// allocation: the common case of a single waiting task) or many.
 ///
 /// **Thread-safety:** a value; resume it on any thread, once. **Lifetime:** `~Copyable`, so
 /// the same waiters cannot be resumed twice.
-struct Wakes: ~Copyable {
-    private let continuations: [UnsafeContinuation<Void, Never>]
-
-    init(_ continuations: [UnsafeContinuation<Void, Never>]) {
-        self.continuations = continuations
-    }
-
-    /// No waiters to wake.
-    static var none: Wakes { Wakes([]) }
+enum Wakes: ~Copyable {
+    case none
+    case one(UnsafeContinuation<Void, Never>)
+    case many([UnsafeContinuation<Void, Never>])
 
     /// Resumes every waiter taken (call outside the lock).
     consuming func resume() {
-        for c in continuations { c.resume() }
+        switch consume self {
+        case .none: break
+        case .one(let c): c.resume()
+        case .many(let all): for c in all { c.resume() }
+        }
     }
 }
 
@@ -117,6 +165,7 @@ extension PosixLocked where Value: WaiterListHolding & ~Copyable {
         } onCancel: {
             withLock { $0.waiters.withdraw(ticket) }.resume()
         }
+        // A waiter woken and then cancelled does not pass its wake on: see `takeFirst()`.
         if Task.isCancelled { throw CancellationError() }
     }
 }
