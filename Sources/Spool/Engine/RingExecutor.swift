@@ -231,7 +231,7 @@ package final class RingExecutor: @unchecked Sendable {  // shared state is atom
             try thread.start { [self] in threadMain() }
         } catch {
             group.ringFinished(reserved: nil)
-            _ = reactor.close()  // the portable backend's epoll exists already
+            _ = reactor.close()  // a backend may hold a descriptor already (an epoll)
             wakeSignal.close(freeBuffer: true)
             lifecycleState.store(Lifecycle.stopped.rawValue, ordering: .sequentiallyConsistent)
             throw error

@@ -1,6 +1,6 @@
 internal import SpoolRing
 
-/// Operations: how a call reaches the backend (an SQE, or the portable backend's attempt).
+/// Operations: how a call reaches the backend (``ReactorBackend/start(_:userData:timeout:)``).
 ///
 /// `perform` takes a slot in the ``OperationTable`` and suspends the caller; `start` then
 /// admits the operation if the ring has fewer than `inFlightLimit` operations in the kernel
