@@ -128,14 +128,23 @@ struct SyncTests {
     @Test("a thread blocked in PosixLocked.wait wakes on broadcast; a deadline ends the wait with nil")
     func blockingWait() async {
         let state = PosixLocked(0)
-        let waiter = Task.detached { state.wait(until: { $0 > 0 }, then: { $0 }) }
+        let result = PosixLocked<Int?>(nil)
+        // A plain thread, not a task: a task blocking here would hold one of the few threads of
+        // the cooperative pool, which the rest of the suite needs.
+        let started = ThreadCalls.startDetached {
+            let seen = state.wait(until: { $0 > 0 }, then: { $0 })
+            result.withLock { $0 = seen }
+        }
+        #expect(started == nil)
         try? await Task.sleep(for: .milliseconds(20))
+        #expect(result.withLock { $0 } == nil, "still blocked: nothing changed")
         state.withLock { $0 = 7 }
         state.broadcast()
-        #expect(await waiter.value == 7)
+        #expect(await eventually { result.withLock { $0 } == 7 })
         let start = ContinuousClock.now
         let timedOut = state.wait(until: { $0 > 100 }, before: .now + .milliseconds(30), then: { $0 })
         #expect(timedOut == nil)
         #expect(ContinuousClock.now - start >= .milliseconds(30))
     }
+
 }

@@ -106,6 +106,30 @@ extension OperationRequest {
     }
 }
 
+extension OperationRequest {
+    /// The descriptor a readiness request waits on.
+    var portableDescriptor: Int32? {
+        if case .readiness(let fd, _) = portableRoute { return fd }
+        return nil
+    }
+
+    /// The bytes a plain read or receive asks for (the short-read hint), else nil.
+    var streamReadCount: Int? {
+        switch self {
+        case .read(_, _, let count, _), .receive(_, _, let count, _): return Int(count)
+        default: return nil
+        }
+    }
+
+    /// A read or write with a file offset (`preadv2`/`pwritev2`).
+    var isPositional: Bool {
+        switch self {
+        case .read, .readVector, .write, .writeVector: return true
+        default: return false
+        }
+    }
+}
+
 /// The offset that means "the current file position" (`SubmissionQueueEntry.currentPosition`).
 enum SubmissionQueueEntryOffset {
     static let current: UInt64 = .max
