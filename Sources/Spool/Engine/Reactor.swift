@@ -26,6 +26,14 @@ enum Reactor {
         }
     }
 
+    /// The backend object itself, as a plain reference.
+    var object: AnyObject {
+        switch self {
+        case .ioUring(let r): return r
+        case .portable(let r): return r
+        }
+    }
+
     /// The io_uring backend, if this is it (tests and diagnostics).
     var ioUringBackend: IOURingReactor? {
         if case .ioUring(let r) = self { return r }

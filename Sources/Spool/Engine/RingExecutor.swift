@@ -155,6 +155,10 @@ package final class RingExecutor: @unchecked Sendable {  // shared state is atom
     // Ring-thread state.
     /// The backend beneath the executor (a `let`: the hot path reaches it without a check).
     let reactor: Reactor
+    /// The same backend as a plain reference. The enum keeps its case in the pointer's spare
+    /// bits, which LeakSanitizer cannot follow: without this, every portable reactor (kept for
+    /// the executor's whole life) would be reported as leaked.
+    private let reactorObject: AnyObject
     @exclusivity(unchecked) var jobs = FIFOQueue<RingJob>(capacity: 256)
     /// A `let`: the hot path reaches it without retaining it.
     let table = OperationTable()
@@ -217,6 +221,7 @@ package final class RingExecutor: @unchecked Sendable {  // shared state is atom
             throw error
         }
         wakeSignal = wake
+        reactorObject = reactor.object
         taskExecutor = RingTaskExecutor()
         serialExecutor = RingSerialExecutor()
         taskExecutor.loop = self
