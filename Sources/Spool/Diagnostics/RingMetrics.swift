@@ -19,11 +19,13 @@ import CoreMetrics
 /// | `spool_wakes_received_total` | counter | wakes this ring received while parked |
 /// | `spool_timers_armed` | gauge | sleeps and scheduled actions on the ring's timing wheels |
 /// | `spool_stalls_total` | counter | stalls the stall detector reported |
+/// | `spool_accept_backoffs_total` | counter | accept back-off episodes (`EMFILE` …: ``AcceptBackoff``) |
 ///
-/// **Thread-safety:** ring thread only (the stall counter: the watchdog thread; swift-metrics
+/// **Thread-safety:** ring thread only (the stall counter: the watchdog thread; the accept
+/// back-off counter: the accept loop's thread; swift-metrics
 /// handlers are thread-safe). **Lifetime:** the ring's.
 final class RingMetrics: @unchecked Sendable {  // published from one thread at a time
-    let submitted, completed, submissionQueueFull, wakesSent, wakesReceived, stalls: Counter
+    let submitted, completed, submissionQueueFull, wakesSent, wakesReceived, stalls, acceptBackoffs: Counter
     let inFlight, waiting, timersArmed: Gauge
     /// What was published last (the counters take differences).
     private var last = (submitted: 0, completed: 0, full: 0, sent: 0, received: 0)
@@ -36,6 +38,7 @@ final class RingMetrics: @unchecked Sendable {  // published from one thread at 
         wakesSent = Counter(label: "spool_wakes_sent_total", dimensions: d, factory: factory)
         wakesReceived = Counter(label: "spool_wakes_received_total", dimensions: d, factory: factory)
         stalls = Counter(label: "spool_stalls_total", dimensions: d, factory: factory)
+        acceptBackoffs = Counter(label: "spool_accept_backoffs_total", dimensions: d, factory: factory)
         inFlight = Gauge(label: "spool_operations_in_flight", dimensions: d, factory: factory)
         waiting = Gauge(label: "spool_operations_waiting", dimensions: d, factory: factory)
         timersArmed = Gauge(label: "spool_timers_armed", dimensions: d, factory: factory)

@@ -142,6 +142,11 @@ package final class RingExecutor: @unchecked Sendable {  // shared state is atom
     let parkedInKernel = Atomic<Bool>(false)
     /// Stalls the detector reported for this ring.
     let stallsReported = Atomic<Int>(0)
+    /// Accept back-off episodes begun by accept loops on this ring (``AcceptBackoff``).
+    let acceptBackoffEpisodes = Atomic<Int>(0)
+    /// Waits those accept loops began (every failed attempt during an episode: a spin would
+    /// show here).
+    let acceptBackoffWaits = Atomic<Int>(0)
     /// Where the ring publishes its counters (nil: metrics off), and how often.
     let metrics: RingMetrics?
     let metricsInterval: Duration

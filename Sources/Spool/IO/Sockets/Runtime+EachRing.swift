@@ -23,8 +23,14 @@ extension Runtime {
     /// - Each `body` runs in a task on its ring (``RingPlacement/ring(_:)``) and owns its
     ///   listener (it may close it; one it did not close is closed when it returns).
     ///   `Runtime.currentRingIndex` inside is the ring's index, passed as `ring` too.
+    /// - Accepts ride out descriptor and memory exhaustion (`EMFILE` …) by backing off on
+    ///   their ring (``StreamListener/acceptConnections(_:)``): those errors never reach `body`'s
+    ///   caller, and every ring keeps serving the connections it has.
     /// - The call returns when every `body` has returned. If one throws, the others are
     ///   cancelled and the first error is rethrown; cancelling the caller cancels them all.
+    ///   One ring's trouble does not tear down the others: a body that ends with
+    ///   ``RuntimeError/broken(_:)`` (its ring broke) is logged, the other rings go on, and the
+    ///   call throws that error once they have all returned.
     ///   During a graceful shutdown accepts end with ``RuntimeError/shutdown``.
     /// - A ring that is not running (broken, stopped) gets no listener.
     /// - When the runtime drains (a graceful shutdown), each body's accepts end with
@@ -66,6 +72,7 @@ extension Runtime {
         try await withTaskCancellationHandler {
             var firstError: (any Error)?
             var shutDown = false
+            var brokenError: (any Error)?
             await withTaskGroup(of: (any Error)?.self) { group in
                 for t in all {
                     group.addTask {
@@ -77,6 +84,10 @@ extension Runtime {
                         // The runtime is draining: each body ends on its own, within the grace
                         // period; the others are not cut short.
                         shutDown = true
+                    } else if let error = error as? RuntimeError, case .broken = error {
+                        // That ring's trouble: the other rings go on serving their share.
+                        self.configuration.logger.error("Spool serveOnEachRing on \(actual): one ring's listener ended with \(error); the other rings go on serving")
+                        if brokenError == nil { brokenError = error }
                     } else if let error, firstError == nil {
                         firstError = error
                         for t in all { t.cancel() }
@@ -84,6 +95,7 @@ extension Runtime {
                 }
             }
             if let firstError { throw firstError }
+            if let brokenError { throw brokenError }
             if shutDown { throw RuntimeError.shutdown }
         } onCancel: {
             for t in all { t.cancel() }

@@ -27,8 +27,15 @@ extension StreamListener {
     /// up. On return (any way), the request is cancelled and connections it accepted but
     /// `body` never got are closed.
     ///
-    /// - Throws: `CancellationError`; ``IOError`` (`accept`, with the listener's address:
-    ///   `EMFILE` when the process is out of descriptors — call again after closing some);
+    /// **Exhaustion does not end it.** When the process or the system runs out of descriptors
+    /// or socket memory (`EMFILE`, `ENFILE`, `ENOBUFS`, `ENOMEM`, an LSM's `EPERM`), the accepts
+    /// pause on the ring's timing wheel (10 ms, doubling to 1 s) and resume by themselves;
+    /// connections already accepted go on being served, new ones wait in the backlog. A
+    /// connection that died in the backlog (`ECONNABORTED` …) is skipped. Each episode is logged
+    /// once and counted (`spool_accept_backoffs_total`): see ``AcceptBackoff``.
+    ///
+    /// - Throws: `CancellationError`; ``IOError`` (`accept`, with the listener's address) for
+    ///   a failure that is the listener's own (`EINVAL` on a socket that does not listen …);
     ///   what `body` throws; ``RuntimeError`` when the runtime stops.
     public nonisolated(nonsending) func acceptConnections(_ body: nonisolated(nonsending) (consuming StreamSocket) async throws -> Void) async throws {
         guard let ring = runtime.pickRingForPool() else { throw RuntimeError.shutdown }
@@ -36,6 +43,7 @@ extension StreamListener {
             ring: ring, request: { [fd = descriptor.rawValue] in .acceptMultishot(fd: fd) }, bound: Self.acceptQueueBound,
             dispose: { event in if event.result >= 0 { DescriptorClose.close(event.result) } }
         )
+        var backoff = AcceptBackoff(address: localAddress, ring: ring)
         // The request must have ended before this returns: the caller may close the
         // descriptor next, and no entry naming it may be left in the ring.
         do {
@@ -46,13 +54,19 @@ extension StreamListener {
                     throw RuntimeError.shutdown
                 case .event(let event):
                     if event.result >= 0 {
+                        backoff.succeeded()
                         try await body(StreamSocket(adopting: FileDescriptor(rawValue: event.result), runtime: runtime))
                     } else if event.result == -ECANCELED && event.final && ring.lifecycle == .running {
                         continue  // paused at the queue bound: re-armed by the next turn
                     } else if ring.lifecycle != .running {
                         throw ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenWith ?? .ioError)
                     } else {
-                        throw IOError(.accept, errno: Errno(rawValue: -event.result), descriptor: descriptor, address: localAddress)
+                        let errno = Errno(rawValue: -event.result)
+                        switch backoff.failed(errno) {
+                        case .fatal: throw IOError(.accept, errno: errno, descriptor: descriptor, address: localAddress)
+                        case .retry: continue
+                        case .wait(let delay): try await AcceptBackoff.pause(delay, runtime: runtime)
+                        }
                     }
                 }
             }

@@ -75,12 +75,30 @@ public struct StreamListener: ~Copyable, Sendable {
     /// Waits for the next connection (its peer: ``StreamSocket/peerAddress()``). Cancellable: a
     /// cancelled accept throws `CancellationError` and leaves no descriptor open, unless the
     /// kernel had already accepted a connection, which is then returned.
-    /// - Throws: ``IOError`` (`accept`, with the listener's address), `CancellationError`,
-    ///   ``RuntimeError``.
+    ///
+    /// Like ``acceptConnections(_:)``, it rides out descriptor and memory exhaustion (`EMFILE`
+    /// …) by waiting on a ring's timing wheel and trying again, and skips connections that died
+    /// in the backlog (``AcceptBackoff``): a loop around it needs no retry logic of its own.
+    /// - Throws: ``IOError`` (`accept`, with the listener's address) for a failure that is the
+    ///   listener's own, `CancellationError`, ``RuntimeError``.
     public nonisolated(nonsending) func accept() async throws -> StreamSocket {
-        let fd = try await runtime.perform(.accept(fd: descriptor.rawValue, address: nil, length: nil))
-            .value(IOErrorContext(operation: .accept, descriptor: descriptor, address: localAddress))
-        return StreamSocket(adopting: FileDescriptor(rawValue: fd), runtime: runtime)
+        var backoff: AcceptBackoff? = nil
+        while true {
+            let outcome = await runtime.perform(.accept(fd: descriptor.rawValue, address: nil, length: nil))
+            if case .completed(let r) = outcome, r < 0, let ring = RingExecutor.current ?? runtime.pickRing() {
+                if backoff == nil { backoff = AcceptBackoff(address: localAddress, ring: ring) }
+                switch backoff!.failed(Errno(rawValue: -r)) {
+                case .fatal: break
+                case .retry: continue
+                case .wait(let delay):
+                    try await AcceptBackoff.pause(delay, runtime: runtime)
+                    continue
+                }
+            }
+            let fd = try outcome.value(IOErrorContext(operation: .accept, descriptor: descriptor, address: localAddress))
+            backoff?.succeeded()
+            return StreamSocket(adopting: FileDescriptor(rawValue: fd), runtime: runtime)
+        }
     }
 
     /// Stops listening and closes the socket. Not cancellable; releases the descriptor in
