@@ -25,6 +25,12 @@ public final class BufferPool: Sendable {
     public let count: Int
     /// Bytes in each buffer.
     public let bufferSize: Int
+    /// The most buffers of this pool that one stream's queued owned sends
+    /// (``StreamSocket/write(taking:)-(ReceivedBuffer)``) may hold at once before its writer
+    /// waits: a peer that never reads can pin at most this many (plus the receive's
+    /// `maximumQueued` and the one its loop holds), so it cannot starve the pool's other
+    /// connections. Default: an eighth of ``count`` (at least 1).
+    public let maximumHeldPerStream: Int
     /// The provided-buffer group id on ``ring``.
     let group: UInt16
     /// The ring whose receives may use this pool (a group belongs to one ring).
@@ -40,17 +46,21 @@ public final class BufferPool: Sendable {
     /// - Parameters:
     ///   - count: a power of two in 1...32768.
     ///   - bufferSize: 1 byte to 2 GiB; the most one receive completion carries.
+    ///   - maximumHeldPerStream: see ``maximumHeldPerStream`` (1...count; nil: `count / 8`).
     ///   - runtime: the runtime whose ring registers the pool; by default the current one.
-    /// - Throws: ``RuntimeError/invalidArgument(_:)`` for a bad count or size,
+    /// - Throws: ``RuntimeError/invalidArgument(_:)`` for a bad count, size or share,
     ///   ``IOError`` (`register provided buffers`) when the kernel refuses (`EINVAL` before Linux
     ///   5.19), ``RuntimeError/shutdown`` on a stopped runtime.
-    public init(count: Int = 256, bufferSize: Int = 16 * 1024, runtime: Runtime? = nil) async throws {
+    public init(count: Int = 256, bufferSize: Int = 16 * 1024, maximumHeldPerStream: Int? = nil, runtime: Runtime? = nil) async throws {
         let runtime = try runtime ?? Runtime.requireCurrent()
         guard count >= 1, count <= 32768, count & (count - 1) == 0 else {
             throw RuntimeError.invalidArgument("a buffer pool's count must be a power of two in 1...32768 (got \(count))")
         }
         guard bufferSize >= 1, bufferSize <= 1 << 31 else {
             throw RuntimeError.invalidArgument("a buffer pool's buffer size must be in 1...\(1 << 31) bytes (got \(bufferSize))")
+        }
+        if let held = maximumHeldPerStream, held < 1 || held > count {
+            throw RuntimeError.invalidArgument("a buffer pool's maximumHeldPerStream must be in 1...\(count) (got \(held))")
         }
         guard let ring = runtime.pickRingForPool() else { throw RuntimeError.shutdown }
         let made: Result<(PoolStorage, UInt16), any Error> = await withTaskExecutorPreference(ring.taskExecutor) {
@@ -62,6 +72,7 @@ public final class BufferPool: Sendable {
         let (buffers, group) = try made.get()
         self.count = count
         self.bufferSize = bufferSize
+        self.maximumHeldPerStream = maximumHeldPerStream ?? max(1, count / 8)
         self.group = group
         self.ring = ring
         self.shared = PoolState(group: group, buffers: buffers)

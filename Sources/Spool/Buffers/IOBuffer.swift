@@ -46,7 +46,7 @@ public struct IOBuffer: ~Copyable, @unchecked Sendable {
     /// Hands the memory on as ``OwnedBytes`` (its valid bytes; the owner must release it
     /// exactly once).
     consuming func detach() -> OwnedBytes {
-        let owned = OwnedBytes.heap(base, count: count)
+        let owned = OwnedBytes.heap(base, count: count, capacity: capacity)
         discard self
         return owned
     }

@@ -9,8 +9,10 @@ import Glibc
 /// ``StreamSocket/write(taking:)-(ReceivedBuffer)``, sent in order, one in the kernel at a
 /// time, each released (a lease back to its pool, memory freed) when its send completes.
 ///
-/// The writer does not wait for each send: it waits only when more than `limit` bytes are
-/// queued or in flight. The first failure is kept and thrown by the writer's next call
+/// The writer does not wait for each send: it waits only when the queued and in-flight items
+/// pin more than `limit` bytes (a lease counts as its pool's whole buffer, heap memory as its
+/// capacity: what they keep from others, not the bytes they show), or hold their pool's
+/// ``BufferPool/maximumHeldPerStream`` leases. The first failure is kept and thrown by the writer's next call
 /// (``write(_:runtime:)``, ``flush()``); the buffers still queued are then released unsent.
 ///
 /// **Thread-safety:** `Sendable`; completions arrive on the ring thread, writers call from
@@ -32,7 +34,10 @@ final class SendQueue: CompletionConsumer, Sendable {
     private struct State: ~Copyable, WaiterListHolding {
         /// Queued items, the one in the kernel first (while `inFlight`).
         var items = FIFOQueue<Item>()
-        var queuedBytes = 0
+        /// The memory queued and in-flight items pin (``OwnedBytes/pinned``): what `limit` bounds.
+        var pinnedBytes = 0
+        /// Pool leases among them (each bounded by its pool's ``BufferPool/maximumHeldPerStream``).
+        var leases = 0
         /// The head item's send is in the kernel (or being started).
         var inFlight = false
         /// The `user_data` of the send in the kernel, once known (to cancel it when orphaned).
@@ -54,10 +59,29 @@ final class SendQueue: CompletionConsumer, Sendable {
             return waiters.takeAll()
         }
 
+        mutating func added(_ bytes: OwnedBytes) {
+            pinnedBytes += bytes.pinned
+            if bytes.leaseShare != nil { leases += 1 }
+        }
+
+        mutating func removed(_ bytes: OwnedBytes) {
+            pinnedBytes -= bytes.pinned
+            if bytes.leaseShare != nil { leases -= 1 }
+        }
+
+        /// Whether `bytes` must wait: the queue is not empty and would go over `limit` pinned
+        /// bytes or over its pool's share of leases.
+        func mustWait(for bytes: OwnedBytes, limit: Int) -> Bool {
+            guard pinnedBytes > 0 else { return false }  // one item always fits
+            if pinnedBytes + bytes.pinned > limit { return true }
+            if let share = bytes.leaseShare, leases >= share { return true }
+            return false
+        }
+
         /// Takes the bytes of every queued item after the first `keeping` out of the queue.
         mutating func removeAll(keepingFirst keeping: Int) -> [OwnedBytes] {
             let taken = items.removeAll(keepingFirst: keeping).map(\.bytes)
-            queuedBytes = items.first?.bytes.count ?? 0  // at most the one kept
+            for t in taken { removed(t) }
             return taken
         }
     }
@@ -81,9 +105,9 @@ final class SendQueue: CompletionConsumer, Sendable {
             let step = state.withLock { s -> Step in
                 if let failure = s.failure { return .failed(failure) }
                 if s.orphaned { return .failed(RuntimeError.invalidArgument("the stream was closed")) }
-                if s.queuedBytes > 0 && s.queuedBytes + bytes.count > limit { return .wait(s.version) }
+                if s.mustWait(for: bytes, limit: limit) { return .wait(s.version) }
                 s.items.append(Item(bytes: bytes, sent: 0))
-                s.queuedBytes += bytes.count
+                s.added(bytes)
                 if s.inFlight { return .queued }
                 s.inFlight = true
                 return .start(s.ring)
@@ -208,7 +232,7 @@ final class SendQueue: CompletionConsumer, Sendable {
                 s.items.updateFirst { $0.sent += Int(result) }
                 if let head = s.items.first, head.sent >= head.bytes.count {
                     released.append(head.bytes)
-                    s.queuedBytes -= head.bytes.count
+                    s.removed(head.bytes)
                     _ = s.items.popFirst()
                 }
             }

@@ -3,9 +3,11 @@
 extension StreamSocket {
     /// Sends `buffer` after every earlier owned write, taking it: this returns as soon as the
     /// buffer is queued (the lease goes back to its pool when its send completes), so a
-    /// writer does not suspend for each send. It waits only while more than
-    /// ``maximumQueuedSendBytes`` are queued or in flight for this stream (the peer reads
-    /// slowly): memory stays bounded per connection.
+    /// writer does not suspend for each send. It waits only while the stream's queued and
+    /// in-flight sends pin ``maximumQueuedSendBytes`` (each lease counted as a whole pool
+    /// buffer) or hold ``BufferPool/maximumHeldPerStream`` buffers of its pool (the peer reads
+    /// slowly or never): memory stays bounded per connection, and one such peer cannot take
+    /// the pool from the other connections of its ring.
     ///
     /// Sends run one at a time, in order, each until all its bytes are sent. If one fails,
     /// the next call to this, ``flush()`` or ``close()`` throws that error, and the buffers

@@ -27,8 +27,11 @@ public struct StreamSocket: ~Copyable, Sendable {
     let sendQueue: SendQueue
     private var closed = false
 
-    /// Bytes of owned sends (``write(taking:)-(ReceivedBuffer)``) that may be queued or in the
-    /// kernel per stream before a writer waits: 256 KiB.
+    /// Memory that owned sends (``write(taking:)-(ReceivedBuffer)``) queued or in the kernel
+    /// may pin per stream before a writer waits: 256 KiB. A lease counts as its pool's whole
+    /// buffer and an ``IOBuffer`` as its capacity, whatever few bytes they carry, so a peer
+    /// that never reads holds at most this much (and at most its pool's
+    /// ``BufferPool/maximumHeldPerStream`` leases).
     public static let maximumQueuedSendBytes = 256 * 1024
 
     /// Wraps a connected socket; the stream takes ownership of it.
