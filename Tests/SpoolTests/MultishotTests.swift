@@ -327,6 +327,26 @@ extension SocketTests {
                 await #expect(throws: RuntimeError.self) { _ = try await BufferPool(count: 0, bufferSize: 1024, runtime: runtime) }
                 await #expect(throws: RuntimeError.self) { _ = try await BufferPool(count: 65536, bufferSize: 1024, runtime: runtime) }
                 await #expect(throws: RuntimeError.self) { _ = try await BufferPool(count: 4, bufferSize: 0, runtime: runtime) }
+                await #expect(throws: RuntimeError.self) { _ = try await BufferPool(count: 4, bufferSize: 64, maximumHeldPerStream: 0, runtime: runtime) }
+                await #expect(throws: RuntimeError.self) { _ = try await BufferPool(count: 4, bufferSize: 64, maximumHeldPerStream: 5, runtime: runtime) }
+            }
+        }
+
+        @Test("maximumQueued: .max is accepted (no overflow in the receive's byte limit) and the receive works")
+        func maximumQueuedMax() async throws {
+            try await withTestRuntime { runtime in
+                let pool = try await BufferPool(count: 8, bufferSize: 16 * 1024, runtime: runtime)
+                let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+                let client = try await StreamSocket.connect(to: listener.localAddress, runtime: runtime)
+                let server = try await listener.accept()
+                try await client.writeAll(Array("hello".utf8))
+                try await client.shutdown(.write)
+                var got: [UInt8] = []
+                try await server.receiveBuffers(from: pool, maximumQueued: .max) { buffer in got += buffer.bytes }
+                #expect(got == Array("hello".utf8))
+                try await server.close()
+                try await client.close()
+                try await listener.close()
             }
         }
 

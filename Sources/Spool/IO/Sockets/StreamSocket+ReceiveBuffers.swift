@@ -44,7 +44,8 @@ extension StreamSocket {
         let ring = pool.ring
         // The kernel itself stops each arm after `maximumQueued` buffers' worth of bytes, where
         // it can (Linux 6.16+); elsewhere the feed cancels the request at the bound.
-        let limit = UInt32(clamping: maximumQueued * pool.bufferSize)
+        let (bytes, overflow) = maximumQueued.multipliedReportingOverflow(by: pool.bufferSize)
+        let limit = overflow ? UInt32.max : UInt32(clamping: bytes)
         let feed = pool.receiveFeed(bound: maximumQueued) { [fd = descriptor.rawValue, group = pool.group] in
             .receiveMultishot(fd: fd, group: group, limit: Self.receiveLimitRefused.load(ordering: .relaxed) ? 0 : limit)
         }
