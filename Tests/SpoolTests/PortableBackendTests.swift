@@ -347,6 +347,25 @@ struct PortableBackendTests {
         await runtime.shutdownAndWait()
     }
 
+    @Test("a bogus descriptor number (2,000,000,000) on a socket call is EBADF before the registration table grows to it")
+    func bogusDescriptor() async throws {
+        let runtime = try Self.portable { $0.ringCount = 1 }
+        let ring = runtime.rings[0]
+        try await runtime.spawn(on: .ring(0)) {
+            let bogus = StreamSocket(adopting: FileDescriptor(rawValue: 2_000_000_000), runtime: runtime)
+            var buffer = IOBuffer(capacity: 16)
+            do {
+                _ = try await bogus.read(into: &buffer)
+                Issue.record("reading a bogus descriptor succeeded")
+            } catch let e as IOError {
+                #expect(e.errno == .badFileDescriptor)
+            }
+            let capacity = ring.reactor.portableBackend?.registrations.capacity ?? -1
+            #expect(capacity >= 0 && capacity < 100_000, "the registration table has \(capacity) slots")
+        }.value
+        await runtime.shutdownAndWait()
+    }
+
     @Test("a read with a timeout: on a silent pipe it times out and leaves the data for the next read")
     func linkedTimeout() async throws {
         let runtime = try Self.portable { $0.ringCount = 1 }

@@ -39,6 +39,9 @@ enum DescriptorCalls {
         return Glibc.poll(&p, 1, 0) == 1
     }
 
+    /// Whether `fd` names an open descriptor (`fcntl(F_GETFL)` succeeds).
+    static func isOpen(_ fd: Int32) -> Bool { spool_status_flags(fd) >= 0 }
+
     /// Whether `fd` was opened with `O_DIRECT` (false if its flags cannot be read).
     static func isDirect(_ fd: Int32) -> Bool {
         let flags = spool_status_flags(fd)

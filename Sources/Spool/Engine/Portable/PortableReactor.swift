@@ -170,6 +170,12 @@ final class PortableReactor: ReactorBackend {
     }
 
     private func startOnReadiness(_ request: OperationRequest, userData: UInt64, fd: Int32, write: Bool) {
+        // A number never seen is checked before the table grows to it: a bogus one
+        // (2_000_000_000) is EBADF, as the kernel says, not two billion empty slots.
+        if registrations[fd] == nil && !DescriptorCalls.isOpen(fd) {
+            post(userData, CallResult(rawValue: -EBADF))
+            return
+        }
         let reg = registration(fd)
         var waiter = Waiter(request: request, write: write)
         switch request {

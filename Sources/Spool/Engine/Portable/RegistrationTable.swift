@@ -17,6 +17,9 @@ struct RegistrationTable<Entry: AnyObject> {
         }
     }
 
+    /// Numbers the table has room for (diagnostics and tests).
+    var capacity: Int { slots.count }
+
     /// Every entry.
     var all: [Entry] { slots.compactMap { $0 } }
 
