@@ -19,7 +19,7 @@ import CoreMetrics
 /// | `spool_wakes_received_total` | counter | wakes this ring received while parked |
 /// | `spool_timers_armed` | gauge | sleeps and scheduled actions on the ring's timing wheels |
 /// | `spool_stalls_total` | counter | stalls the stall detector reported |
-/// | `spool_accept_backoffs_total` | counter | accept back-off episodes (`EMFILE` …: ``AcceptBackoff``) |
+/// | `spool_accept_backoffs_total` | counter | accept back-off episodes (`EMFILE` …, see the README's "Running a server in production") |
 ///
 /// **Thread-safety:** ring thread only (the stall counter: the watchdog thread; the accept
 /// back-off counter: the accept loop's thread; swift-metrics

@@ -142,7 +142,7 @@ package final class RingExecutor: @unchecked Sendable {  // shared state is atom
     let parkedInKernel = Atomic<Bool>(false)
     /// Stalls the detector reported for this ring.
     let stallsReported = Atomic<Int>(0)
-    /// Accept back-off episodes begun by accept loops on this ring (``AcceptBackoff``).
+    /// Accept back-off episodes begun by accept loops on this ring (`AcceptBackoff`).
     let acceptBackoffEpisodes = Atomic<Int>(0)
     /// Waits those accept loops began (every failed attempt during an episode: a spin would
     /// show here).

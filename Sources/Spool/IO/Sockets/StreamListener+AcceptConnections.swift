@@ -32,7 +32,7 @@ extension StreamListener {
     /// pause on the ring's timing wheel (10 ms, doubling to 1 s) and resume by themselves;
     /// connections already accepted go on being served, new ones wait in the backlog. A
     /// connection that died in the backlog (`ECONNABORTED` …) is skipped. Each episode is logged
-    /// once and counted (`spool_accept_backoffs_total`): see ``AcceptBackoff``.
+    /// once and counted (`spool_accept_backoffs_total`).
     ///
     /// - Throws: `CancellationError`; ``IOError`` (`accept`, with the listener's address) for
     ///   a failure that is the listener's own (`EINVAL` on a socket that does not listen …);

@@ -78,7 +78,7 @@ public struct StreamListener: ~Copyable, Sendable {
     ///
     /// Like ``acceptConnections(_:)``, it rides out descriptor and memory exhaustion (`EMFILE`
     /// …) by waiting on a ring's timing wheel and trying again, and skips connections that died
-    /// in the backlog (``AcceptBackoff``): a loop around it needs no retry logic of its own.
+    /// in the backlog: a loop around it needs no retry logic of its own.
     /// - Throws: ``IOError`` (`accept`, with the listener's address) for a failure that is the
     ///   listener's own, `CancellationError`, ``RuntimeError``.
     public nonisolated(nonsending) func accept() async throws -> StreamSocket {
