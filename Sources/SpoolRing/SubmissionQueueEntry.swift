@@ -301,14 +301,20 @@ public struct SubmissionQueueEntry {
     /// `totalLimit` (multishot only; 0: none) ends the request, with a final completion, once
     /// it has received that many bytes (`sqe->optlen`; Linux 6.16+, older kernels fail the
     /// request with `-EINVAL`): it bounds how many buffers one arm can take from the group.
+    ///
+    /// `pollFirst` (`IORING_RECVSEND_POLL_FIRST`, Linux 5.19+) waits for the socket to be
+    /// readable before picking a buffer: an `-ENOBUFS` then means bytes are waiting and the
+    /// group is empty, not merely that the group was empty when the request was armed.
     @inlinable
     public func prepareReceive(
-        _ fd: FileDescriptor, bufferGroup group: UInt16, flags messageFlags: Int32 = 0, multishot: Bool = false, totalLimit: UInt32 = 0
+        _ fd: FileDescriptor, bufferGroup group: UInt16, flags messageFlags: Int32 = 0, multishot: Bool = false, totalLimit: UInt32 = 0,
+        pollFirst: Bool = false
     ) {
         prepare(IORING_OP_RECV, fd: fd.rawValue, address: 0, length: 0, offset: 0)
         sqe.pointee.msg_flags = UInt32(bitPattern: messageFlags)
         sqe.pointee.buf_group = group
         flags.insert(.bufferSelect)
+        if pollFirst { sqe.pointee.ioprio |= UInt16(IORING_RECVSEND_POLL_FIRST) }
         if multishot {
             sqe.pointee.ioprio |= UInt16(IORING_RECV_MULTISHOT)
             sqe.pointee.optlen = totalLimit
@@ -333,16 +339,18 @@ public struct SubmissionQueueEntry {
     /// completion's buffer starts with a `spool_uring_recvmsg_out` header, then the source
     /// address (`message.msg_namelen` bytes), control data (`msg_controllen` bytes), then the
     /// payload. `message` supplies only those two lengths. With `multishot`, one request keeps
-    /// receiving while ``Completion/hasMore`` is set.
+    /// receiving while ``Completion/hasMore`` is set. `pollFirst`: as for
+    /// ``prepareReceive(_:bufferGroup:flags:multishot:totalLimit:pollFirst:)``.
     @inlinable
     public func prepareReceiveMessage(
         _ fd: FileDescriptor, message: UnsafeMutablePointer<msghdr>, bufferGroup group: UInt16, flags messageFlags: Int32 = 0,
-        multishot: Bool = false
+        multishot: Bool = false, pollFirst: Bool = false
     ) {
         prepare(IORING_OP_RECVMSG, fd: fd.rawValue, address: Self.address(message), length: 1, offset: 0)
         sqe.pointee.msg_flags = UInt32(bitPattern: messageFlags)
         sqe.pointee.buf_group = group
         flags.insert(.bufferSelect)
+        if pollFirst { sqe.pointee.ioprio |= UInt16(IORING_RECVSEND_POLL_FIRST) }
         if multishot { sqe.pointee.ioprio |= UInt16(IORING_RECV_MULTISHOT) }
     }
 

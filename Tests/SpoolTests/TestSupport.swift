@@ -252,6 +252,7 @@ func eventually(_ condition: () async -> Bool) async -> Bool {
 final class Counter: Sendable {
     private let count = Atomic<Int>(0)
     func increment() { count.add(1, ordering: .sequentiallyConsistent) }
+    func add(_ n: Int) { count.add(n, ordering: .sequentiallyConsistent) }
     var value: Int { count.load(ordering: .sequentiallyConsistent) }
 }
 

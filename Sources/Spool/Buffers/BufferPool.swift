@@ -103,6 +103,8 @@ public final class BufferPool: Sendable {
     public var taken: Int { state.withLock { $0.taken } }
     /// The most buffers ever leased out at once.
     public var peakLeased: Int { state.withLock { $0.peakLeased } }
+    /// Receives waiting for a buffer to come back (see ``waitForFreeBuffer()``).
+    var waitingReceivers: Int { state.withLock { $0.waiters.count } }
     /// Whether some buffer is with the kernel (a receive may be armed).
     var hasFreeBuffer: Bool { state.withLock { $0.taken < count } }
 
@@ -128,21 +130,33 @@ public final class BufferPool: Sendable {
     }
 
     /// Gives buffer `id` back to the kernel (any thread); `leased` says whether it was out
-    /// as a ``ReceivedBuffer``. Wakes receivers waiting for a buffer.
+    /// as a ``ReceivedBuffer``. Wakes the receiver that has waited longest for a buffer: one
+    /// per buffer, so N starved receivers cost one re-arm per buffer, not N (N−1 of which
+    /// would fail with `ENOBUFS`).
     func giveBack(_ id: UInt16, leased: Bool) {
         state.withLock { s -> Wakes in
             s.buffers.recycle(id)
             s.taken -= 1
             if leased { s.leased -= 1 }
-            return s.waiters.takeAll()
+            return s.waiters.takeFirst()
         }.resume()
     }
 
     /// Waits until a buffer is free (returns at once if one is), the ring stops, or the task
-    /// is cancelled.
+    /// is cancelled. Only receives the kernel stopped for want of buffers wait here (they have
+    /// bytes waiting, so the buffer their wake stands for is used at once); a waiter that
+    /// leaves without arming passes its wake on (``passWakeOn()``).
     nonisolated(nonsending) func waitForFreeBuffer() async throws {
         let count = self.count, ring = self.ring
         try await state.waitCancellably { s in s.taken < count || ring.lifecycle != .running }
+    }
+
+    /// Wakes the next waiting receiver if a buffer is free: called by a receive that may
+    /// have been woken for a buffer it will not use (it was cancelled, it ended, its peer
+    /// reset). A wake too many is harmless: the waiter asks again.
+    func passWakeOn() {
+        let count = self.count
+        state.withLock { s -> Wakes in s.taken < count ? s.waiters.takeFirst() : .none }.resume()
     }
 }
 

@@ -39,6 +39,8 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         var userData: UInt64? = nil
         /// The request was cancelled because `bound` events were queued.
         var paused = false
+        /// The last request ended for want of buffers (`ENOBUFS`): the next arm waits for one.
+        var starved = false
         var stopped = false
         /// Why the feed can never arm again (shutdown, a broken ring).
         var refused: OperationOutcome? = nil
@@ -83,6 +85,7 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             if final {
                 s.armed = false
                 s.userData = nil
+                s.starved = result == -ENOBUFS
             }
             if s.stopped {
                 keep = false
@@ -127,13 +130,16 @@ final class MultishotFeed: CompletionConsumer, Sendable {
     private enum Step {
         case event(Event)
         case refused(OperationOutcome)
-        case arm
+        case arm(starved: Bool)
         case wait
     }
 
     /// The next completion, arming a request when none is armed and none is queued.
-    /// `mayArm` is asked before arming (a receive arms only while its pool has free buffers);
-    /// when it says no, `waitToArm` is awaited and the question asked again.
+    /// `mayArm` is asked before re-arming a request that ended for want of buffers (`ENOBUFS`:
+    /// the kernel has bytes for it, so it re-arms only while its pool has a free buffer); when
+    /// it says no, `waitToArm` is awaited and the question asked again. Any other arm goes
+    /// ahead at once: an armed receive holds no buffer until bytes arrive, and one that waited
+    /// for a free buffer it may not need would hold the wake another receiver needs.
     /// - Throws: `CancellationError` when the consumer's task is cancelled (the armed request
     ///   stays armed; queued completions stay queued).
     nonisolated(nonsending) func next(
@@ -149,21 +155,22 @@ final class MultishotFeed: CompletionConsumer, Sendable {
                 if let refused = s.refused { return .refused(refused) }
                 if s.stopped { return .refused(.cancelled) }
                 if s.armed { return .wait }
-                return .arm
+                return .arm(starved: s.starved)
             }
             switch step {
             case .event(let e): return .event(e)
             case .refused(let outcome): return .refused(outcome)
             case .wait: await waitForChange()
-            case .arm:
+            case .arm(let starved):
                 if ring.lifecycle != .running { return .refused(ring.refusal) }
-                if !mayArm() {
+                if starved && !mayArm() {
                     try await waitToArm()
                     continue
                 }
                 state.withLock { s in
                     s.armed = true
                     s.paused = false
+                    s.starved = false
                 }
                 await arm()
             }

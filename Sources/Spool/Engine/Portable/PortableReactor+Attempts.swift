@@ -100,6 +100,10 @@ extension PortableReactor {
         }
         for _ in 0..<Self.multishotBurst {
             guard let (id, buffer) = pool.takeForReceive() else {
+                // As io_uring's poll-first receive: ENOBUFS only when bytes (or the end, or an
+                // error) are waiting; an idle socket waits for its next edge instead.
+                var byte: UInt8 = 0
+                if IOCalls.receive(fd, into: &byte, count: 1, flags: Int32(MSG_PEEK)).wouldBlock { return .wouldBlock }
                 post(userData, .failure(.noBufferSpace))
                 return .finished
             }

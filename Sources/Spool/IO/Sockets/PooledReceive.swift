@@ -60,8 +60,25 @@ extension BufferPool {
         )
     }
 
-    /// The next completion of `feed`, arming a request only while a buffer is free.
+    /// The next completion of `feed`; a request the kernel stopped for want of buffers is
+    /// re-armed only once a buffer is free. A receive that ends here (an error, the end of
+    /// the stream, a cancel, the runtime stopping) passes on a wake it may have taken.
     nonisolated(nonsending) func next(from feed: MultishotFeed) async throws -> MultishotFeed.Next {
-        try await feed.next(mayArm: { self.hasFreeBuffer }, waitToArm: { try await self.waitForFreeBuffer() })
+        let next: MultishotFeed.Next
+        do {
+            next = try await feed.next(mayArm: { self.hasFreeBuffer }, waitToArm: { try await self.waitForFreeBuffer() })
+        } catch {
+            passWakeOn()
+            throw error
+        }
+        switch next {
+        case .refused:
+            passWakeOn()
+        case .event(let event):
+            if event.final && event.result != -ENOBUFS && Completion(userData: 0, result: event.result, flags: event.flags).bufferID == nil {
+                passWakeOn()
+            }
+        }
+        return next
     }
 }
