@@ -366,6 +366,39 @@ struct PortableBackendTests {
         await runtime.shutdownAndWait()
     }
 
+    @Test("a file whose first request is a buffered write refused RWF_NOWAIT (EOPNOTSUPP) is still known as a file: an uncached read goes to a worker, not a blocking read on the ring thread")
+    func noWaitRefusedBeforeClassified() async throws {
+        let runtime = try Self.portable { $0.ringCount = 1 }
+        let ring = runtime.rings[0]
+        let dir = TemporaryDirectory()
+        let path = dir.file("data")
+        let size = 1 << 20
+        let pattern = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let raw = try FileDescriptor.open(path, .readWrite, options: [.create], permissions: .ownerReadWrite)
+        _ = try raw.writeAll(pattern)
+        try raw.close()
+        try await runtime.spawn(on: .ring(0)) {
+            let file = try await File.open(path, .readWrite, runtime: runtime)
+            // The first request on the descriptor: a buffered write, which ext4 and tmpfs refuse
+            // with RWF_NOWAIT (EOPNOTSUPP), so it goes to a worker.
+            try await file.writeAll(pattern[0..<4096], at: 0)
+            let reg = try #require(ring.reactor.portableBackend?.registrations[file.descriptor.rawValue])
+            #expect(reg.isFile, "the descriptor is classified as a regular file")
+            // Drop the file from the page cache: the next read must wait for the disk.
+            #expect(fdatasync(file.descriptor.rawValue) == 0)
+            #expect(posix_fadvise(file.descriptor.rawValue, 0, 0, POSIX_FADV_DONTNEED) == 0)
+            let jobsBefore = ring.reactor.portableBackend?.workerJobsStarted ?? 0
+            var buffer = IOBuffer(capacity: 65536)
+            let n = try await file.read(into: &buffer, at: 512 * 1024)
+            #expect(n == 65536)
+            #expect(buffer.bytes.elementsEqual(pattern[(512 * 1024)..<(512 * 1024 + 65536)]))
+            let jobsAfter = ring.reactor.portableBackend?.workerJobsStarted ?? 0
+            #expect(jobsAfter > jobsBefore, "the uncached read ran on a worker (\(jobsAfter - jobsBefore) jobs), not on the ring thread")
+            try await file.close()
+        }.value
+        await runtime.shutdownAndWait()
+    }
+
     @Test("a read with a timeout: on a silent pipe it times out and leaves the data for the next read")
     func linkedTimeout() async throws {
         let runtime = try Self.portable { $0.ringCount = 1 }

@@ -50,9 +50,14 @@ extension PortableReactor {
             if r.failed(with: .notSupported), waiter.request.isPositional {
                 // The descriptor does not take RWF_NOWAIT: a regular file goes to a worker (epoll
                 // refuses to watch it); a terminal's writes too; its reads wait for epoll, then
-                // make plain calls when poll says they will not block.
+                // make plain calls when poll says they will not block. Ask epoll now if nobody
+                // has: a file whose first request is a buffered write (ext4 and tmpfs refuse
+                // RWF_NOWAIT there) must not pass for a terminal, or its uncached reads would
+                // block the ring thread.
+                if !reg.isFile && !reg.watched && watch(reg) == .notPermitted { reg.isFile = true }
+                if reg.isFile { return .needsWorker }
                 reg.noWaitUnsupported = true
-                if reg.isFile || waiter.write { return .needsWorker }
+                if waiter.write { return .needsWorker }
                 guard reg.watched, DescriptorCalls.isReady(reg.fd, write: false) else { return .wouldBlock }
                 r = waiter.request.attemptWithoutBlocking(blockingRetry: true, stream: reg.stream)
             }

@@ -114,6 +114,8 @@ final class PortableReactor: ReactorBackend {
     /// Registrations by descriptor number (a table, not a hash: a lookup per event and per
     /// request).
     @exclusivity(unchecked) var registrations = RegistrationTable<Registration>()
+    /// Requests handed to a worker thread so far (they would have blocked the ring thread).
+    @exclusivity(unchecked) var workerJobsStarted = 0
     @exclusivity(unchecked) var waiters: [UInt64: Waiter] = [:]
     @exclusivity(unchecked) private var jobs: [UInt64: BlockingPool.Job] = [:]
     /// Descriptors whose queue was cut short (a multishot request that delivered many
@@ -250,7 +252,7 @@ final class PortableReactor: ReactorBackend {
     /// Registers `reg` with epoll for its whole life (edge-triggered, both directions), once.
     /// The add reports readiness that is already there, so nothing between the `EAGAIN` and the
     /// registration is missed. Returns the errno if epoll refuses the descriptor.
-    private func watch(_ reg: Registration) -> Errno? {
+    func watch(_ reg: Registration) -> Errno? {
         if reg.watched { return nil }
         let interest: Epoll.Events = [.readable, .writable, .readHangUp, .edgeTriggered]
         do throws(Errno) {
@@ -284,6 +286,7 @@ final class PortableReactor: ReactorBackend {
     }
 
     func startOnWorker(_ request: OperationRequest, userData: UInt64) {
+        workerJobsStarted += 1
         let executor = self.executor!
         // The result comes back as a job on the ring's inbox, run on the ring thread (the
         // reactor is only ever touched there).
