@@ -23,6 +23,8 @@ public final class Epoll {
         public static let error = Events(rawValue: SPOOL_EPOLLERR)
         public static let hangUp = Events(rawValue: SPOOL_EPOLLHUP)
         public static let readHangUp = Events(rawValue: SPOOL_EPOLLRDHUP)
+        /// Exceptional data: a TCP socket's urgent byte (`MSG_OOB`).
+        public static let priority = Events(rawValue: SPOOL_EPOLLPRI)
         public static let edgeTriggered = Events(rawValue: SPOOL_EPOLLET)
         /// Reported once, then disabled until re-armed with ``Epoll/modify(_:_:)``.
         public static let oneShot = Events(rawValue: SPOOL_EPOLLONESHOT)

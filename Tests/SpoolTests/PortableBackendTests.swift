@@ -424,3 +424,151 @@ struct PortableBackendTests {
 final class ResumeCount: Sendable {
     let value = Atomic<Int>(0)
 }
+
+/// A short read of a stream does not always mean it is drained: a Unix socket's read stops
+/// after a chunk that carried descriptors (SCM_RIGHTS), a TCP read stops at the urgent mark.
+/// The bytes after it must be read without waiting for an edge that never comes.
+@Suite("Portable: short stream reads with bytes left behind", .timeLimit(.minutes(1)))
+struct PortableShortReadTests {
+    enum Peer: String, CaseIterable, Sendable {
+        case unixWithDescriptors
+        case tcpWithUrgentByte
+    }
+
+    enum Reader: String, CaseIterable, Sendable {
+        case receive
+        case receiveBuffers
+    }
+
+    /// A connected pair: the end Spool reads, and the raw peer.
+    static func pair(_ peer: Peer) throws -> (reader: Int32, peer: Int32) {
+        switch peer {
+        case .unixWithDescriptors:
+            var fds: [Int32] = [0, 0]
+            try #require(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0)
+            return (fds[0], fds[1])
+        case .tcpWithUrgentByte:
+            let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(listener) }
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            try withUnsafeMutablePointer(to: &sin) { p in
+                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { a in
+                    try #require(bind(listener, a, length) == 0)
+                    try #require(listen(listener, 4) == 0)
+                    try #require(getsockname(listener, a, &length) == 0)
+                }
+            }
+            let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            let connected = withUnsafePointer(to: &sin) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(client, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            try #require(connected == 0)
+            let accepted = accept(listener, nil, nil)
+            try #require(accepted >= 0)
+            var one: Int32 = 1
+            setsockopt(client, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            return (accepted, client)
+        }
+    }
+
+    /// Sends "AAAA" with a break after it (a descriptor attached, or an urgent byte), then "BBBB".
+    static func sendWithBreak(_ peer: Peer, on fd: Int32) {
+        let a: [UInt8] = Array("AAAA".utf8), b: [UInt8] = Array("BBBB".utf8)
+        switch peer {
+        case .unixWithDescriptors:
+            // The descriptor rides on the first chunk: the reader's recv stops after it.
+            var payload = a
+            let space = MemoryLayout<cmsghdr>.size + MemoryLayout<Int32>.size + 8
+            let control = UnsafeMutableRawPointer.allocate(byteCount: space, alignment: 8)
+            defer { control.deallocate() }
+            memset(control, 0, space)
+            payload.withUnsafeMutableBytes { bytes in
+                var v = iovec(iov_base: bytes.baseAddress, iov_len: bytes.count)
+                withUnsafeMutablePointer(to: &v) { iov in
+                    var m = msghdr()
+                    m.msg_iov = iov
+                    m.msg_iovlen = 1
+                    m.msg_control = control
+                    m.msg_controllen = MemoryLayout<cmsghdr>.size + MemoryLayout<Int32>.size
+                    let header = control.assumingMemoryBound(to: cmsghdr.self)
+                    header.pointee.cmsg_len = MemoryLayout<cmsghdr>.size + MemoryLayout<Int32>.size
+                    header.pointee.cmsg_level = SOL_SOCKET
+                    header.pointee.cmsg_type = Int32(SCM_RIGHTS)
+                    (control + MemoryLayout<cmsghdr>.size).storeBytes(of: Int32(0), as: Int32.self)  // stdin
+                    _ = sendmsg(fd, &m, 0)
+                }
+            }
+            _ = write(fd, b, b.count)
+        case .tcpWithUrgentByte:
+            _ = write(fd, a, a.count)
+            var urgent: UInt8 = 0x55
+            _ = send(fd, &urgent, 1, Int32(MSG_OOB))
+            _ = write(fd, b, b.count)
+        }
+    }
+
+    @Test("after the short read, the bytes behind the break are read at once", arguments: Peer.allCases, Reader.allCases)
+    func bytesAfterTheBreak(peer: Peer, reader: Reader) async throws {
+        var configuration = Runtime.Configuration(ringCount: 1)
+        configuration.backend = .portable
+        let runtime = try Runtime(configuration: configuration)
+        let (readerFD, peerFD) = try Self.pair(peer)
+        defer { close(peerFD) }
+        let reading = runtime.spawn { () async throws -> [UInt8] in
+            let socket = StreamSocket(adopting: FileDescriptor(rawValue: readerFD), runtime: runtime)
+            var got: [UInt8] = []
+            switch reader {
+            case .receive:
+                // A first read that waits (the descriptor is then watched by epoll, its edges
+                // consumed), answered by one byte: a short read.
+                var buffer = IOBuffer(capacity: 64)
+                let primer = Task.detached { usleep(20_000); _ = write(peerFD, "P", 1) }
+                _ = try await socket.read(into: &buffer)
+                got += buffer.bytes
+                _ = await primer.value
+                Self.sendWithBreak(peer, on: peerFD)
+                do {
+                    while got.count < 9 {
+                        var buffer = IOBuffer(capacity: 64)
+                        let n = try await socket.read(into: &buffer)
+                        if n == 0 { break }
+                        got += buffer.bytes
+                    }
+                } catch is CancellationError {
+                }
+            case .receiveBuffers:
+                let pool = try await BufferPool(count: 8, bufferSize: 64, runtime: runtime)
+                let primer = Task.detached {
+                    usleep(20_000)
+                    _ = write(peerFD, "P", 1)
+                    usleep(20_000)
+                    Self.sendWithBreak(peer, on: peerFD)
+                }
+                struct Done: Error {}
+                do {
+                    try await socket.receiveBuffers(from: pool) { buffer in
+                        got += buffer.bytes
+                        if got.count >= 9 { throw Done() }
+                    }
+                } catch is Done {
+                } catch is CancellationError {
+                }
+                _ = await primer.value
+            }
+            try await socket.close()
+            return got
+        }
+        // Bytes that never come: the reading task is cancelled after 5 s.
+        let watchdog = Task.detached {
+            try await Task.sleep(for: .seconds(5))
+            reading.cancel()
+        }
+        let got = try await reading.value
+        watchdog.cancel()
+        #expect(got == Array("PAAAABBBB".utf8), "read \(String(decoding: got, as: UTF8.self))")
+        await runtime.shutdownAndWait()
+    }
+}

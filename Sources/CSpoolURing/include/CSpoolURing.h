@@ -89,7 +89,7 @@ int spool_dup3_cloexec(int oldfd, int newfd);
  * returning -errno on failure. ---- */
 
 extern const uint32_t SPOOL_EPOLLIN, SPOOL_EPOLLOUT, SPOOL_EPOLLERR, SPOOL_EPOLLHUP,
-    SPOOL_EPOLLRDHUP, SPOOL_EPOLLET, SPOOL_EPOLLONESHOT;
+    SPOOL_EPOLLRDHUP, SPOOL_EPOLLPRI, SPOOL_EPOLLET, SPOOL_EPOLLONESHOT;
 
 /* epoll_create1(EPOLL_CLOEXEC): a descriptor, or -errno. */
 int spool_epoll_create(void);

@@ -70,6 +70,27 @@ enum IOCalls {
         return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0 && type == Int32(SOCK_STREAM.rawValue)
     }
 
+    /// Whether a read of `fd` that returns fewer bytes than asked means nothing is left: a TCP
+    /// socket (until an urgent byte: the caller watches for it) or a pipe not in packet mode.
+    /// Not a Unix socket (a read stops after a chunk carrying descriptors or new credentials),
+    /// a terminal (at a line's end), a packet pipe (at a packet's end) or anything else.
+    static func shortReadDrains(_ fd: Int32) -> Bool {
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { return false }
+        switch st.st_mode & S_IFMT {
+        case S_IFIFO:
+            return !DescriptorCalls.isDirect(fd)
+        case S_IFSOCK:
+            guard isStreamSocket(fd) else { return false }
+            var domain: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 else { return false }
+            return domain == AF_INET || domain == AF_INET6
+        default:
+            return false
+        }
+    }
+
     // MARK: Files and paths (these block: worker threads only)
 
     static func sync(_ fd: Int32, dataOnly: Bool) -> CallResult { CallResult(rawValue: spool_fsync(fd, dataOnly ? 1 : 0)) }

@@ -83,13 +83,17 @@ extension PortableReactor {
     /// Whether `reg` is a stream (a stream socket, or a pipe known not to seek): a short read
     /// means it is drained. A datagram socket's short read does not.
     func isStream(_ reg: Registration, _ request: OperationRequest) -> Bool {
-        if case .receive = request {
-            if let known = reg.streamSocket { return known }
-            let stream = IOCalls.isStreamSocket(reg.fd)
-            reg.streamSocket = stream
-            return stream
-        }
-        return reg.stream
+        if case .receive = request { return shortReadDrains(reg) }
+        return reg.stream && shortReadDrains(reg)
+    }
+
+    /// Whether a short read of `reg` means it is drained (see ``Registration/shortReadDrains``).
+    func shortReadDrains(_ reg: Registration) -> Bool {
+        if reg.urgent { return false }
+        if let known = reg.shortReadDrains { return known }
+        let drains = IOCalls.shortReadDrains(reg.fd)
+        reg.shortReadDrains = drains
+        return drains
     }
 
     /// A multishot receive into pool buffers: one completion per filled buffer (`F_MORE` while
@@ -135,9 +139,9 @@ extension PortableReactor {
             let flags = IORING_CQE_F_BUFFER | UInt32(id) << IORING_CQE_BUFFER_SHIFT | (final ? 0 : IORING_CQE_F_MORE)
             post(userData, result, flags: flags)
             if final { return .finished }
-            // A short read of a stream (multishot receives are on stream sockets): drained; wait
-            // for the next edge instead of a second recv answering EAGAIN.
-            if message == nil && Int(r) < want && !reg.readClosed { return .wouldBlock }
+            // A short read of a TCP stream: drained; wait for the next edge instead of a second
+            // recv answering EAGAIN (not a Unix socket's or after an urgent byte: bytes remain).
+            if message == nil && Int(r) < want && !reg.readClosed && shortReadDrains(reg) { return .wouldBlock }
         }
         deferred.append(reg.fd)
         return .wouldBlock

@@ -22,7 +22,8 @@ extension PortableReactor {
             reg.isFile = false
             reg.stream = false
             reg.noWaitUnsupported = false
-            reg.streamSocket = nil
+            reg.shortReadDrains = nil
+            reg.urgent = false
             reg.madeNonBlocking = false
             reg.direct = DescriptorCalls.isDirect(fd)
             reg.readReady = true

@@ -64,8 +64,14 @@ final class PortableReactor: ReactorBackend {
         @exclusivity(unchecked) var noWaitUnsupported = false
         /// The descriptor cannot seek (`ESPIPE`): offsets are ignored, as io_uring does.
         @exclusivity(unchecked) var stream = false
-        /// Whether it is a stream socket (asked once, for the short-read hint), if known.
-        @exclusivity(unchecked) var streamSocket: Bool? = nil
+        /// Whether a short read means it is drained (a TCP socket, a pipe that is not in packet
+        /// mode: asked once, for the short-read hint), if known. A Unix socket's read stops after
+        /// a chunk that carried descriptors or other credentials, a terminal's at a line's end,
+        /// a packet pipe's at a packet's: bytes remain, and no edge will say so.
+        @exclusivity(unchecked) var shortReadDrains: Bool? = nil
+        /// An urgent byte has arrived (`EPOLLPRI`): a TCP read stops at its mark with bytes
+        /// behind it, so short reads no longer mean drained (for as long as it is open).
+        @exclusivity(unchecked) var urgent = false
         /// Spool set `O_NONBLOCK` on it (a listener: accept has no per-call flag).
         @exclusivity(unchecked) var madeNonBlocking = false
         /// Opened with `O_DIRECT`: `RWF_NOWAIT` does not keep a direct read or write from waiting
@@ -254,7 +260,7 @@ final class PortableReactor: ReactorBackend {
     /// registration is missed. Returns the errno if epoll refuses the descriptor.
     func watch(_ reg: Registration) -> Errno? {
         if reg.watched { return nil }
-        let interest: Epoll.Events = [.readable, .writable, .readHangUp, .edgeTriggered]
+        let interest: Epoll.Events = [.readable, .writable, .readHangUp, .priority, .edgeTriggered]
         do throws(Errno) {
             do throws(Errno) {
                 try epoll.add(reg.fd, interest)
@@ -334,7 +340,8 @@ final class PortableReactor: ReactorBackend {
             }
             guard let reg = registrations[fd] else { continue }
             if !events.isDisjoint(with: [.hangUp, .error, .readHangUp]) { reg.readClosed = true }
-            if !events.isDisjoint(with: [.readable, .hangUp, .error, .readHangUp]) {
+            if events.contains(.priority) { reg.urgent = true }
+            if !events.isDisjoint(with: [.readable, .hangUp, .error, .readHangUp, .priority]) {
                 reg.readReady = true
                 serve(reg, write: false)
             }
