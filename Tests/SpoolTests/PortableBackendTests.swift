@@ -572,3 +572,64 @@ struct PortableShortReadTests {
         await runtime.shutdownAndWait()
     }
 }
+
+/// A Unix stream connect to a listener whose backlog is full answers `EAGAIN` and no readiness
+/// edge ever says the backlog has room: it must be tried again until the listener accepts.
+@Suite("Portable: a Unix connect to a full backlog", .timeLimit(.minutes(1)))
+struct PortableUnixConnectTests {
+    @Test("a Unix connect that finds the backlog full (EAGAIN) completes once the listener accepts; a timeout still ends it",
+          arguments: ioUringUsable ? [Backend.portable, .ioUring] : [.portable])
+    func fullBacklog(backend: Backend) async throws {
+        var configuration = Runtime.Configuration(ringCount: 1)
+        configuration.backend = backend
+        let runtime = try Runtime(configuration: configuration)
+        let dir = TemporaryDirectory()
+        let path = dir.path + "/listener"
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var sun = sockaddr_un()
+        sun.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &sun.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() { raw[i] = byte }
+        }
+        let length = socklen_t(MemoryLayout<sockaddr_un>.size)
+        let bound = withUnsafePointer(to: &sun) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+        try #require(bound == 0)
+        try #require(listen(listener, 0) == 0)
+        // One connection waits in the backlog (0: one fits), so the next connect finds it full.
+        let first = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        defer { close(first) }
+        let queued = withUnsafePointer(to: &sun) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(first, $0, length) } }
+        try #require(queued == 0)
+        let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        let refused = withUnsafePointer(to: &sun) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(probe, $0, length) } }
+        let probeErrno = errno
+        close(probe)
+        try #require(refused == -1 && probeErrno == EAGAIN, "the backlog is full (connect: \(refused), errno \(probeErrno))")
+        let address = try SocketAddress(unixPath: FilePath(path))
+        // A timeout ends a connect that keeps finding the backlog full.
+        try await runtime.spawn {
+            await #expect(throws: TimeoutError.self) {
+                _ = try await withTimeout(.milliseconds(200)) { try await StreamSocket.connect(to: address, runtime: runtime) }
+            }
+        }.value
+        // The listener accepts the queued one after 100 ms: the connect goes through.
+        let acceptor = Task.detached { () -> Int32 in
+            usleep(100_000)
+            return accept(listener, nil, nil)
+        }
+        let connected = try await withinDeadline(.seconds(10), "the connect completes once the backlog has room") {
+            try await runtime.spawn {
+                let socket = try await StreamSocket.connect(to: address, runtime: runtime)
+                try await socket.writeAll([42])
+                try await socket.close()
+                return true
+            }.value
+        }
+        #expect(connected == true)
+        let accepted = await acceptor.value
+        #expect(accepted >= 0)
+        close(accepted)
+        await runtime.shutdownAndWait()
+    }
+}

@@ -63,6 +63,12 @@ extension PortableReactor {
             }
             if r.wouldBlock {
                 if reg.isFile && waiter.request.isPositional { return .needsWorker }
+                if case .connect = waiter.request {
+                    // A Unix listener's backlog is full: no edge will say it has room, so try
+                    // again after a while (a timeout or cancel still ends the wait).
+                    waiter.connectDelay = waiter.connectDelay == .zero ? .milliseconds(1) : min(waiter.connectDelay * 2, .milliseconds(64))
+                    connectRetries.append((reg.fd, ContinuousClock.now.advanced(by: waiter.connectDelay)))
+                }
                 return .wouldBlock
             }
             if let n = r.value, n > 0, !reg.readClosed, let wanted = waiter.request.streamReadCount, n < wanted, isStream(reg, waiter.request) {

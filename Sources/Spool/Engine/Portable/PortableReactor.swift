@@ -93,6 +93,9 @@ final class PortableReactor: ReactorBackend {
         var remaining: UInt32 = 0
         /// A connect that answered `EINPROGRESS`: readiness means it finished.
         var connecting = false
+        /// A connect that found a Unix listener's backlog full: the wait before its next try
+        /// (1 ms, doubling to 64 ms).
+        var connectDelay: Duration = .zero
         /// `O_NONBLOCK` to clear again when a connect ends (Spool set it for the connect).
         var restoreBlocking = false
         /// A multishot receive's pool (found once, when the request starts; the request's
@@ -127,6 +130,9 @@ final class PortableReactor: ReactorBackend {
     /// Descriptors whose queue was cut short (a multishot request that delivered many
     /// completions in a row): served again at the next wait, before it blocks.
     @exclusivity(unchecked) var deferred: [Int32] = []
+    /// Descriptors whose connect found a Unix listener's backlog full (`EAGAIN`), with when to
+    /// try again: no readiness edge says the backlog has room, so the wait is bounded instead.
+    @exclusivity(unchecked) var connectRetries: [(fd: Int32, at: ContinuousClock.Instant)] = []
     /// Completions one multishot request delivers in a row before others get their turn.
     static let multishotBurst = 64
 
@@ -331,7 +337,13 @@ final class PortableReactor: ReactorBackend {
                 serve(reg, write: true)
             }
         }
-        let n = try epoll.wait(timeout: ready.isEmpty && deferred.isEmpty ? timeout : .zero)
+        var timeout = ready.isEmpty && deferred.isEmpty ? timeout : .zero
+        if let soonest = connectRetries.lazy.map(\.at).min() {
+            let left = max(ContinuousClock.now.duration(to: soonest), .zero)
+            timeout = timeout.map { min($0, left) } ?? left
+        }
+        let n = try epoll.wait(timeout: timeout)
+        if !connectRetries.isEmpty { retryConnects() }
         for i in 0..<n {
             let (fd, events) = epoll.event(i)
             if fd == wakeDescriptor {
@@ -375,6 +387,23 @@ final class PortableReactor: ReactorBackend {
         }
     }
 
+
+    /// Tries again the connects whose backlog wait is over (their queue is served as if the
+    /// descriptor had become writable).
+    private func retryConnects() {
+        let now = ContinuousClock.now
+        var due: [Int32] = []
+        connectRetries.removeAll { entry in
+            guard entry.at <= now else { return false }
+            due.append(entry.fd)
+            return true
+        }
+        for fd in due {
+            guard let reg = registrations[fd] else { continue }
+            reg.writeReady = true
+            serve(reg, write: true)
+        }
+    }
 
     /// Drops the queue's leading entries whose request was cancelled meanwhile.
     private func purgeCancelled(_ queue: inout FIFOQueue<UInt64>) {
