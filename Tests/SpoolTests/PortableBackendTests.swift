@@ -99,7 +99,7 @@ struct PortableBackendTests {
         }.value
         await runtime.shutdownAndWait()
         #expect(runtime.rings.allSatisfy { $0.reactor.portableBackend?.isClosed == true }, "each ring closed its reactor (and its epoll)")
-        #expect(runtime.fileWorkers?.runningCount == 0)
+        #expect(runtime.fileWorkers?.files.runningCount == 0 && runtime.fileWorkers?.peers.runningCount == 0)
     }
 
     @Test(".ioUring where io_uring is refused fails with the actionable sentence", .enabled(if: !ioUringUsable))
@@ -118,7 +118,7 @@ struct PortableBackendTests {
         #expect(Runtime.current == nil || Runtime.current?.backend.backend == .portable)
     }
 
-    @Test("cancellation in every state the backend adds: waiting for readiness, a worker job queued, a worker job running (its caller waits for it)")
+    @Test("cancellation in every state the backend adds: waiting for readiness, a worker job queued, a job waiting on a peer running (its caller leaves at once; the job's descriptor is closed when it ends)")
     func cancellationStates() async throws {
         let runtime = try Self.portable { $0.ringCount = 1; $0.blockingThreads = 1 }
         // Waiting for readiness: a pipe read with nothing to read.
@@ -131,13 +131,12 @@ struct PortableBackendTests {
         _ = try pipe.writeEnd.writeAll([9])
         #expect(await readOneByte(dupReader(pipe.readEnd), runtime: runtime) == .read(1, [9]), "the cancelled read took nothing")
 
-        // A worker job running: open(2) of a FIFO blocks until a writer opens it.
+        // A worker job running: open(2) of a FIFO blocks until a writer opens it (on the peer
+        // pool, one thread).
         let dir = TemporaryDirectory()
         let fifo = dir.file("fifo")
         #expect(mkfifo(fifo.string, 0o600) == 0)
-        let resumed = Flag()
-        let opening = runtime.spawn { () -> String in
-            defer { resumed.set() }
+        @Sendable func openFIFO() async throws -> String {
             do {
                 let file = try await File.open(fifo, .readOnly, runtime: runtime)
                 try await file.close()
@@ -146,23 +145,24 @@ struct PortableBackendTests {
                 return "cancelled"
             }
         }
-        #expect(await eventually { runtime.fileWorkers?.runningCount == 1 })
-        // A worker job queued behind it (one worker thread): a statx.
-        let queued = runtime.spawn { try await File.status(of: dir.file("fifo"), runtime: runtime) }
-        #expect(await eventually { runtime.fileWorkers?.queued == 1 })
+        let opening = runtime.spawn { try await openFIFO() }
+        #expect(await eventually { runtime.fileWorkers?.peers.runningCount == 1 })
+        // A worker job queued behind it: a second FIFO open.
+        let queued = runtime.spawn { try await openFIFO() }
+        #expect(await eventually { runtime.fileWorkers?.peers.queued == 1 })
         queued.cancel()
-        await #expect(throws: CancellationError.self) { try await queued.value }
-        #expect(runtime.fileWorkers?.queued == 0, "the queued job was withdrawn")
-        // The running one: cancelling it does not resume its caller while open(2) still runs.
+        #expect(try await queued.value == "cancelled")
+        #expect(runtime.fileWorkers?.peers.queued == 0, "the queued job was withdrawn")
+        // The running one: cancelling it resumes its caller at once, while open(2) still waits.
         opening.cancel()
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(!resumed.isSet, "a started job's caller waits for it")
+        let left = try await withinDeadline(.seconds(5), "the running FIFO open's caller leaves") { try await opening.value }
+        #expect(left == "cancelled")
+        #expect(runtime.fileWorkers?.peers.runningCount == 1, "the open itself still waits for a writer")
         let writer = open(fifo.string, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
         #expect(writer >= 0)
-        let result = try await opening.value
-        #expect(result == "opened" || result == "cancelled")
+        #expect(await eventually { runtime.fileWorkers?.peers.runningCount == 0 })
+        #expect(await eventually { openDescriptors().values.filter { $0 == fifo.string }.count == 1 }, "only the writer's descriptor of the FIFO is left")
         close(writer)
-        #expect(openDescriptors().values.filter { $0 == fifo.string }.isEmpty, "no descriptor of the FIFO is left")
         await runtime.shutdownAndWait()
     }
 
@@ -276,7 +276,7 @@ struct PortableBackendTests {
                 return "opened"
             } catch { return "\(error)" }
         } }
-        #expect(await eventually { runtime.fileWorkers?.runningCount == 3 })
+        #expect(await eventually { runtime.fileWorkers?.peers.runningCount == 3 })
         #expect(await eventually { await Self.pending(runtime) >= 404 })
         let start = ContinuousClock.now
         let finished = Flag()
@@ -290,7 +290,8 @@ struct PortableBackendTests {
         // Held waiters would hang above (the blocked jobs end only when the writers below open);
         // the bound covers 1,400 awaits from a default executor that ASan and the other suites starve.
         #expect(ContinuousClock.now - start < .seconds(30), "waiters resumed without waiting for the running jobs")
-        #expect(!finished.isSet, "the rings wait for the worker jobs still running")
+        // The opens wait on their peers: their callers left, and the rings close without them.
+        #expect(await eventually { finished.isSet }, "the rings do not wait for jobs waiting on a peer")
         for f in fifos {
             let w = open(f.string, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
             #expect(w >= 0)
@@ -303,7 +304,7 @@ struct PortableBackendTests {
         #expect(await eventually { finished.isSet })
         #expect(runtime.rings.allSatisfy { $0.thread.hasExited && $0.reactor.portableBackend?.isClosed == true })
         #expect(openSocketDescriptors(ports: [port]).isEmpty, "the listener's socket is closed")
-        #expect(fifos.allSatisfy { f in !openDescriptors().values.contains(f.string) })
+        #expect(await eventually { fifos.allSatisfy { f in !openDescriptors().values.contains(f.string) } }, "the abandoned opens' descriptors were closed")
     }
 
     @Test("bad input gets typed errors: a closed descriptor, a directory read, a missing path, a socket call on a file, a refused connect")
@@ -630,6 +631,76 @@ struct PortableUnixConnectTests {
         let accepted = await acceptor.value
         #expect(accepted >= 0)
         close(accepted)
+        await runtime.shutdownAndWait()
+    }
+}
+
+/// Worker jobs that wait on a peer (a FIFO's open waits for the other end) run apart from the
+/// file calls, and a cancel or timeout ends their caller's wait; the job finishes on its own
+/// later and what it made (a descriptor) is closed.
+@Suite("Portable: worker jobs that wait on a peer", .timeLimit(.minutes(1)))
+struct PortablePeerJobTests {
+    @Test("as many FIFO opens as there are worker threads, waiting for writers: opens, stats and reads of files go on; cancelling the FIFO opens resumes them at once; nothing leaks when the writers come")
+    func fifoOpens() async throws {
+        var configuration = Runtime.Configuration(ringCount: 1)
+        configuration.backend = .portable
+        configuration.blockingThreads = 4
+        let runtime = try Runtime(configuration: configuration)
+        let dir = TemporaryDirectory()
+        let fifos = (0..<4).map { dir.path + "/fifo\($0)" }
+        for path in fifos { try #require(mkfifo(path, 0o600) == 0) }
+        let data = dir.file("data")
+        let raw = try FileDescriptor.open(data, .readWrite, options: [.create], permissions: .ownerReadWrite)
+        _ = try raw.writeAll([UInt8](repeating: 9, count: 8192))
+        try raw.close()
+        // Four opens of FIFOs for reading: each waits for a writer, on a worker thread.
+        var openers: [Task<Void, any Error>] = []
+        for path in fifos {
+            openers.append(runtime.spawn {
+                let fifo = try await File.open(FilePath(path), .readOnly, runtime: runtime)
+                try await fifo.close()
+            })
+        }
+        try await Task.sleep(for: .milliseconds(100))  // the four opens have reached open(2)
+        // File calls go on meanwhile.
+        let served = try await withinDeadline(.seconds(5), "an open, a stat and a read beside four waiting FIFO opens") {
+            try await runtime.spawn {
+                let file = try await File.open(data, runtime: runtime)
+                #expect(try await file.status().size == 8192)
+                var buffer = IOBuffer(capacity: 4096)
+                #expect(try await file.read(into: &buffer, at: 0) == 4096)
+                try await file.close()
+                return true
+            }.value
+        }
+        #expect(served == true)
+        // Cancelling the waiting opens resumes their callers at once.
+        for opener in openers { opener.cancel() }
+        let resumed = try await withinDeadline(.seconds(5), "the cancelled FIFO opens resume") { [openers] in
+            var cancelled = 0
+            for opener in openers {
+                if case .failure(let error) = await opener.result, error is CancellationError { cancelled += 1 }
+            }
+            return cancelled
+        }
+        #expect(resumed == 4, "\(resumed ?? 0) of 4 opens ended with CancellationError")
+        // A timeout ends one too.
+        try await runtime.spawn {
+            await #expect(throws: TimeoutError.self) {
+                try await withTimeout(.milliseconds(100)) { _ = try await File.open(FilePath(fifos[0]), .readOnly, runtime: runtime) }
+            }
+        }.value
+        // The writers come: the abandoned opens finish on their own and their descriptors close.
+        var writers: [Int32] = []
+        for path in fifos {
+            let w = open(path, O_WRONLY | O_NONBLOCK)
+            if w >= 0 { writers.append(w) }
+        }
+        #expect(writers.count == 4, "every FIFO had its reader open waiting")
+        #expect(await eventually { runtime.fileWorkers?.peers.runningCount == 0 }, "the abandoned opens returned")
+        for w in writers { close(w) }
+        let closed = await eventually { openDescriptors().values.allSatisfy { !$0.hasPrefix(dir.path + "/fifo") } }
+        #expect(closed, "the abandoned opens' descriptors were closed: \(openDescriptors().values.filter { $0.hasPrefix(dir.path) })")
         await runtime.shutdownAndWait()
     }
 }

@@ -13,7 +13,7 @@ enum Reactor {
     /// The backend for a ring: the portable one when the runtime gave it worker threads for
     /// files, else io_uring.
     static func make(
-        index: Int, options: RingOptions, messageRingWakes: Bool, wakeDescriptor: Int32, fileWorkers: BlockingPool?,
+        index: Int, options: RingOptions, messageRingWakes: Bool, wakeDescriptor: Int32, fileWorkers: PortableWorkers?,
         faults: SubmitFaultInjector?
     ) throws(RuntimeError) -> Reactor {
         guard let fileWorkers else {

@@ -203,7 +203,7 @@ package final class RingExecutor: @unchecked Sendable {  // shared state is atom
         index: Int, options: RingOptions, inFlightLimit: Int?, timerScale: TickScale = .milliseconds,
         inlineCompletion: Bool = true, messageRingWakes: Bool = true, pinnedCore: Int? = nil,
         metrics: RingMetrics? = nil, metricsInterval: Duration = .seconds(1), group: RingGroup = RingGroup(),
-        fileWorkers: BlockingPool? = nil, faults: SubmitFaultInjector?, logger: Logger
+        fileWorkers: PortableWorkers? = nil, faults: SubmitFaultInjector?, logger: Logger
     ) throws(RuntimeError) {
         self.group = group
         self.metrics = metrics

@@ -74,8 +74,9 @@ public final class Runtime: Sendable {
     /// The backend the rings use, and why it was chosen (logged once, at `info` level, when the
     /// runtime starts). Fixed for the runtime's life; readable from any thread.
     public let backend: BackendChoice
-    /// The portable backend's worker threads for file and path calls (nil on io_uring).
-    let fileWorkers: BlockingPool?
+    /// The portable backend's worker threads for file and path calls, and for calls that wait
+    /// on a peer (nil on io_uring).
+    let fileWorkers: PortableWorkers?
 
     /// Starts the ring threads.
     ///
@@ -125,7 +126,7 @@ public final class Runtime: Sendable {
         // The portable backend's file calls: as many threads as the blocking pool, and a queue
         // that holds every request the rings can admit (they never see it full).
         let workers = choice.backend == .portable
-            ? BlockingPool(threads: configuration.blockingThreads, queueLimit: configuration.ringCount * (configuration.inFlightLimit ?? 2 * Int(configuration.submissionEntries)) + 64)
+            ? PortableWorkers(threads: configuration.blockingThreads, queueLimit: configuration.ringCount * (configuration.inFlightLimit ?? 2 * Int(configuration.submissionEntries)) + 64)
             : nil
         fileWorkers = workers
         let metricsFactory = configuration.metricsInterval == nil ? nil : (configuration.metricsFactory ?? MetricsSystem.factory)

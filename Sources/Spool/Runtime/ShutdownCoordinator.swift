@@ -133,7 +133,7 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
         if let workers = runtime.fileWorkers {
             // The portable backend's workers take no more jobs and their threads exit; a job
             // still running (a late ring waits for it) finishes and posts its result first.
-            for job in workers.stop().notStarted { job.refuse(.shutdown) }
+            for job in workers.stop() { job.refuse(.shutdown) }
         }
         runtime.stallDetector?.stop()
         runtime.forget()

@@ -114,8 +114,9 @@ final class PortableReactor: ReactorBackend {
     let epoll: Epoll
     /// The ring's eventfd, watched for wakes from other threads.
     let wakeDescriptor: Int32
-    /// Worker threads for file and path calls (shared by the runtime's rings).
-    let workers: BlockingPool
+    /// Worker threads for file and path calls, and for calls that wait on a peer (shared by
+    /// the runtime's rings).
+    let workers: PortableWorkers
     /// The executor this backend serves (set once, before the thread starts).
     unowned(unsafe) var executor: RingExecutor! = nil
     /// Completions ready for the executor, oldest first.
@@ -126,7 +127,20 @@ final class PortableReactor: ReactorBackend {
     /// Requests handed to a worker thread so far (they would have blocked the ring thread).
     @exclusivity(unchecked) var workerJobsStarted = 0
     @exclusivity(unchecked) var waiters: [UInt64: Waiter] = [:]
-    @exclusivity(unchecked) private var jobs: [UInt64: BlockingPool.Job] = [:]
+    @exclusivity(unchecked) private var jobs: [UInt64: WorkerJob] = [:]
+
+    /// A request on a worker thread: its job, the pool it is on, and, on the peer pool, what
+    /// lets its caller leave early. `token` tells this job's result from a later job's that
+    /// reuses the same `user_data` after the caller left.
+    struct WorkerJob {
+        let job: BlockingPool.Job
+        let pool: BlockingPool
+        let peer: PeerWork?
+        let token: AnyObject
+        /// Its caller asked to cancel while it ran on the file pool (an open still looking at
+        /// what it opens): if it moves to the peer pool, it ends there instead.
+        var cancelRequested = false
+    }
     /// Descriptors whose queue was cut short (a multishot request that delivered many
     /// completions in a row): served again at the next wait, before it blocks.
     @exclusivity(unchecked) var deferred: [Int32] = []
@@ -137,7 +151,7 @@ final class PortableReactor: ReactorBackend {
     static let multishotBurst = 64
 
     /// Creates the epoll instance and watches the wake eventfd.
-    init(wakeDescriptor: Int32, workers: BlockingPool) throws(Errno) {
+    init(wakeDescriptor: Int32, workers: PortableWorkers) throws(Errno) {
         epoll = try Epoll()
         self.wakeDescriptor = wakeDescriptor
         self.workers = workers
@@ -210,7 +224,7 @@ final class PortableReactor: ReactorBackend {
             return
         }
         if reg.noWaitUnsupported && write && request.isPositional {
-            startOnWorker(request, userData: userData)  // a terminal write may block: not on the ring
+            startOnWorker(request, userData: userData, waitsOnPeer: true)  // a terminal write may block: not on the ring
             return
         }
         if request.isAccept && !reg.madeNonBlocking {
@@ -233,7 +247,8 @@ final class PortableReactor: ReactorBackend {
             switch attempt(&waiter, userData: userData, reg: reg) {
             case .finished: return
             case .needsWorker:
-                startOnWorker(request, userData: userData)
+                // A regular file's call, or a terminal's write (it waits on the reader).
+                startOnWorker(request, userData: userData, waitsOnPeer: write && !reg.isFile && !reg.direct)
                 return
             case .wouldBlock:
                 if deferred.last != reg.fd {
@@ -297,28 +312,64 @@ final class PortableReactor: ReactorBackend {
         }
     }
 
-    func startOnWorker(_ request: OperationRequest, userData: UInt64) {
+    /// Runs `request` on a worker thread: on the peer pool if it may wait on a peer
+    /// (`waitsOnPeer`: a terminal's write; and every `fsync`), else on the file pool, where an
+    /// open that turns out to be of a FIFO or a character device is handed to the peer pool.
+    func startOnWorker(_ request: OperationRequest, userData: UInt64, waitsOnPeer: Bool = false) {
         workerJobsStarted += 1
         let executor = self.executor!
+        var onPeerPool = waitsOnPeer
+        if case .fsync = request { onPeerPool = true }
+        let peer = onPeerPool ? PeerWork(copying: request) : nil
+        let run = peer?.request ?? request
+        let pool = onPeerPool ? workers.peers : workers.files
+        let handsOffWaitingOpens = !onPeerPool && { if case .openAt = request { return true } else { return false } }()
+        let token = PeerWorkToken()
         // The result comes back as a job on the ring's inbox, run on the ring thread (the
-        // reactor is only ever touched there).
+        // reactor is only ever touched there). One whose caller left is disposed of here.
         nonisolated(unsafe) let reactor = self
         let job = BlockingPool.Job(
             run: {
-                let result = request.runBlocking()
-                executor.post(.run { reactor.workerFinished(userData, result) })
+                if handsOffWaitingOpens && run.opensSomethingThatWaits {
+                    executor.post(.run { reactor.moveToPeerPool(userData, token: token, request: request) })
+                    return
+                }
+                let result = run.runBlocking()
+                if let peer, peer.detached.load(ordering: .acquiring) {
+                    peer.dispose(result)
+                    return
+                }
+                executor.post(.run { reactor.workerFinished(userData, token: token, result, peer: peer) })
             },
-            refuse: { _ in executor.post(.run { reactor.workerFinished(userData, .failure(.canceled)) }) })
-        jobs[userData] = job
-        if workers.submit(job) != nil {
+            refuse: { _ in executor.post(.run { reactor.workerFinished(userData, token: token, .failure(.canceled), peer: nil) }) })
+        jobs[userData] = WorkerJob(job: job, pool: pool, peer: peer, token: token)
+        if pool.submit(job) != nil {
             jobs[userData] = nil
             post(userData, .failure(.resourceTemporarilyUnavailable))  // cannot happen: the queue holds more than the rings admit
         }
     }
 
-    /// A worker finished `userData`'s job (ring thread, from the inbox).
-    func workerFinished(_ userData: UInt64, _ result: CallResult) {
-        guard jobs.removeValue(forKey: userData) != nil else { return }
+    /// A file worker found that `userData`'s open would wait on a peer (a FIFO): it goes to the
+    /// peer pool instead, unless its caller has gone meanwhile (ring thread).
+    func moveToPeerPool(_ userData: UInt64, token: AnyObject, request: OperationRequest) {
+        guard let entry = jobs[userData], entry.token === token else { return }
+        jobs[userData] = nil
+        if entry.cancelRequested {
+            post(userData, .failure(.canceled))
+            return
+        }
+        workerJobsStarted -= 1  // counted once
+        startOnWorker(request, userData: userData, waitsOnPeer: true)
+    }
+
+    /// A worker finished `userData`'s job (ring thread, from the inbox). A result whose caller
+    /// left (its `user_data` may name a newer request by now) is disposed of.
+    func workerFinished(_ userData: UInt64, token: AnyObject, _ result: CallResult, peer: PeerWork?) {
+        guard let entry = jobs[userData], entry.token === token else {
+            peer?.dispose(result)
+            return
+        }
+        jobs[userData] = nil
         post(userData, result)
     }
 
@@ -378,7 +429,7 @@ final class PortableReactor: ReactorBackend {
             case .needsWorker:
                 let waiter = waiters.remove(at: index).value
                 removeFirst(reg, write: write)
-                startOnWorker(waiter.request, userData: userData)
+                startOnWorker(waiter.request, userData: userData, waitsOnPeer: write && !reg.isFile && !reg.direct)
             case .wouldBlock:
                 if deferred.last == reg.fd { return }  // a burst was cut short: it goes on at the next wait
                 if write { reg.writeReady = false } else if !reg.readClosed { reg.readReady = false }
@@ -432,9 +483,21 @@ final class PortableReactor: ReactorBackend {
             // without a waiter): O(1), so cancelling everything at shutdown is linear.
             finishConnect(waiter)
             post(userData, .failure(.canceled))
-        } else if let job = jobs[userData], workers.withdraw(job) {
-            jobs[userData] = nil
-            post(userData, .failure(.canceled))
+        } else if let entry = jobs[userData] {
+            if entry.pool.withdraw(entry.job) {
+                jobs[userData] = nil
+                post(userData, .failure(.canceled))
+            } else if let peer = entry.peer, peer.detachable {
+                // Running, and it may wait on its peer for ever: the caller leaves now; the job
+                // owns copies of what it uses and disposes of its result when it ends.
+                peer.detached.store(true, ordering: .releasing)
+                jobs[userData] = nil
+                post(userData, .failure(.canceled))
+            } else {
+                // A file call that has started: its caller waits for it (it uses the caller's
+                // memory), unless it turns out to wait on a peer (see `moveToPeerPool`).
+                jobs[userData]?.cancelRequested = true
+            }
         }
     }
 
