@@ -39,7 +39,7 @@ extension Runtime {
         // If no shutdown thread can be started, a caller about to block runs the shutdown itself.
         _ = shutdownCoordinator.begin(gracePeriod: gracePeriod, runtime: self, inlineIfNoThread: !onOwnRing)
         if onOwnRing { return }
-        withoutHoldingTheShutdown { shutdownCoordinator.waitUntilFinished() }
+        withoutHoldingTheShutdown { shutdownCoordinator.waitUntilFinished(runtime: self) }
     }
 
     /// Shuts the runtime down like ``shutdown(gracePeriod:)`` and suspends (without blocking a

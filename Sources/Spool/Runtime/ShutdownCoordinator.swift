@@ -60,6 +60,12 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
     private let graceEnd = Atomic<Int64>(.max)
     private let origin = ContinuousClock.now
     private let finished = OneShotSignal()
+    /// No thread could be started for the state machine and nobody runs it yet: the first
+    /// caller about to block for the end (or the fallback task, if it gets a thread first)
+    /// claims it and runs it.
+    private let unclaimed = Atomic<Bool>(false)
+    /// Tests only: every thread start for the shutdown fails, as under a pids limit.
+    let refusesThreadsForTesting = Atomic<Bool>(false)
 
     var phase: ShutdownPhase { ShutdownPhase(rawValue: phaseValue.load(ordering: .acquiring)) ?? .finished }
 
@@ -82,6 +88,7 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
                                          ordering: .acquiringAndReleasing).exchanged else { return false }
         let thread = RingThread()
         do {
+            if refusesThreadsForTesting.load(ordering: .relaxed) { throw RuntimeError.unavailable(.resourceTemporarilyUnavailable, reason: "refused for a test") }
             try thread.start { [self] in
                 CurrentThread.setName("spool-shutdown")
                 run(runtime)
@@ -89,18 +96,34 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
         } catch {
             // No thread could be started (a pids limit): a caller that is going to block for the
             // end runs it here; any other starts it on the global executor (it then blocks one
-            // of its threads for the shutdown's bounded length).
+            // of its threads for the shutdown's bounded length). Blocking callers may fill the
+            // cooperative pool before that task runs: each of them claims the run if nobody
+            // has (see `waitUntilFinished(runtime:)`), so one of them runs it.
+            unclaimed.store(true, ordering: .releasing)
             if inlineIfNoThread {
-                run(runtime)
+                runIfUnclaimed(runtime)
             } else {
-                Task.detached { self.run(runtime) }
+                Task.detached { self.runIfUnclaimed(runtime) }
             }
         }
         return true
     }
 
-    /// Blocks until the shutdown has finished.
-    func waitUntilFinished() { finished.wait() }
+    /// Runs the state machine here if no thread could be started for it and nobody has
+    /// claimed it.
+    private func runIfUnclaimed(_ runtime: Runtime) {
+        if unclaimed.compareExchange(expected: true, desired: false, ordering: .acquiringAndReleasing).exchanged { run(runtime) }
+    }
+
+    /// Blocks until the shutdown has finished, running it here if it has no thread and nobody
+    /// runs it (a shutdown another caller began may fail to start its thread after this
+    /// caller began to wait: it looks again every 10 ms).
+    func waitUntilFinished(runtime: Runtime) {
+        while true {
+            runIfUnclaimed(runtime)
+            if finished.wait(before: ContinuousClock.now.advanced(by: .milliseconds(10))) { return }
+        }
+    }
 
     /// Suspends until the shutdown has finished.
     nonisolated(nonsending) func finishedShutdown() async { await finished.waitAsync() }
