@@ -83,6 +83,39 @@ struct BrokenRingTests {
         _ = try await withinDeadline(.seconds(30), "shutdown") { await runtime.shutdownAndWait() }
     }
 
+    @Test("a stream dropped with an owned send in the kernel, its ring then broken: once the kernel released the ring, the descriptor is closed",
+          .requiresIOUring)
+    func droppedStreamOnBrokenRingCloses() async throws {
+        let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 1, submissionEntries: 16))
+        let (server, peer) = try PortableShortReadTests.pair(.tcpWithUrgentByte)
+        defer { close(peer) }
+        var small: Int32 = 4096
+        setsockopt(server, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(peer, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var local = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &local) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(server, $0, &length) } }
+        let port = UInt16(bigEndian: local.sin_port)
+        let ring = runtime.rings[0]
+        // The peer never reads: the owned send stays in the kernel.
+        let stream = Handoff(StreamSocket(adopting: FileDescriptor(rawValue: server), runtime: runtime))
+        try await runtime.spawn {
+            let stream = stream.take()!
+            try await stream.write(taking: IOBuffer([UInt8](repeating: 7, count: 128 * 1024)))
+            #expect(await eventually {
+                var available: Int32 = 0
+                return ioctl(peer, UInt(FIONREAD), &available) == 0 && available > 0
+            }, "the send is in the kernel (the peer has bytes)")
+            // The ring's next enter fails; the drop's cancel is what makes it enter.
+            faults.fail(.park, with: EBADF)
+            _ = consume stream
+        }.value
+        #expect(await eventually { ring.kernelReleasedBrokenRing.load(ordering: .acquiring) }, "the kernel released the broken ring")
+        let closed = await eventually { openSocketDescriptors(ports: [port]) == [peer] }
+        #expect(closed, "the dropped stream's descriptor is closed: open sockets on the port: \(openSocketDescriptors(ports: [port])), the peer is \(peer)")
+        _ = try await withinDeadline(.seconds(30), "shutdown") { await runtime.shutdownAndWait() }
+    }
+
     @Test("a broken ring leaves the round robin: the other ring takes all new work", .requiresIOUring)
     func brokenRingLeavesRoundRobin() async throws {
         let (runtime, faults) = try runtimeWithFaults(Runtime.Configuration(ringCount: 2, submissionEntries: 8))

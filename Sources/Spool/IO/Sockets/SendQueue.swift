@@ -256,18 +256,24 @@ final class SendQueue: CompletionConsumer, Sendable {
     func ended(_ outcome: OperationOutcome) {
         switch outcome {
         case .brokenInFlight(let errno):
-            // The send was in the kernel when the ring broke and its release was not
-            // confirmed: the kernel may still read its bytes, so they are never released.
+            // The send was in the kernel when the ring broke. If the kernel confirmed it let go
+            // of the ring, its bytes go back; if not, it may still read them, so they are never
+            // released. Either way a dropped stream's descriptor is closed now: nothing will
+            // complete on it any more (the kernel holds its own reference to the socket).
             var released: [OwnedBytes] = []
+            var closeNow = false
             let wakes = state.withLock { s -> Wakes in
+                let kernelLetGo = s.ring?.kernelReleasedBrokenRing.load(ordering: .acquiring) ?? false
                 s.inFlight = false
                 s.inFlightUserData = nil
                 if s.failure == nil { s.failure = RuntimeError.broken(errno) }
-                released = s.removeAll(keepingFirst: 1)
-                _ = s.removeAll(keepingFirst: 0)  // the head's bytes are leaked on purpose
+                released = s.removeAll(keepingFirst: kernelLetGo ? 0 : 1)
+                if !kernelLetGo { _ = s.removeAll(keepingFirst: 0) }  // the head's bytes are leaked on purpose
+                closeNow = s.orphaned
                 return s.changed()
             }
             for r in released { r.release() }
+            if closeNow { DescriptorClose.close(descriptor.rawValue) }
             wakes.resume()
         case .broken(let errno):
             fail(RuntimeError.broken(errno))
