@@ -211,10 +211,12 @@ public final class Runtime: Sendable {
     }
 
     /// The runtime bound to the current task.
-    @TaskLocal static var taskRuntime: Runtime?
+    static var taskRuntime: Runtime? { spawnToken?.runtime }
 
-    /// The count the current task holds as a task ``spawn(on:_:)`` started (running work for a
-    /// graceful shutdown); inherited by child tasks, who may only lend it once.
+    /// The current task's binding: its runtime, and the count it holds as a task
+    /// ``spawn(on:_:)`` started (running work for a graceful shutdown); inherited by child
+    /// tasks, who may only lend it once. One task-local for both: each `withValue` is an async
+    /// frame the task keeps for its whole life (a connection task's idle memory).
     @TaskLocal static var spawnToken: SpawnToken?
 
     /// Every runtime created and not yet shut down, oldest first (weakly held).
@@ -249,12 +251,10 @@ public final class Runtime: Sendable {
     ) -> Task<T, any Error> {
         let (ring, refusal) = place(placement)
         if let refusal { return Task { throw refusal } }
-        let token = SpawnToken(taskTracker)
-        return Task(executorPreference: ring.taskExecutor) { [self] in
+        let token = SpawnToken(counting: self)
+        return Task(executorPreference: ring.taskExecutor) {
             defer { token.end() }
-            return try await Runtime.$spawnToken.withValue(token) {
-                try await Runtime.$taskRuntime.withValue(self) { try await body() }
-            }
+            return try await Runtime.$spawnToken.withValue(token) { try await body() }
         }
     }
 
@@ -286,15 +286,15 @@ public final class Runtime: Sendable {
             return Task { throw refusal }
         }
         let handoff = Handoff(value)
-        let token = SpawnToken(taskTracker)
-        return Task(executorPreference: ring.taskExecutor) { [self] in
+        let token = SpawnToken(counting: self)
+        return Task(executorPreference: ring.taskExecutor) {
             defer { token.end() }
-            return try await Runtime.$spawnToken.withValue(token) { try await Runtime.$taskRuntime.withValue(self) {
+            return try await Runtime.$spawnToken.withValue(token) {
                 guard let value = handoff.take() else {
                     throw RuntimeError.invalidArgument("a handed-off value was taken twice")  // unreachable: one task, one take
                 }
                 return try await body(value)
-            } }
+            }
         }
     }
 
@@ -311,7 +311,7 @@ public final class Runtime: Sendable {
         Task(executorPreference: runtime.executor) {
             let r: Result<T, any Error>
             do {
-                r = .success(try await Runtime.$taskRuntime.withValue(runtime) { try await body(runtime) })
+                r = .success(try await Runtime.$spawnToken.withValue(SpawnToken(binding: runtime)) { try await body(runtime) })
             } catch {
                 r = .failure(error)
             }
@@ -332,7 +332,7 @@ public final class Runtime: Sendable {
         let runtime = try Runtime(configuration: configuration)
         let result: Result<T, any Error>
         do {
-            result = .success(try await Runtime.$taskRuntime.withValue(runtime) {
+            result = .success(try await Runtime.$spawnToken.withValue(SpawnToken(binding: runtime)) {
                 try await withTaskExecutorPreference(runtime.executor) { try await body(runtime) }
             })
         } catch {

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The count one spawned task holds in its runtime's ``TaskTracker``, so that a task awaiting
 /// its own runtime's shutdown can lend it back for the wait (it is not work that holds up the
 /// grace period) without any other task touching the count.
@@ -7,44 +9,47 @@
 ///
 /// **Thread-safety:** any thread. **Lifetime:** the spawned task's (a task-local).
 final class SpawnToken: Sendable {
-    private enum State { case counted, lent, ended }
-    let tracker: TaskTracker
-    private let state = PosixLocked(State.counted)
+    private enum State: UInt8 { case counted, lent, ended }
+    /// The runtime the task is bound to (``Runtime/current`` finds it).
+    let runtime: Runtime
+    /// An atomic, not a lock: one token per connection task, so its size counts.
+    private let state: Atomic<UInt8>
 
-    /// Counts a new task in `tracker`.
-    init(_ tracker: TaskTracker) {
-        self.tracker = tracker
-        tracker.begin()
+    /// Binds a new spawned task to `runtime` and counts it in its ``TaskTracker``.
+    init(counting runtime: Runtime) {
+        self.runtime = runtime
+        state = Atomic(State.counted.rawValue)
+        runtime.taskTracker.begin()
     }
+
+    /// Binds a task to `runtime` without counting it (``Runtime/run(configuration:_:)``,
+    /// ``Runtime/withRuntime(configuration:_:)``): it never lends or ends a count.
+    init(binding runtime: Runtime) {
+        self.runtime = runtime
+        state = Atomic(State.ended.rawValue)
+    }
+
+    /// The tracker the count is in.
+    var tracker: TaskTracker { runtime.taskTracker }
 
     /// Stops counting the task while it waits; false if it was not counted (already lent).
     func lend() -> Bool {
-        let lent = state.withLock { s -> Bool in
-            guard case .counted = s else { return false }
-            s = .lent
-            return true
+        guard state.compareExchange(expected: State.counted.rawValue, desired: State.lent.rawValue, ordering: .acquiringAndReleasing).exchanged else {
+            return false
         }
-        if lent { tracker.end() }
-        return lent
+        tracker.end()
+        return true
     }
 
     /// Counts the task again after a wait it lent the count for.
     func giveBack() {
-        let back = state.withLock { s -> Bool in
-            guard case .lent = s else { return false }
-            s = .counted
-            return true
+        if state.compareExchange(expected: State.lent.rawValue, desired: State.counted.rawValue, ordering: .acquiringAndReleasing).exchanged {
+            tracker.begin()
         }
-        if back { tracker.begin() }
     }
 
     /// The task ended.
     func end() {
-        let counted = state.withLock { s -> Bool in
-            defer { s = .ended }
-            if case .counted = s { return true }
-            return false
-        }
-        if counted { tracker.end() }
+        if state.exchange(State.ended.rawValue, ordering: .acquiringAndReleasing) == State.counted.rawValue { tracker.end() }
     }
 }

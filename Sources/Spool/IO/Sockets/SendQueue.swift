@@ -307,3 +307,20 @@ final class SendQueue: CompletionConsumer, Sendable {
     }
 
 }
+
+/// Where a stream's ``SendQueue`` lives once its first owned send makes it: an idle or
+/// read-only connection carries this 24-byte box, not the queue and its lock.
+///
+/// **Thread-safety:** `Sendable`; the reference is set once, atomically (two first writers
+/// race to one queue). **Lifetime:** the stream's.
+final class SendQueueSlot: Sendable {
+    private let storage = AtomicLazyReference<SendQueue>()
+
+    /// The queue, if an owned send has made it.
+    var existing: SendQueue? { storage.load() }
+
+    /// The queue, made now if this is the first owned send.
+    func queue(for descriptor: FileDescriptor) -> SendQueue {
+        storage.load() ?? storage.storeIfNil(SendQueue(descriptor: descriptor, limit: StreamSocket.maximumQueuedSendBytes))
+    }
+}

@@ -16,19 +16,19 @@ extension StreamSocket {
     /// - Throws: ``IOError`` (`send`) of an earlier owned write, `CancellationError` while
     ///   waiting for room (the buffer is then released unsent), ``RuntimeError``.
     public nonisolated(nonsending) func write(taking buffer: consuming ReceivedBuffer) async throws {
-        try await sendQueue.write(buffer.detach(), runtime: runtime)
+        try await sends.queue(for: descriptor).write(buffer.detach(), runtime: runtime)
     }
 
     /// Sends `buffer`'s valid bytes after every earlier owned write, taking it; see
     /// ``write(taking:)-(ReceivedBuffer)``. Its memory is freed when its send completes.
     public nonisolated(nonsending) func write(taking buffer: consuming IOBuffer) async throws {
-        try await sendQueue.write(buffer.detach(), runtime: runtime)
+        try await sends.queue(for: descriptor).write(buffer.detach(), runtime: runtime)
     }
 
     /// Waits until every owned write (``write(taking:)-(ReceivedBuffer)``) has been sent.
     /// - Throws: the ``IOError`` of a failed one; `CancellationError` (the sends go on).
     public nonisolated(nonsending) func flush() async throws {
-        try await sendQueue.flush()
+        try await sends.existing?.flush()
     }
 
     /// Sends all of `buffer` (a lease from a ``BufferPool``).

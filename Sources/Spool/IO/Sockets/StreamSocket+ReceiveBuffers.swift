@@ -41,46 +41,77 @@ extension StreamSocket {
         from pool: BufferPool, maximumQueued: Int = 8, _ body: nonisolated(nonsending) (consuming ReceivedBuffer) async throws -> Void
     ) async throws {
         guard maximumQueued >= 1 else { throw RuntimeError.invalidArgument("maximumQueued must be at least 1 (got \(maximumQueued))") }
-        let ring = pool.ring
-        // The kernel itself stops each arm after `maximumQueued` buffers' worth of bytes, where
-        // it can (Linux 6.16+); elsewhere the feed cancels the request at the bound.
-        let (bytes, overflow) = maximumQueued.multipliedReportingOverflow(by: pool.bufferSize)
-        let limit = overflow ? UInt32.max : UInt32(clamping: bytes)
-        let feed = pool.receiveFeed(bound: maximumQueued) { [fd = descriptor.rawValue, group = pool.group] in
-            .receiveMultishot(fd: fd, group: group, limit: Self.receiveLimitRefused.load(ordering: .relaxed) ? 0 : limit)
-        }
+        // Only `feed` and the step live across the awaits: this frame stays with an idle
+        // connection's task for its whole life, so the work that needs more (the request, the
+        // completion's meaning, its errors) is done in the synchronous helpers below.
+        let feed = Self.receiveFeed(descriptor, pool: pool, maximumQueued: maximumQueued)
         // The request must have ended before this returns: the caller may close the
         // descriptor next, and no entry naming it may be left in the ring.
         do {
             while true {
-                switch try await pool.next(from: feed) {
-                case .refused(let outcome):
-                    _ = try outcome.value(IOErrorContext(operation: .receive, descriptor: descriptor))
-                    throw RuntimeError.shutdown
-                case .event(let event):
-                    if event.result == -EINVAL && event.final && !Self.receiveLimitRefused.load(ordering: .relaxed) {
-                        // This kernel has no byte limit for multishot receives: go on without it
-                        // (the feed's cancel at the bound remains). An EINVAL with another
-                        // cause comes back at once without the limit and is thrown then.
-                        Self.receiveLimitRefused.store(true, ordering: .relaxed)
-                        continue
-                    }
-                    switch PooledReceiveEvent(event, ring: ring, operation: .receive, descriptor: descriptor) {
-                    case .buffer(let id, let result):
-                        try await body(pool.lease(id, length: Int(max(result, 0))))
-                    case .endOfStream:
-                        await feed.stopAndWait()
-                        return
-                    case .failed(let error):
-                        throw error
-                    case .rearm, .none:
-                        continue
-                    }
+                switch Self.receiveStep(try await pool.next(from: feed), pool: pool, descriptor: descriptor) {
+                case .buffer(let id, let length):
+                    try await body(pool.lease(id, length: length))
+                case .again:
+                    continue
+                case .endOfStream:
+                    await feed.stopAndWait()
+                    return
+                case .failed(let error):
+                    throw error
                 }
             }
         } catch {
             await feed.stopAndWait()
             throw error
+        }
+    }
+
+    /// What ``receiveBuffers(from:maximumQueued:_:)`` does with one turn of its feed.
+    enum ReceiveStep {
+        case buffer(id: UInt16, length: Int)
+        case again
+        case endOfStream
+        case failed(any Error)
+    }
+
+    /// The multishot receive's feed on `pool`, its byte limit `maximumQueued` buffers' worth.
+    @inline(never)
+    static func receiveFeed(_ descriptor: FileDescriptor, pool: BufferPool, maximumQueued: Int) -> MultishotFeed {
+        // The kernel itself stops each arm after `maximumQueued` buffers' worth of bytes, where
+        // it can (Linux 6.16+); elsewhere the feed cancels the request at the bound.
+        let (bytes, overflow) = maximumQueued.multipliedReportingOverflow(by: pool.bufferSize)
+        let limit = overflow ? UInt32.max : UInt32(clamping: bytes)
+        return pool.receiveFeed(bound: maximumQueued) { [fd = descriptor.rawValue, group = pool.group] in
+            .receiveMultishot(fd: fd, group: group, limit: Self.receiveLimitRefused.load(ordering: .relaxed) ? 0 : limit)
+        }
+    }
+
+    /// The meaning of one turn of the feed.
+    @inline(never)
+    static func receiveStep(_ next: MultishotFeed.Next, pool: BufferPool, descriptor: FileDescriptor) -> ReceiveStep {
+        switch next {
+        case .refused(let outcome):
+            do {
+                _ = try outcome.value(IOErrorContext(operation: .receive, descriptor: descriptor))
+                return .failed(RuntimeError.shutdown)
+            } catch {
+                return .failed(error)
+            }
+        case .event(let event):
+            if event.result == -EINVAL && event.final && !receiveLimitRefused.load(ordering: .relaxed) {
+                // This kernel has no byte limit for multishot receives: go on without it
+                // (the feed's cancel at the bound remains). An EINVAL with another
+                // cause comes back at once without the limit and is thrown then.
+                receiveLimitRefused.store(true, ordering: .relaxed)
+                return .again
+            }
+            switch PooledReceiveEvent(event, ring: pool.ring, operation: .receive, descriptor: descriptor) {
+            case .buffer(let id, let result): return .buffer(id: id, length: Int(max(result, 0)))
+            case .endOfStream: return .endOfStream
+            case .failed(let error): return .failed(error)
+            case .rearm, .none: return .again
+            }
         }
     }
 

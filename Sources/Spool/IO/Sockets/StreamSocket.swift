@@ -23,8 +23,9 @@ public struct StreamSocket: ~Copyable, Sendable {
     public let descriptor: FileDescriptor
     /// The runtime whose rings run this stream's I/O.
     public let runtime: Runtime
-    /// Owned sends (``write(taking:)-(ReceivedBuffer)``), in order.
-    let sendQueue: SendQueue
+    /// Owned sends (``write(taking:)-(ReceivedBuffer)``), in order: the queue is made by the
+    /// first one, so a connection that only reads, or is idle, does not carry it.
+    let sends: SendQueueSlot
     private var closed = false
 
     /// Memory that owned sends (``write(taking:)-(ReceivedBuffer)``) queued or in the kernel
@@ -38,13 +39,13 @@ public struct StreamSocket: ~Copyable, Sendable {
     public init(adopting descriptor: FileDescriptor, runtime: Runtime) {
         self.descriptor = descriptor
         self.runtime = runtime
-        self.sendQueue = SendQueue(descriptor: descriptor, limit: Self.maximumQueuedSendBytes)
+        self.sends = SendQueueSlot()
     }
 
     deinit {
         // With owned sends still in the kernel, the queue closes the descriptor after the
         // last one completes (its number must not be reused before).
-        if !closed && !sendQueue.orphan() { DescriptorClose.close(descriptor.rawValue) }
+        if !closed && !(sends.existing?.orphan() ?? false) { DescriptorClose.close(descriptor.rawValue) }
     }
 
     /// The most a single read or write moves (larger buffers move in several calls).
@@ -268,12 +269,14 @@ public struct StreamSocket: ~Copyable, Sendable {
     public nonisolated(nonsending) consuming func close() async throws {
         closed = true
         var failure: (any Error)? = nil
-        do {
-            try await sendQueue.flush()
-        } catch is CancellationError {
-            if sendQueue.orphan() { throw CancellationError() }  // the queue closes it when idle
-        } catch {
-            failure = error
+        if let queue = sends.existing {
+            do {
+                try await queue.flush()
+            } catch is CancellationError {
+                if queue.orphan() { throw CancellationError() }  // the queue closes it when idle
+            } catch {
+                failure = error
+            }
         }
         try await File.release(descriptor, path: nil, runtime: runtime)
         if let failure { throw failure }
