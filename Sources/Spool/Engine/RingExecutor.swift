@@ -77,7 +77,7 @@ let ringThreadSlot = ThreadLocalSlot()
 /// ring thread; everything else runs on the ring thread. **Lifetime:** an executor is never freed (tasks hold unowned references to their
 /// preferred executor); after it stops it keeps no ring and forwards late jobs to the
 /// global concurrent executor.
-package final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the rest is ring-thread only
+@usableFromInline package final class RingExecutor: @unchecked Sendable {  // shared state is atomic; the rest is ring-thread only
     /// Where the ring is in its life (see `RingExecutor+Lifecycle.swift`).
     package enum Lifecycle: UInt8 {
         case starting = 0, running = 1, stopping = 2, broken = 3, stopped = 4
@@ -111,7 +111,7 @@ package final class RingExecutor: @unchecked Sendable {  // shared state is atom
     let faults: SubmitFaultInjector?
     let logger: Logger
     /// The task-executor face: tasks that prefer it run on this ring's thread.
-    package let taskExecutor: RingTaskExecutor
+    @usableFromInline package let taskExecutor: RingTaskExecutor
     let serialExecutor: RingSerialExecutor
 
     // Shared with other threads.

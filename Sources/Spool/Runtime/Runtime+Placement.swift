@@ -1,7 +1,7 @@
 /// Placement: which ring a new task runs on (``RingPlacement``).
 extension Runtime {
     /// The ring a new task goes to, or why it cannot start.
-    func place(_ placement: RingPlacement) -> (RingExecutor, RuntimeError?) {
+    @usableFromInline func place(_ placement: RingPlacement) -> (RingExecutor, RuntimeError?) {
         if shutdownCoordinator.hasBegun { return (rings[0], .shutdown) }
         switch placement {
         case .next:

@@ -219,6 +219,11 @@ public final class Runtime: Sendable {
     /// frame the task keeps for its whole life (a connection task's idle memory).
     @TaskLocal static var spawnToken: SpawnToken?
 
+    /// Runs `body` (which creates a task) with `token` bound: the task copies the binding.
+    @usableFromInline static func binding<R>(_ token: SpawnToken, _ body: () throws -> R) rethrows -> R {
+        try $spawnToken.withValue(token, operation: body)
+    }
+
     /// Every runtime created and not yet shut down, oldest first (weakly held).
     static let live = PosixLocked<[WeakRuntime]>([])  // a pthread lock: TSan does not see Mutex's futex
 
@@ -252,9 +257,14 @@ public final class Runtime: Sendable {
         let (ring, refusal) = place(placement)
         if let refusal { return Task { throw refusal } }
         let token = SpawnToken(counting: self)
-        return Task(executorPreference: ring.taskExecutor) {
-            defer { token.end() }
-            return try await Runtime.$spawnToken.withValue(token) { try await body() }
+        nonisolated(unsafe) let body = body  // `sending`: no one else holds it
+        // Bound around the task's creation, which copies the binding into the task: no
+        // `withValue` frame stays in the task for its life.
+        return Runtime.$spawnToken.withValue(token) {
+            Task(executorPreference: ring.taskExecutor) {
+                defer { token.end() }
+                return try await body()
+            }
         }
     }
 
@@ -275,7 +285,7 @@ public final class Runtime: Sendable {
     /// ```
     ///
     /// A task that cannot be placed throws without running `body`; `value` is then dropped.
-    @discardableResult
+    @discardableResult @inlinable
     public func spawn<Value: ~Copyable & Sendable, T: Sendable>(
         taking value: consuming Value, on placement: RingPlacement = .next,
         _ body: sending @escaping (consuming Value) async throws -> T
@@ -287,9 +297,14 @@ public final class Runtime: Sendable {
         }
         let handoff = Handoff(value)
         let token = SpawnToken(counting: self)
-        return Task(executorPreference: ring.taskExecutor) {
-            defer { token.end() }
-            return try await Runtime.$spawnToken.withValue(token) {
+        nonisolated(unsafe) let body = body  // `sending`: no one else holds it
+        // Bound around the task's creation, which copies the binding into the task: no
+        // `withValue` frame stays with a connection's task for its life. Inlinable, so that a
+        // caller's closure is called without generic thunks (each an async frame the idle
+        // task keeps).
+        return Runtime.binding(token) {
+            Task(executorPreference: ring.taskExecutor) {
+                defer { token.end() }
                 guard let value = handoff.take() else {
                     throw RuntimeError.invalidArgument("a handed-off value was taken twice")  // unreachable: one task, one take
                 }

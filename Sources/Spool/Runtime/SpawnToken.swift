@@ -8,7 +8,7 @@ import Synchronization
 /// ends the count only if it is still held.
 ///
 /// **Thread-safety:** any thread. **Lifetime:** the spawned task's (a task-local).
-final class SpawnToken: Sendable {
+@usableFromInline final class SpawnToken: Sendable {
     private enum State: UInt8 { case counted, lent, ended }
     /// The runtime the task is bound to (``Runtime/current`` finds it).
     let runtime: Runtime
@@ -16,7 +16,7 @@ final class SpawnToken: Sendable {
     private let state: Atomic<UInt8>
 
     /// Binds a new spawned task to `runtime` and counts it in its ``TaskTracker``.
-    init(counting runtime: Runtime) {
+    @usableFromInline init(counting runtime: Runtime) {
         self.runtime = runtime
         state = Atomic(State.counted.rawValue)
         runtime.taskTracker.begin()
@@ -49,7 +49,7 @@ final class SpawnToken: Sendable {
     }
 
     /// The task ended.
-    func end() {
+    @usableFromInline func end() {
         if state.exchange(State.ended.rawValue, ordering: .acquiringAndReleasing) == State.counted.rawValue { tracker.end() }
     }
 }

@@ -7,15 +7,15 @@
 /// **Thread-safety:** `Sendable` for that one pattern: created by the spawning code, taken by
 /// the one task it is handed to. **Lifetime:** the value it still holds (the task never ran)
 /// is dropped with it.
-final class Handoff<Value: ~Copyable & Sendable>: @unchecked Sendable {
-    private var slot: Value?
+@usableFromInline final class Handoff<Value: ~Copyable & Sendable>: @unchecked Sendable {
+    @usableFromInline var slot: Value?
 
-    init(_ value: consuming Value) {
+    @usableFromInline init(_ value: consuming Value) {
         slot = .some(value)
     }
 
     /// The value, the first time; nil after (only the task it was handed to calls this, once).
-    func take() -> Value? {
+    @usableFromInline func take() -> Value? {
         slot.take()
     }
 }

@@ -142,7 +142,7 @@ final class MultishotFeed: CompletionConsumer, Sendable {
     /// for a free buffer it may not need would hold the wake another receiver needs.
     /// - Throws: `CancellationError` when the consumer's task is cancelled (the armed request
     ///   stays armed; queued completions stay queued).
-    nonisolated(nonsending) func next(
+    @inline(never) nonisolated(nonsending) func next(
         mayArm: () -> Bool = { true }, waitToArm: () async throws -> Void = {}
     ) async throws -> Next {
         while true {
