@@ -146,7 +146,7 @@ public final class BufferPool: Sendable {
     /// is cancelled. Only receives the kernel stopped for want of buffers wait here (they have
     /// bytes waiting, so the buffer their wake stands for is used at once); a waiter that
     /// leaves without arming passes its wake on (``passWakeOn()``).
-    nonisolated(nonsending) func waitForFreeBuffer() async throws {
+    @inline(never) nonisolated(nonsending) func waitForFreeBuffer() async throws {
         let count = self.count, ring = self.ring
         try await state.waitCancellably { s in s.taken < count || ring.lifecycle != .running }
     }

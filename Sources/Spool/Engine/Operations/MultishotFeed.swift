@@ -1,3 +1,4 @@
+internal import SpoolRing
 import Synchronization
 
 #if canImport(Glibc)
@@ -135,50 +136,96 @@ final class MultishotFeed: CompletionConsumer, Sendable {
     }
 
     /// The next completion, arming a request when none is armed and none is queued.
-    /// `mayArm` is asked before re-arming a request that ended for want of buffers (`ENOBUFS`:
-    /// the kernel has bytes for it, so it re-arms only while its pool has a free buffer); when
-    /// it says no, `waitToArm` is awaited and the question asked again. Any other arm goes
-    /// ahead at once: an armed receive holds no buffer until bytes arrive, and one that waited
-    /// for a free buffer it may not need would hold the wake another receiver needs.
+    ///
+    /// With `pool` (a receive into a ``BufferPool``): a request that ended for want of buffers
+    /// (`ENOBUFS`: the kernel has bytes for it) is re-armed only once the pool has a free
+    /// buffer, waiting for one in line. Any other arm goes ahead at once: an armed receive
+    /// holds no buffer until bytes arrive, and one that waited for a free buffer it may not
+    /// need would hold the wake another receiver needs. A receive that ends here (an error,
+    /// the end of the stream, a cancel, the runtime stopping) passes on a wake it may have
+    /// taken (``BufferPool/passWakeOn()``). The pool is a parameter, not closures, because this
+    /// frame stays with an idle connection's task for its whole life.
     /// - Throws: `CancellationError` when the consumer's task is cancelled (the armed request
     ///   stays armed; queued completions stay queued).
-    @inline(never) nonisolated(nonsending) func next(
-        mayArm: () -> Bool = { true }, waitToArm: () async throws -> Void = {}
-    ) async throws -> Next {
+    @inline(never) nonisolated(nonsending) func next(pool: BufferPool? = nil) async throws -> Next {
+        // Only `pool` and a one-word step live across the awaits: the decisions are made in
+        // `turn(pool:)`, synchronously.
         while true {
-            try Task.checkCancellation()
-            let step = state.withLock { s -> Step in
-                if let e = s.events.popFirst() {
-                    s.events.shrinkIfEmpty()
-                    return .event(e)
+            switch turn(pool: pool) {
+            case .ready(let next):
+                return next
+            case .cancelled:
+                throw CancellationError()
+            case .wait:
+                await waitForChange()
+            case .waitForBuffer:
+                do {
+                    try await pool?.waitForFreeBuffer()
+                } catch {
+                    pool?.passWakeOn()
+                    throw error
                 }
-                if let refused = s.refused { return .refused(refused) }
-                if s.stopped { return .refused(.cancelled) }
-                if s.armed { return .wait }
-                return .arm(starved: s.starved)
-            }
-            switch step {
-            case .event(let e): return .event(e)
-            case .refused(let outcome): return .refused(outcome)
-            case .wait: await waitForChange()
-            case .arm(let starved):
-                if ring.lifecycle != .running { return .refused(ring.refusal) }
-                if starved && !mayArm() {
-                    try await waitToArm()
-                    continue
-                }
-                state.withLock { s in
-                    s.armed = true
-                    s.paused = false
-                    s.starved = false
-                }
+            case .arm:
                 await arm()
             }
         }
     }
 
+    /// What ``next(pool:)`` does next.
+    private enum Turn {
+        case ready(Next)
+        case cancelled
+        case wait
+        case waitForBuffer
+        case arm
+    }
+
+    /// One decision of ``next(pool:)`` (synchronous, so its work needs no room in the
+    /// consumer's long-lived async frame).
+    @inline(never)
+    private func turn(pool: BufferPool?) -> Turn {
+        if Task.isCancelled {
+            pool?.passWakeOn()
+            return .cancelled
+        }
+        let step = state.withLock { s -> Step in
+            if let e = s.events.popFirst() {
+                s.events.shrinkIfEmpty()
+                return .event(e)
+            }
+            if let refused = s.refused { return .refused(refused) }
+            if s.stopped { return .refused(.cancelled) }
+            if s.armed { return .wait }
+            return .arm(starved: s.starved)
+        }
+        switch step {
+        case .event(let e):
+            if let pool, e.final, e.result != -ENOBUFS, Completion(userData: 0, result: e.result, flags: e.flags).bufferID == nil {
+                pool.passWakeOn()
+            }
+            return .ready(.event(e))
+        case .refused(let outcome):
+            pool?.passWakeOn()
+            return .ready(.refused(outcome))
+        case .wait:
+            return .wait
+        case .arm(let starved):
+            if ring.lifecycle != .running {
+                pool?.passWakeOn()
+                return .ready(.refused(ring.refusal))
+            }
+            if starved, let pool, !pool.hasFreeBuffer { return .waitForBuffer }
+            state.withLock { s in
+                s.armed = true
+                s.paused = false
+                s.starved = false
+            }
+            return .arm
+        }
+    }
+
     /// Starts the request on the feed's ring (hopping there if needed).
-    private nonisolated(nonsending) func arm() async {
+    @inline(never) private nonisolated(nonsending) func arm() async {
         if RingExecutor.current === ring {
             ring.statistics.multishotArms += 1
             attach(ring.start(request(), consumer: self))
@@ -206,7 +253,7 @@ final class MultishotFeed: CompletionConsumer, Sendable {
 
     /// Suspends until a completion, an end, or the task's cancellation (``next()`` then
     /// throws).
-    private nonisolated(nonsending) func waitForChange() async {
+    @inline(never) private nonisolated(nonsending) func waitForChange() async {
         try? await state.waitCancellably { s in !s.events.isEmpty || !s.armed || s.refused != nil || s.stopped }
     }
 

@@ -60,25 +60,8 @@ extension BufferPool {
         )
     }
 
-    /// The next completion of `feed`; a request the kernel stopped for want of buffers is
-    /// re-armed only once a buffer is free. A receive that ends here (an error, the end of
-    /// the stream, a cancel, the runtime stopping) passes on a wake it may have taken.
+    /// The next completion of `feed`, a receive into this pool (see ``MultishotFeed/next(pool:)``).
     nonisolated(nonsending) func next(from feed: MultishotFeed) async throws -> MultishotFeed.Next {
-        let next: MultishotFeed.Next
-        do {
-            next = try await feed.next(mayArm: { self.hasFreeBuffer }, waitToArm: { try await self.waitForFreeBuffer() })
-        } catch {
-            passWakeOn()
-            throw error
-        }
-        switch next {
-        case .refused:
-            passWakeOn()
-        case .event(let event):
-            if event.final && event.result != -ENOBUFS && Completion(userData: 0, result: event.result, flags: event.flags).bufferID == nil {
-                passWakeOn()
-            }
-        }
-        return next
+        try await feed.next(pool: self)
     }
 }
