@@ -21,6 +21,7 @@ struct PoolStarvationTests {
             let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
             let address = listener.localAddress
             let buffers = Counter(), bytes = Counter(), finished = Counter()
+            let mostWaiting = PosixLocked(0)
             let server = runtime.spawn(taking: listener) { listener in
                 try await listener.acceptConnections { connection in
                     runtime.spawn(taking: connection, on: .current) { connection in
@@ -33,6 +34,8 @@ struct PoolStarvationTests {
                             }
                             bytes.add(buffer.count)
                             buffers.add(1)
+                            let waiting = pool.waitingReceivers
+                            mostWaiting.withLock { $0 = max($0, waiting) }
                             // Hold the lease a while: the pool stays dry and the others wait.
                             try await Task.sleep(for: .microseconds(300))
                         }
@@ -59,6 +62,7 @@ struct PoolStarvationTests {
             server.cancel()
             _ = await server.result
             #expect(bytes.value == Self.senders * Self.bytesPerSender, "every byte delivered")
+            #expect(mostWaiting.withLock { $0 } >= 4, "receivers starved: up to \(mostWaiting.withLock { $0 }) waited for a buffer at once")
             let arms = try #require(await runtime.combinedSnapshot()).statistics.multishotArms
             // With a wake for every waiter per buffer, each of ~14 waiting receivers re-arms
             // and all but one fail with ENOBUFS: about 14 arms per buffer.

@@ -187,4 +187,21 @@ struct ShutdownTests {
         stop.set()
         #expect(try await looper.value > 0, "after shutdown its I/O failed fast")
     }
+
+    @Test("a spawned task awaiting its own runtime's graceful shutdown inside another runtime's withRuntime does not hold the grace period up")
+    func lendingThroughNestedRuntime() async throws {
+        let outer = try Runtime(configuration: Runtime.Configuration(ringCount: 1))
+        let start = ContinuousClock.now
+        let task = outer.spawn {
+            try await Runtime.withRuntime(configuration: Runtime.Configuration(ringCount: 1)) { _ in
+                await outer.shutdownAndWait(gracePeriod: .seconds(60))
+            }
+        }
+        let finished = try await withinDeadline(.seconds(20), "the outer runtime's shutdown") {
+            try await task.value
+            return true
+        }
+        #expect(finished == true)
+        #expect(ContinuousClock.now - start < .seconds(20), "the waiting task lent its count: no 60 s grace period")
+    }
 }

@@ -36,8 +36,9 @@ extension Runtime {
     /// long: prefer ``shutdownAndWait(gracePeriod:)`` in async code.
     public func shutdown(gracePeriod: Duration = .zero) {
         let onOwnRing = RingExecutor.current.map { current in rings.contains { $0 === current } } ?? false
-        // If no shutdown thread can be started, a caller about to block runs the shutdown itself.
-        _ = shutdownCoordinator.begin(gracePeriod: gracePeriod, runtime: self, inlineIfNoThread: !onOwnRing)
+        // If no shutdown thread can be started, a caller about to block runs the shutdown itself,
+        // in its wait (where its own spawn count is lent, so it does not wait for itself).
+        _ = shutdownCoordinator.begin(gracePeriod: gracePeriod, runtime: self)
         if onOwnRing { return }
         withoutHoldingTheShutdown { shutdownCoordinator.waitUntilFinished(runtime: self) }
     }
@@ -70,7 +71,8 @@ extension Runtime {
 
     /// The calling task's spawn count, if this runtime's ``spawn(on:_:)`` started it (or its parent).
     private var ownSpawnToken: SpawnToken? {
-        guard let token = Runtime.spawnToken, token.tracker === taskTracker else { return nil }
+        var token = Runtime.spawnToken
+        while let t = token, t.tracker !== taskTracker { token = t.outer }
         return token
     }
 

@@ -326,7 +326,7 @@ public final class Runtime: Sendable {
         Task(executorPreference: runtime.executor) {
             let r: Result<T, any Error>
             do {
-                r = .success(try await Runtime.$spawnToken.withValue(SpawnToken(binding: runtime)) { try await body(runtime) })
+                r = .success(try await Runtime.$spawnToken.withValue(SpawnToken(binding: runtime, outer: Runtime.spawnToken)) { try await body(runtime) })
             } catch {
                 r = .failure(error)
             }
@@ -347,7 +347,7 @@ public final class Runtime: Sendable {
         let runtime = try Runtime(configuration: configuration)
         let result: Result<T, any Error>
         do {
-            result = .success(try await Runtime.$spawnToken.withValue(SpawnToken(binding: runtime)) {
+            result = .success(try await Runtime.$spawnToken.withValue(SpawnToken(binding: runtime, outer: Runtime.spawnToken)) {
                 try await withTaskExecutorPreference(runtime.executor) { try await body(runtime) }
             })
         } catch {

@@ -64,6 +64,8 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
     /// caller about to block for the end (or the fallback task, if it gets a thread first)
     /// claims it and runs it.
     private let unclaimed = Atomic<Bool>(false)
+    /// The state machine has a thread of its own: waiters need not look for an unclaimed run.
+    private let threadStarted = Atomic<Bool>(false)
     /// Tests only: every thread start for the shutdown fails, as under a pids limit.
     let refusesThreadsForTesting = Atomic<Bool>(false)
 
@@ -74,7 +76,7 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
 
     /// Starts the shutdown (the first call), or brings its grace period's end forward. Returns
     /// whether this call started it.
-    func begin(gracePeriod: Duration, runtime: Runtime, inlineIfNoThread: Bool = false) -> Bool {
+    func begin(gracePeriod: Duration, runtime: Runtime) -> Bool {
         // Clamped to 100 years: "wait forever" (`.seconds(.max)`) must not overflow.
         let grace = min(max(.zero, gracePeriod), Self.longestGracePeriod)
         let end = nanos(ContinuousClock.now.advanced(by: grace))
@@ -93,18 +95,14 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
                 CurrentThread.setName("spool-shutdown")
                 run(runtime)
             }
+            threadStarted.store(true, ordering: .releasing)
         } catch {
-            // No thread could be started (a pids limit): a caller that is going to block for the
-            // end runs it here; any other starts it on the global executor (it then blocks one
-            // of its threads for the shutdown's bounded length). Blocking callers may fill the
-            // cooperative pool before that task runs: each of them claims the run if nobody
-            // has (see `waitUntilFinished(runtime:)`), so one of them runs it.
+            // No thread could be started (a pids limit): a task on the global executor runs it
+            // (blocking one of its threads for the shutdown's bounded length), unless a caller
+            // about to block for the end claims it first (`waitUntilFinished(runtime:)`):
+            // blocking callers may fill the cooperative pool before that task runs.
             unclaimed.store(true, ordering: .releasing)
-            if inlineIfNoThread {
-                runIfUnclaimed(runtime)
-            } else {
-                Task.detached { self.runIfUnclaimed(runtime) }
-            }
+            Task.detached { self.runIfUnclaimed(runtime) }
         }
         return true
     }
@@ -121,6 +119,10 @@ final class ShutdownCoordinator: @unchecked Sendable {  // atomics and PosixLock
     func waitUntilFinished(runtime: Runtime) {
         while true {
             runIfUnclaimed(runtime)
+            if threadStarted.load(ordering: .acquiring) {
+                finished.wait()
+                return
+            }
             if finished.wait(before: ContinuousClock.now.advanced(by: .milliseconds(10))) { return }
         }
     }

@@ -18,14 +18,21 @@ import Synchronization
     /// Binds a new spawned task to `runtime` and counts it in its ``TaskTracker``.
     @usableFromInline init(counting runtime: Runtime) {
         self.runtime = runtime
+        outer = nil
         state = Atomic(State.counted.rawValue)
         runtime.taskTracker.begin()
     }
 
+    /// The binding this one hides, if it was made inside another (a ``Runtime/withRuntime(configuration:_:)``
+    /// in a task another runtime spawned): that runtime's count can still be lent.
+    let outer: SpawnToken?
+
     /// Binds a task to `runtime` without counting it (``Runtime/run(configuration:_:)``,
-    /// ``Runtime/withRuntime(configuration:_:)``): it never lends or ends a count.
-    init(binding runtime: Runtime) {
+    /// ``Runtime/withRuntime(configuration:_:)``): it never lends or ends a count. `outer`
+    /// is the binding it hides.
+    init(binding runtime: Runtime, outer: SpawnToken?) {
         self.runtime = runtime
+        self.outer = outer
         state = Atomic(State.ended.rawValue)
     }
 

@@ -8,7 +8,7 @@
 /// the one task it is handed to. **Lifetime:** the value it still holds (the task never ran)
 /// is dropped with it.
 @usableFromInline final class Handoff<Value: ~Copyable & Sendable>: @unchecked Sendable {
-    @usableFromInline var slot: Value?
+    private var slot: Value?
 
     @usableFromInline init(_ value: consuming Value) {
         slot = .some(value)

@@ -125,6 +125,7 @@ final class PortableReactor: ReactorBackend {
     /// request).
     @exclusivity(unchecked) var registrations = RegistrationTable<Registration>()
     /// Requests handed to a worker thread so far (they would have blocked the ring thread).
+    /// Ring thread only; read by tests and diagnostics.
     @exclusivity(unchecked) var workerJobsStarted = 0
     @exclusivity(unchecked) var waiters: [UInt64: Waiter] = [:]
     @exclusivity(unchecked) private var jobs: [UInt64: WorkerJob] = [:]
@@ -146,6 +147,9 @@ final class PortableReactor: ReactorBackend {
     @exclusivity(unchecked) var deferred: [Int32] = []
     /// Descriptors whose connect found a Unix listener's backlog full (`EAGAIN`), with when to
     /// try again: no readiness edge says the backlog has room, so the wait is bounded instead.
+    /// Ring thread only. An entry outlives a cancelled connect until it is due: the retry then
+    /// serves the descriptor's queue once more, which finds nothing (or a newer request, which
+    /// tries a connect that does not block).
     @exclusivity(unchecked) var connectRetries: [(fd: Int32, at: ContinuousClock.Instant)] = []
     /// Completions one multishot request delivers in a row before others get their turn.
     static let multishotBurst = 64
@@ -313,18 +317,17 @@ final class PortableReactor: ReactorBackend {
     }
 
     /// Runs `request` on a worker thread: on the peer pool if it may wait on a peer
-    /// (`waitsOnPeer`: a terminal's write; and every `fsync`), else on the file pool, where an
+    /// (`waitsOnPeer`: a terminal's write), else on the file pool, where an
     /// open that turns out to be of a FIFO or a character device is handed to the peer pool.
     func startOnWorker(_ request: OperationRequest, userData: UInt64, waitsOnPeer: Bool = false) {
         workerJobsStarted += 1
         let executor = self.executor!
-        var onPeerPool = waitsOnPeer
-        if case .fsync = request { onPeerPool = true }
+        let onPeerPool = waitsOnPeer
         let peer = onPeerPool ? PeerWork(copying: request) : nil
         let run = peer?.request ?? request
         let pool = onPeerPool ? workers.peers : workers.files
         let handsOffWaitingOpens = !onPeerPool && { if case .openAt = request { return true } else { return false } }()
-        let token = PeerWorkToken()
+        let token = WorkerJobToken()
         // The result comes back as a job on the ring's inbox, run on the ring thread (the
         // reactor is only ever touched there). One whose caller left is disposed of here.
         nonisolated(unsafe) let reactor = self
@@ -476,7 +479,8 @@ final class PortableReactor: ReactorBackend {
     // MARK: Cancelling
 
     /// Ends `userData`'s request with `-ECANCELED` if it is waiting for readiness or its worker
-    /// job has not started; a started job runs to its end.
+    /// job has not started, or its job waits on a peer (its caller leaves; the job finishes on
+    /// its own, see ``PortableWorkers``); a started file call runs to its end, its caller with it.
     func cancel(_ userData: UInt64) {
         if let waiter = waiters.removeValue(forKey: userData) {
             // Its queue entry stays until it reaches the head (serving and starting skip entries

@@ -11,9 +11,17 @@ import Glibc
 ///   closes: calls bounded by the disk.
 /// - `peers`: calls that may wait as long as someone else pleases: the open of a FIFO or a
 ///   character device (it waits for the other end, or a carrier), a write to a terminal (it
-///   waits for the reader), an `fsync` (a stuck device or server). Their callers can leave: a
-///   cancel or timeout resumes the caller at once, and the job, which owns copies of what it
-///   reads (``PeerWork``), finishes on its own and disposes of its result.
+///   waits for the reader). Their callers can leave: a cancel or timeout resumes the caller
+///   at once, and the job, which owns copies of what it reads (``PeerWork``), finishes on its
+///   own and disposes of its result. Unlike io_uring's, such a call is not interrupted: a
+///   terminal write its caller left still happens later, and an abandoned FIFO open takes
+///   part in the writer's rendezvous before its descriptor is closed.
+///
+/// `fsync` stays on the file pool and its caller waits for it, as on io_uring (a running sync
+/// cannot be cancelled there either): a detached sync would need a duplicate descriptor, and
+/// closing any descriptor of a file drops the process's `fcntl` record locks on it. (The
+/// duplicates a terminal write or a FIFO open relative to a directory descriptor use have
+/// that effect on locks held on that terminal or directory.)
 ///
 /// **Thread-safety:** `Sendable`; the pools are. **Lifetime:** owned by the runtime, stopped at
 /// its shutdown.
@@ -90,16 +98,16 @@ final class PeerWork: Sendable {
             copy = bytes
             duplicate = own(fd)
             self.request = .write(fd: duplicate ?? fd, buffer: bytes, count: UInt32(clamping: total), offset: offset)
-        case .fsync(let fd, let dataOnly):
-            duplicate = own(fd)
-            self.request = .fsync(fd: duplicate ?? fd, dataOnly: dataOnly)
         default:
-            needsDuplicate = false
+            // Nothing else may leave its caller: it would use the caller's memory.
             self.request = request
         }
         self.copy = copy
         self.duplicate = duplicate
-        detachable = !needsDuplicate || duplicate != nil
+        switch request {
+        case .openAt, .write, .writeVector: detachable = !needsDuplicate || duplicate != nil
+        default: detachable = false
+        }
     }
 
     deinit {
@@ -128,4 +136,5 @@ extension OperationRequest {
 }
 
 /// The identity of one worker job, told apart from a later one with the same `user_data`.
-final class PeerWorkToken: Sendable {}
+/// **Thread-safety:** immutable. **Lifetime:** held by the job and the reactor's table.
+final class WorkerJobToken: Sendable {}
