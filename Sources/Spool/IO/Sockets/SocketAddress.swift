@@ -54,29 +54,34 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     public init(_ string: String) throws(SocketAddressError) {
         func fail(_ reason: SocketAddressError.Reason) -> SocketAddressError { SocketAddressError(input: string, reason: reason) }
         if string.isEmpty { throw fail(.empty) }
-        if string.hasPrefix("unix:") {
-            let rest = String(string.dropFirst(5))
-            if rest.hasPrefix("@") {
-                self = try Self.unix(Array(rest.dropFirst().utf8), abstract: true, input: string)
+        // The syntax is bytes: a combining mark after "@", "[" or ":" must not fuse with it
+        // (Character comparison would), and every split is at an ASCII byte, so each part is
+        // valid UTF-8 again.
+        let bytes = Array(string.utf8)
+        func text(_ part: ArraySlice<UInt8>) -> String { String(decoding: part, as: UTF8.self) }
+        let colonByte = UInt8(ascii: ":")
+        if bytes.starts(with: "unix:".utf8) {
+            let rest = bytes[5...]
+            if rest.first == UInt8(ascii: "@") {
+                self = try Self.unix(Array(rest.dropFirst()), abstract: true, input: string)
             } else {
-                self = try Self.unix(Array(rest.utf8), abstract: false, input: string)
+                self = try Self.unix(Array(rest), abstract: false, input: string)
             }
             return
         }
-        if string.hasPrefix("[") {
-            guard let close = string.firstIndex(of: "]") else { throw fail(.badIPv6("no closing bracket")) }
-            let inside = String(string[string.index(after: string.startIndex)..<close])
-            let after = string[string.index(after: close)...]
-            guard after.hasPrefix(":") else { throw fail(.missingPort) }
-            let port = try Self.port(String(after.dropFirst()), input: string)
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { throw fail(.badIPv6("no closing bracket")) }
+            let inside = text(bytes[1..<close])
+            let after = bytes[(close + 1)...]
+            guard after.first == colonByte else { throw fail(.missingPort) }
+            let port = try Self.port(text(after.dropFirst()), input: string)
             self = try Self.ipv6(inside, port: port, input: string)
             return
         }
-        guard let colon = string.lastIndex(of: ":") else { throw fail(.missingPort) }
-        let host = String(string[..<colon])
-        if host.contains(":") { throw fail(.unbracketedIPv6) }
-        let port = try Self.port(String(string[string.index(after: colon)...]), input: string)
-        self = try Self.ipv4(host, port: port, input: string)
+        guard let colon = bytes.lastIndex(of: colonByte) else { throw fail(.missingPort) }
+        if bytes[..<colon].contains(colonByte) { throw fail(.unbracketedIPv6) }
+        let port = try Self.port(text(bytes[(colon + 1)...]), input: string)
+        self = try Self.ipv4(text(bytes[..<colon]), port: port, input: string)
     }
 
     /// An IPv4 address (dotted quad, `"0.0.0.0"` for any) and port.
@@ -143,9 +148,10 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     private static func ipv6(_ text: String, port: UInt16, input: String) throws(SocketAddressError) -> SocketAddress {
         var host = text
         var zone: String?
-        if let percent = text.firstIndex(of: "%") {
-            host = String(text[..<percent])
-            zone = String(text[text.index(after: percent)...])
+        let bytes = Array(text.utf8)
+        if let percent = bytes.firstIndex(of: UInt8(ascii: "%")) {
+            host = String(decoding: bytes[..<percent], as: UTF8.self)
+            zone = String(decoding: bytes[(percent + 1)...], as: UTF8.self)
         }
         var address = in6_addr()
         // C sees a string only up to its first NUL: refuse one rather than parse a prefix.
@@ -160,8 +166,13 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
                 guard let index = UInt32(zone) else { throw SocketAddressError(input: input, reason: .badZone(zone)) }
                 scopeID = index
             } else {
+                // Linux's lookup ignores a ":label" suffix (IPv4 alias syntax): "lo:x" would be
+                // lo. The index must name exactly this interface.
                 scopeID = if_nametoindex(zone)
-                if scopeID == 0 { throw SocketAddressError(input: input, reason: .unknownInterface(zone)) }
+                var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+                if scopeID == 0 || if_indextoname(scopeID, &name) == nil || String(cString: name) != zone {
+                    throw SocketAddressError(input: input, reason: .unknownInterface(zone))
+                }
             }
         }
         let (high, low) = withUnsafeBytes(of: address) { ($0.load(as: UInt64.self), $0.load(fromByteOffset: 8, as: UInt64.self)) }
@@ -246,13 +257,19 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The string form, which ``init(_:)`` parses back to an equal address, except for the
-    /// few addresses only the kernel produces: an unnamed Unix socket (`"unix:"`), and Unix
-    /// names that are not UTF-8 or contain NUL bytes.
+    /// few addresses only the kernel produces: an unnamed Unix socket (`"unix:"`), Unix names
+    /// that are not UTF-8 or contain NUL bytes, the empty abstract name (`"unix:@"`), and a
+    /// path that fills `sun_path` without a terminating NUL (108 bytes, one more than
+    /// ``init(unixPath:)`` takes). A relative path beginning with `@` prints as `"unix:./@…"`
+    /// (`"unix:@…"` is the abstract form): it parses back to the same file, spelled with `./`.
     public var description: String {
         switch storage {
         case .ipv4(_, let port): return "\(host ?? "?"):\(port)"
         case .ipv6(_, _, let port, _): return "[\(host ?? "?")]:\(port)"
-        case .unix(_, let abstract): return "unix:\(abstract ? "@" : "")\(unixPath ?? "")"
+        case .unix(_, let abstract):
+            let path = unixPath ?? ""
+            if !abstract && path.utf8.first == UInt8(ascii: "@") { return "unix:./\(path)" }
+            return "unix:\(abstract ? "@" : "")\(path)"
         case .unnamedUnix: return "unix:"
         }
     }
