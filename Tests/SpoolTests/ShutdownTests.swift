@@ -197,11 +197,12 @@ struct ShutdownTests {
                 await outer.shutdownAndWait(gracePeriod: .seconds(60))
             }
         }
-        let finished = try await withinDeadline(.seconds(20), "the outer runtime's shutdown") {
+        let finished = try await withinDeadline(.seconds(50), "the outer runtime's shutdown") {
             try await task.value
             return true
         }
         #expect(finished == true)
-        #expect(ContinuousClock.now - start < .seconds(20), "the waiting task lent its count: no 60 s grace period")
+        // The bound is loose (a loaded machine, sanitizers): not lending waits out all 60 s.
+        #expect(ContinuousClock.now - start < .seconds(45), "the waiting task lent its count: no 60 s grace period")
     }
 }
