@@ -4,17 +4,46 @@
 import Glibc
 #endif
 
-/// The documented contract of `SocketAddress.description`: ``init(_:)`` parses it back to an
-/// equal address, "except for the few addresses only the kernel produces: an unnamed Unix
-/// socket ("unix:"), and Unix names that are not UTF-8 or contain NUL bytes".
+/// The size of `sun_path` (108 on Linux): a path from the kernel can fill it without a NUL.
+let sunPathSize = MemoryLayout.size(ofValue: sockaddr_un().sun_path)
+
+/// The documented contract of `SocketAddress.description`
+/// (Sources/Spool/IO/Sockets/SocketAddress.swift): ``init(_:)`` parses it back to an equal
+/// address, "except for the few addresses only the kernel produces: an unnamed Unix socket
+/// ("unix:"), Unix names that are not UTF-8 or contain NUL bytes, the empty abstract name
+/// ("unix:@"), and a path that fills sun_path without a terminating NUL (108 bytes, one more
+/// than init(unixPath:) takes). A relative path beginning with @ prints as "unix:./@…"
+/// ("unix:@…" is the abstract form): it parses back to the same file, spelled with ./,
+/// unless the path is 106 or 107 bytes long, which the ./ makes too long to parse."
+/// Each exception is checked as far as the documentation says (the text it names, if any);
+/// anything else that does not parse back stops the run.
 func checkDescriptionRoundTrip(_ a: SocketAddress, origin: @autoclosure () -> String) {
     let text = a.description
+    func failed(_ outcome: String) -> Never {
+        Fuzz.fail("\(origin()): description \(show(text)) of \(a.storage) \(outcome)")
+    }
+    var expected = a.storage
     switch a.storage {
     case .unnamedUnix:
         Fuzz.check(text == "unix:", "\(origin()): unnamed Unix description \(show(text))")
         return
-    case .unix(let path, _):
+    case .unix(let path, let abstract):
+        // Documented exceptions (only the kernel reports these).
         if path.contains(0) || String(validating: path, as: UTF8.self) == nil { return }
+        if abstract && path.isEmpty {
+            Fuzz.check(text == "unix:@", "\(origin()): empty abstract name description \(show(text))")
+            return
+        }
+        if !abstract && path.count == sunPathSize { return }
+        // A relative file path beginning with "@": "unix:./" + path, the same file.
+        if !abstract && path.first == UInt8(ascii: "@") {
+            let spelled = Array("./".utf8) + path
+            Fuzz.check(Array(text.utf8) == Array("unix:".utf8) + spelled,
+                       "\(origin()): description \(show(text)) of the file path \(hex(path)), expected \"unix:./\" + path")
+            // Documented: at 106 or 107 bytes the spelled path is too long to parse back.
+            if spelled.count > sunPathSize - 1 { return }
+            expected = .unix(path: spelled, abstract: false)
+        }
     default:
         break
     }
@@ -22,52 +51,16 @@ func checkDescriptionRoundTrip(_ a: SocketAddress, origin: @autoclosure () -> St
     do throws(SocketAddressError) {
         back = try SocketAddress(text)
     } catch {
-        descriptionRoundTripFailed(a, text: text, outcome: "throws \(error.reason)", origin: origin())
-        return
+        failed("throws \(error.reason)")
     }
-    if back != a {
-        descriptionRoundTripFailed(a, text: text, outcome: "parses to \(back.storage)", origin: origin())
-        return
+    if back.storage != expected {
+        failed("parses to \(back.storage)" + (expected == a.storage ? "" : ", expected \(expected)"))
     }
-    Fuzz.check(back.hashValue == a.hashValue, "\(origin()): equal addresses with different hashes")
+    if expected == a.storage {
+        Fuzz.check(back == a, "\(origin()): equal storage, unequal addresses")
+        Fuzz.check(back.hashValue == a.hashValue, "\(origin()): equal addresses with different hashes")
+    }
     Fuzz.check(back.description == text, "\(origin()): description \(show(text)) reparsed prints \(show(back.description))")
-}
-
-/// Classifies a failed description round trip: a reported bug (scripts/fuzz/README.md,
-/// "Findings") is counted; anything else stops the run.
-private func descriptionRoundTripFailed(_ a: SocketAddress, text: String, outcome: String, origin: String) {
-    let message = "\(origin): description \(show(text)) of \(a.storage) \(outcome)"
-    if case .unix(let path, let abstract) = a.storage {
-        if !abstract && path.first == UInt8(ascii: "@") {
-            // A file path beginning with "@" prints as "unix:@…", which is the abstract form.
-            return Fuzz.knownIssue("unix-path-at-sign", message)
-        }
-        if abstract && path.isEmpty {
-            // An abstract name of no bytes (sun_path[0] == 0, length 3) prints as "unix:@",
-            // which init(_:) refuses as an empty path.
-            return Fuzz.knownIssue("unix-empty-abstract-name", message)
-        }
-        if path.count > SocketAddress.maximumUnixPathLength {
-            // A kernel-reported path that fills sun_path (108 bytes, no NUL) prints as a
-            // string init(_:) refuses as too long.
-            return Fuzz.knownIssue("unix-path-fills-sun-path", message)
-        }
-    }
-    if joinsSyntaxGrapheme(text) {
-        return Fuzz.knownIssue("grapheme-syntax", message)
-    }
-    Fuzz.fail(message)
-}
-
-/// The ASCII characters `init(_:)` splits on.
-private let syntaxScalars: Set<Unicode.Scalar> = [":", "@", "[", "]", "%"]
-
-/// Whether a syntax character of `string` shares its Character (extended grapheme cluster)
-/// with a neighbouring scalar: a combining mark, ZWJ or variation selector after it, a
-/// prepended mark before it. `init(_:)` matches with Character-based String methods
-/// (`hasPrefix`, `firstIndex(of:)`, `lastIndex(of:)`), which then do not see it.
-func joinsSyntaxGrapheme(_ string: String) -> Bool {
-    string.contains { c in c.unicodeScalars.count > 1 && c.unicodeScalars.contains { syntaxScalars.contains($0) } }
 }
 
 /// `withSocketAddress` then `init?(_:length:)` gives the address back.

@@ -35,19 +35,6 @@ struct FuzzReader {
 
 /// Checks. A failed one prints what went wrong and aborts: libFuzzer records the input.
 enum Fuzz {
-    /// Failures of checks that find a bug already reported (scripts/fuzz/README.md, "Findings"),
-    /// by name: tolerated and counted so that a long run keeps looking for others, unless
-    /// `SPOOL_FUZZ_STRICT` is set: to `1` (every known issue is fatal) or to a comma-separated
-    /// list of issue names (those are; for minimising one of them).
-    nonisolated(unsafe) static var tolerated: [String: Int] = [:]
-    nonisolated(unsafe) static var reportInstalled = false
-    static let strictIDs: Set<String>? = getenv("SPOOL_FUZZ_STRICT").map { Set(String(cString: $0).split(separator: ",").map(String.init)) }
-
-    static func isStrict(_ id: String) -> Bool {
-        guard let ids = strictIDs, !ids.contains("0") else { return false }
-        return ids.contains("1") || ids.contains(id)
-    }
-
     static func fail(_ message: String) -> Never {
         writeStderr("\nFUZZ CHECK FAILED: \(message)\n")
         abort()
@@ -56,22 +43,6 @@ enum Fuzz {
     @inline(__always)
     static func check(_ condition: Bool, _ message: @autoclosure () -> String) {
         if !condition { fail(message()) }
-    }
-
-    /// A check that currently fails for a reported bug `id`: counted, not fatal (unless strict).
-    static func knownIssue(_ id: String, _ message: @autoclosure () -> String) {
-        if isStrict(id) { fail("[\(id)] \(message())") }
-        if !reportInstalled {
-            reportInstalled = true
-            atexit {
-                guard !Fuzz.tolerated.isEmpty else { return }
-                for (id, n) in Fuzz.tolerated.sorted(by: { $0.key < $1.key }) {
-                    writeStderr("FUZZ KNOWN ISSUE \(id): \(n) inputs (set SPOOL_FUZZ_STRICT=1 to stop on the first)\n")
-                }
-            }
-        }
-        if tolerated[id, default: 0] == 0 { writeStderr("FUZZ KNOWN ISSUE \(id) first hit: \(message())\n") }
-        tolerated[id, default: 0] += 1
     }
 }
 

@@ -261,7 +261,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// that are not UTF-8 or contain NUL bytes, the empty abstract name (`"unix:@"`), and a
     /// path that fills `sun_path` without a terminating NUL (108 bytes, one more than
     /// ``init(unixPath:)`` takes). A relative path beginning with `@` prints as `"unix:./@…"`
-    /// (`"unix:@…"` is the abstract form): it parses back to the same file, spelled with `./`.
+    /// (`"unix:@…"` is the abstract form): it parses back to the same file, spelled with `./`,
+    /// unless the path is 106 or 107 bytes long, which the `./` makes too long to parse.
     public var description: String {
         switch storage {
         case .ipv4(_, let port): return "\(host ?? "?"):\(port)"
