@@ -133,14 +133,25 @@ public final class BufferPool: Sendable {
     /// as a ``ReceivedBuffer``. Wakes the receiver that has waited longest for a buffer: one
     /// per buffer, so N starved receivers cost one re-arm per buffer, not N (N−1 of which
     /// would fail with `ENOBUFS`).
+    ///
+    /// One wake per buffer needs receives that wait only with bytes waiting: the portable
+    /// backend's (it peeks before it reports `ENOBUFS`). On io_uring a receive armed on a dry
+    /// pool fails with `ENOBUFS` whether or not bytes wait (its poll-first mode leaked reset
+    /// connections), so one wake could go to an idle receive and strand the others: there every
+    /// waiter is woken.
     func giveBack(_ id: UInt16, leased: Bool) {
+        let wakesOne = wakesOnePerBuffer
         state.withLock { s -> Wakes in
             s.buffers.recycle(id)
             s.taken -= 1
             if leased { s.leased -= 1 }
-            return s.waiters.takeFirst()
+            return wakesOne ? s.waiters.takeFirst() : s.waiters.takeAll()
         }.resume()
     }
+
+    /// Whether a returned buffer wakes one waiting receive (the portable backend) or all of
+    /// them (io_uring): see ``giveBack(_:leased:)``.
+    var wakesOnePerBuffer: Bool { ring.reactor.portableBackend != nil }
 
     /// Waits until a buffer is free (returns at once if one is), the ring stops, or the task
     /// is cancelled. Only receives the kernel stopped for want of buffers wait here (they have

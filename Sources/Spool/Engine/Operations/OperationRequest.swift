@@ -123,13 +123,15 @@ package enum OperationRequest: @unchecked Sendable {  // pointers into memory th
             sqe.prepareShutdown(FileDescriptor(rawValue: fd), how: how)
         case .acceptMultishot(let fd):
             sqe.prepareAccept(FileDescriptor(rawValue: fd), multishot: true)
-        // Poll first: a receive takes a buffer only once bytes are there, so its ENOBUFS means
-        // "starved with bytes waiting", and the pool's one wake per returned buffer goes to a
-        // receive that will use it (see BufferPool.giveBack).
+        // Not poll-first (IORING_RECVSEND_POLL_FIRST): with it, a connection whose peer sent
+        // bytes and reset left its armed receive unended, so its task and descriptor leaked
+        // (Benchmarks/soak.py with resets). Without it an idle receive on a dry pool fails with
+        // ENOBUFS at once, so the pool wakes every waiting receive on io_uring (see
+        // BufferPool.giveBack).
         case .receiveMultishot(let fd, let group, let limit):
-            sqe.prepareReceive(FileDescriptor(rawValue: fd), bufferGroup: group, multishot: true, totalLimit: limit, pollFirst: true)
+            sqe.prepareReceive(FileDescriptor(rawValue: fd), bufferGroup: group, multishot: true, totalLimit: limit)
         case .receiveMessageMultishot(let fd, let message, let group):
-            sqe.prepareReceiveMessage(FileDescriptor(rawValue: fd), message: message, bufferGroup: group, multishot: true, pollFirst: true)
+            sqe.prepareReceiveMessage(FileDescriptor(rawValue: fd), message: message, bufferGroup: group, multishot: true)
         case .sendMessage(let fd, let message, let flags):
             sqe.prepareSendMessage(FileDescriptor(rawValue: fd), message: message, flags: flags | Int32(MSG_NOSIGNAL))
         case .receiveMessage(let fd, let message, let flags):
