@@ -18,16 +18,7 @@ struct AcceptBackoffTests {
     @Test("EMFILE with a low RLIMIT_NOFILE: acceptConnections and accept() back off, keep serving, and resume; both backends",
           .enabled(if: !AcceptBackoffTests.isChild))
     func exhaustionInChildProcess() async throws {
-        var path = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &path, 4095)
-        try #require(n > 0)
-        let exe = String(decoding: path[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let result = PosixLocked<(status: Int32, output: String)>((-1, ""))
-        await onForeignThreadAsync {
-            let r = shell("\(Self.childVariable)=1 '\(exe)' --testing-library swift-testing --filter 'AcceptBackoffTests/exhaustionScenario'")
-            result.withLock { $0 = r }
-        }
-        let (status, output) = result.withLock { $0 }
+        let (status, output) = try await runTestInChildProcess("AcceptBackoffTests/exhaustionScenario", variable: Self.childVariable)
         #expect(status == 0, "the child failed:\n\(output)")
         #expect(output.contains("Test run with 1 test"), "the child ran its scenario:\n\(output)")
         var cases = ["portable multishot", "portable single"]

@@ -16,16 +16,7 @@ struct ShutdownWithoutThreadsTests {
     @Test("blocking shutdown() callers that fill the cooperative pool run the shutdown themselves",
           .enabled(if: !ShutdownWithoutThreadsTests.isChild))
     func inChildProcess() async throws {
-        var path = [CChar](repeating: 0, count: 4096)
-        let n = readlink("/proc/self/exe", &path, 4095)
-        try #require(n > 0)
-        let exe = String(decoding: path[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let result = PosixLocked<(status: Int32, output: String)>((-1, ""))
-        await onForeignThreadAsync {
-            let r = shell("\(Self.childVariable)=1 timeout 30 '\(exe)' --testing-library swift-testing --filter 'ShutdownWithoutThreadsTests/scenario'")
-            result.withLock { $0 = r }
-        }
-        let (status, output) = result.withLock { $0 }
+        let (status, output) = try await runTestInChildProcess("ShutdownWithoutThreadsTests/scenario", variable: Self.childVariable, timeout: 30)
         #expect(status == 0, "the child failed (124: it hung):\n\(output)")
         #expect(output.contains("no-thread shutdown scenario passed"), "the child ran its scenario:\n\(output)")
     }

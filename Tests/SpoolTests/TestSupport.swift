@@ -332,3 +332,21 @@ func runtimeWithFaults(_ configuration: Runtime.Configuration) throws -> (Runtim
     configuration.faults = faults
     return (try Runtime(configuration: configuration), faults)
 }
+
+/// Runs the Swift Testing test `filter` of this test binary in a child process with
+/// `variable=1` set (tests that change process-wide state: the descriptor limit, the
+/// cooperative pool), on a plain thread; `timeout` (seconds, via timeout(1)) bounds a hang.
+/// Returns the child's exit status and output.
+func runTestInChildProcess(_ filter: String, variable: String, timeout: Int? = nil) async throws -> (status: Int32, output: String) {
+    var path = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &path, 4095)
+    try #require(n > 0)
+    let exe = String(decoding: path[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    let result = PosixLocked<(status: Int32, output: String)>((-1, ""))
+    let bound = timeout.map { "timeout \($0) " } ?? ""
+    await onForeignThreadAsync {
+        let r = shell("\(variable)=1 \(bound)'\(exe)' --testing-library swift-testing --filter '\(filter)'")
+        result.withLock { $0 = r }
+    }
+    return result.withLock { $0 }
+}
