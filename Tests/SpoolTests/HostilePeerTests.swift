@@ -89,4 +89,50 @@ struct HostilePeerTests {
         _ = await server.result
         await runtime.shutdownAndWait()
     }
+
+    @Test("peers that send and reset at once: every connection's receive ends and its descriptor closes (poll-first receives leaked them)",
+          arguments: ioUringUsable ? [Backend.ioUring, .portable] : [.portable])
+    func sendThenReset(backend: Backend) async throws {
+        var configuration = Runtime.Configuration(ringCount: 1)
+        configuration.backend = backend
+        let runtime = try Runtime(configuration: configuration)
+        let pool = try await BufferPool(count: 64, bufferSize: 4096, runtime: runtime)
+        let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
+        let port = listener.localAddress.port ?? 0
+        let ended = Counter()
+        let server = runtime.spawn(taking: listener) { listener in
+            try await listener.acceptConnections { connection in
+                runtime.spawn(taking: connection, on: .current) { connection in
+                    defer { ended.increment() }
+                    try? await connection.receiveBuffers(from: pool) { buffer in try await connection.write(taking: buffer) }
+                }
+            }
+        }
+        let peers = 50
+        await onForeignThreadAsync {
+            for _ in 0..<peers {
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var sin = sockaddr_in()
+                sin.sin_family = sa_family_t(AF_INET)
+                sin.sin_port = port.bigEndian
+                sin.sin_addr.s_addr = inet_addr("127.0.0.1")
+                _ = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                let data = [UInt8](repeating: 3, count: 1000)
+                _ = write(fd, data, data.count)
+                var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+                setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+                close(fd)  // a reset, with the echo possibly on its way
+                usleep(2000)
+            }
+        }
+        let done = try await withinDeadline(.seconds(20), "every reset connection's handler ends") {
+            while ended.value < peers { try await Task.sleep(for: .milliseconds(5)) }
+            return true
+        }
+        #expect(done == true, "\(ended.value) of \(peers) handlers ended")
+        #expect(await eventually { openSocketDescriptors(ports: [port]).count == 1 }, "only the listener is open: \(openSocketDescriptors(ports: [port]).count)")
+        server.cancel()
+        _ = await server.result
+        await runtime.shutdownAndWait()
+    }
 }
