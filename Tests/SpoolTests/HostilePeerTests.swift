@@ -13,9 +13,7 @@ struct HostilePeerTests {
     @Test("one never-reading peer sending 1 KiB segments holds at most its share of the pool; four echo clients on the same ring are served",
           arguments: ioUringUsable ? [Backend.ioUring, .portable] : [.portable])
     func neverReadingPeer(backend: Backend) async throws {
-        var configuration = Runtime.Configuration(ringCount: 1)
-        configuration.backend = backend
-        let runtime = try Runtime(configuration: configuration)
+        let runtime = try singleRingRuntime(backend)
         let pool = try await BufferPool(count: 64, bufferSize: 4096, runtime: runtime)
         #expect(pool.maximumHeldPerStream == 8)
         let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
@@ -93,9 +91,7 @@ struct HostilePeerTests {
     @Test("peers that send and reset at once: every connection's receive ends and its descriptor closes (poll-first receives leaked them)",
           arguments: ioUringUsable ? [Backend.ioUring, .portable] : [.portable])
     func sendThenReset(backend: Backend) async throws {
-        var configuration = Runtime.Configuration(ringCount: 1)
-        configuration.backend = backend
-        let runtime = try Runtime(configuration: configuration)
+        let runtime = try singleRingRuntime(backend)
         let pool = try await BufferPool(count: 64, bufferSize: 4096, runtime: runtime)
         let listener = try StreamListener.bind(SocketAddress("127.0.0.1:0"), runtime: runtime)
         let port = listener.localAddress.port ?? 0
@@ -111,12 +107,8 @@ struct HostilePeerTests {
         let peers = 50
         await onForeignThreadAsync {
             for _ in 0..<peers {
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                var sin = sockaddr_in()
-                sin.sin_family = sa_family_t(AF_INET)
-                sin.sin_port = port.bigEndian
-                sin.sin_addr.s_addr = inet_addr("127.0.0.1")
-                _ = withUnsafePointer(to: &sin) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                let fd = connectedLoopbackSocket(port: port)
+                precondition(fd >= 0, "connect: errno \(errno)")
                 let data = [UInt8](repeating: 3, count: 1000)
                 _ = write(fd, data, data.count)
                 var linger = Glibc.linger(l_onoff: 1, l_linger: 0)

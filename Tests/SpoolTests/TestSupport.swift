@@ -350,3 +350,24 @@ func runTestInChildProcess(_ filter: String, variable: String, timeout: Int? = n
     }
     return result.withLock { $0 }
 }
+
+/// A runtime of one ring on `backend` (the shape of most hostile-peer and pool tests).
+func singleRingRuntime(_ backend: Backend) throws -> Runtime {
+    var configuration = Runtime.Configuration(ringCount: 1)
+    configuration.backend = backend
+    return try Runtime(configuration: configuration)
+}
+
+/// A plain blocking TCP socket connected to 127.0.0.1:`port` (a raw peer, no Spool), or -1.
+func connectedLoopbackSocket(port: UInt16) -> Int32 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var sin = sockaddr_in()
+    sin.sin_family = sa_family_t(AF_INET)
+    sin.sin_port = port.bigEndian
+    sin.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &sin) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    if connected != 0 { close(fd); return -1 }
+    return fd
+}
