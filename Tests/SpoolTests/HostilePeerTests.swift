@@ -51,9 +51,13 @@ struct HostilePeerTests {
             }
         }
         // What the hostile stream holds: its queued sends (≤ 8), its receive's queue (≤ 8),
-        // and the buffer its loop waits to queue.
+        // and the buffer its loop waits to queue. On io_uring, whose kernel limit counts bytes,
+        // the 1 KiB segments that land while a pause reaches the kernel queue too (a loaded
+        // machine delays the pause by milliseconds): up to 8 more are allowed here. The portable
+        // backend fills at most 8 buffers per arm (the CI once saw 20 there before it did).
         let held = pool.taken
-        #expect(held <= 8 + 8 + 1, "the never-reading peer holds \(held) of the pool's 64 buffers")
+        let bound = backend == .portable ? 8 + 8 + 1 : 8 + 8 + 1 + 8
+        #expect(held <= bound, "the never-reading peer holds \(held) of the pool's 64 buffers (at most \(bound))")
         // The well-behaved peers are served meanwhile.
         let served = try await withinDeadline(.seconds(30), "four echo clients beside a hostile peer") {
             try await withThrowingTaskGroup(of: Int.self) { group in

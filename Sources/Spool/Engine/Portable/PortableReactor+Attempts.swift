@@ -139,7 +139,12 @@ extension PortableReactor {
             }
             var final = false
             if limit > 0 {
-                waiter.remaining -= min(waiter.remaining, UInt32(r))
+                // Each buffer is charged whole, as the pool sees it (the bytes it pins, not the
+                // bytes it shows): an arm fills at most `limit / bufferSize` buffers, so small
+                // segments cannot queue more of the pool than the feed's bound while its pause
+                // is on its way (io_uring counts bytes and relies on the pause; see
+                // `StreamSocket.receiveBuffers`).
+                waiter.remaining -= min(waiter.remaining, UInt32(clamping: max(Int(r), buffer.count)))
                 final = waiter.remaining == 0
             }
             let flags = IORING_CQE_F_BUFFER | UInt32(id) << IORING_CQE_BUFFER_SHIFT | (final ? 0 : IORING_CQE_F_MORE)

@@ -89,7 +89,8 @@ final class PortableReactor: ReactorBackend {
     struct Waiter {
         var request: OperationRequest
         var write: Bool
-        /// A multishot receive's bytes left before its byte limit ends it (0: no limit).
+        /// A multishot receive's bytes left before its byte limit ends it (0: no limit); each
+        /// filled buffer is charged its whole size.
         var remaining: UInt32 = 0
         /// A connect that answered `EINPROGRESS`: readiness means it finished.
         var connecting = false

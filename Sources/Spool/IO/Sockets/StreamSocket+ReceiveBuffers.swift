@@ -22,7 +22,10 @@ extension StreamSocket {
     /// **Backpressure.** While `body` is busy, at most `maximumQueued` filled buffers wait for
     /// it; then the request pauses (it is cancelled and re-armed when `body` has taken them),
     /// so one slow connection cannot take a shared pool from the others, and its peer's sends
-    /// wait in TCP's window. When every buffer of the pool is out, the kernel ends the
+    /// wait in TCP's window. (The portable backend keeps that bound exactly: an arm fills at
+    /// most `maximumQueued` buffers. io_uring's kernel limit counts bytes, so when the peer
+    /// sends segments smaller than a buffer, the few that land while the pause reaches the
+    /// kernel are queued too.) When every buffer of the pool is out, the kernel ends the
     /// request (`ENOBUFS`); it is re-armed only after a buffer comes back.
     ///
     /// Why a closure and not an `AsyncSequence`: see
