@@ -17,7 +17,7 @@ SwiftNIO's echo server (Sources/NIOEcho) and the C liburing echo server (Peers/e
 
 Usage (from Benchmarks/):
   python3 idle-memory.py [--server spool|nio|c] [--binary PATH] [--backend io_uring|portable]
-                         [--threads 1|0] [-n 10000] [--after-echo] [--json FILE]
+                         [--threads 1|0] [--on-arrival] [-n 10000] [--after-echo] [--json FILE]
 --threads 0 passes no --threads (spool echo's default: one ring per core). Also printed: the
 machine's slab growth per connection (/proc/meminfo Slab: the kernel side, both ends of every
 connection, not in the server's RSS). The server's output is drained all along.
@@ -114,7 +114,7 @@ def server_command(args, work):
         if args.backend:
             env["SPOOL_BACKEND"] = args.backend
         threads = ["--threads", str(args.threads)] if args.threads > 0 else []  # 0: the server's default
-        return [binary, "echo"] + threads, env
+        return [binary, "echo"] + threads + (["--on-arrival"] if args.on_arrival else []), env
     if args.server == "nio":
         return [args.binary or os.path.join(here, ".build", "release", "nio-echo")], None
     binary = args.binary
@@ -132,6 +132,8 @@ def main():
     ap.add_argument("--binary", help="the server executable (default: see above)")
     ap.add_argument("--backend", choices=["io_uring", "portable", "automatic"],
                     help="spool only: SPOOL_BACKEND for the server (default: unset, i.e. automatic)")
+    ap.add_argument("--on-arrival", action="store_true",
+                    help="spool only: spool echo --on-arrival (StreamSocket.serveOnArrival: no task while a connection is idle)")
     ap.add_argument("--threads", type=int, default=1,
                     help="spool only: --threads (rings); 0 passes none (the server's default: one per core)")
     ap.add_argument("-n", "--connections", type=int, default=10000)
@@ -201,7 +203,7 @@ def main():
         slab1 = kernel_slab()
         n = args.connections
         per = lambda a, b, k="VmRSS": (a[k] - b[k]) / n
-        result = {"server": args.server, "backend": args.backend, "threads": rings, "warmup_rounds": rounds,
+        result = {"server": args.server, "on_arrival": args.on_arrival, "backend": args.backend, "threads": rings, "warmup_rounds": rounds,
                   "connections": n, "rss_start_kib": start["VmRSS"], "rss_base_kib": base["VmRSS"],
                   "rss_idle_kib": idle["VmRSS"], "idle_kib_per_conn": per(idle, base),
                   "idle_anon_kib_per_conn": per(idle, base, "RssAnon"), "connect_s": accept_s,

@@ -45,6 +45,9 @@ struct EchoCommand: ParsableCommand {
     @Option(help: "Log a warning when a ring's loop stalls this many milliseconds (0: off).")
     var stallMilliseconds: Int = 100
 
+    @Flag(help: "Serve each connection with no task while it is idle (StreamSocket.serveOnArrival) instead of a task per connection.")
+    var onArrival = false
+
     func validate() throws {
         guard (1...1024).contains(threads) else { throw ValidationError("--threads must be in 1...1024") }
         guard gracePeriod >= 0, gracePeriod <= 3600 else { throw ValidationError("--grace-period must be in 0...3600 seconds") }
@@ -70,7 +73,7 @@ struct EchoCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let server = EchoServer(runtime: runtime, address: address, buffers: buffers, bufferSize: bufferSize,
-                                gracePeriod: .milliseconds(Int(gracePeriod * 1000)))
+                                gracePeriod: .milliseconds(Int(gracePeriod * 1000)), onArrival: onArrival)
         let group = ServiceGroup(
             services: [RuntimeService(runtime, gracePeriod: .milliseconds(Int(gracePeriod * 1000))), server],
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -113,10 +116,12 @@ struct EchoServer: Service {
     let buffers: Int
     let bufferSize: Int
     let gracePeriod: Duration
+    /// Each connection served by `serveOnArrival` (no task while idle) instead of a task.
+    var onArrival = false
     let counts = Counts()
 
     func run() async throws {
-        let (runtime, counts, buffers, bufferSize) = (self.runtime, self.counts, self.buffers, self.bufferSize)
+        let (runtime, counts, buffers, bufferSize, onArrival) = (self.runtime, self.counts, self.buffers, self.bufferSize, self.onArrival)
         // Accept until the graceful shutdown (SIGINT/SIGTERM) cancels the accept loops.
         do {
             try await cancelWhenGracefulShutdown {
@@ -124,7 +129,11 @@ struct EchoServer: Service {
                     // This ring's pool: its connections receive on this ring.
                     let pool = try await BufferPool(count: buffers, bufferSize: bufferSize, runtime: runtime)
                     try await listener.acceptConnections { connection in
-                        Self.serve(connection, pool: pool, counts: counts, runtime: runtime)
+                        if onArrival {
+                            Self.serveOnArrival(connection, pool: pool, counts: counts)
+                        } else {
+                            Self.serve(connection, pool: pool, counts: counts, runtime: runtime)
+                        }
                     }
                 }
             }
@@ -143,6 +152,19 @@ struct EchoServer: Service {
             await group.next()
             for task in open { task.cancel() }  // what is left is ended; the group then ends
             group.cancelAll()
+        }
+    }
+
+    /// Echoes one connection with no task while it is idle, until the peer closes it (or the
+    /// runtime's shutdown ends it: the runtime service's grace period covers those that are
+    /// echoing).
+    static func serveOnArrival(_ connection: consuming StreamSocket, pool: BufferPool, counts: Counts) {
+        counts.served.add(1, ordering: .relaxed)
+        counts.perRing.withLock { $0[Runtime.currentRingIndex ?? -1, default: 0] += 1 }
+        try? connection.setNoDelay(true)
+        try? connection.serveOnArrival(from: pool) { connection, buffer in
+            counts.echoed.add(buffer.count, ordering: .relaxed)
+            try await connection.write(taking: buffer)
         }
     }
 

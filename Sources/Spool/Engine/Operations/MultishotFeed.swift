@@ -45,6 +45,18 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         var stopped = false
         /// Why the feed can never arm again (shutdown, a broken ring).
         var refused: OperationOutcome? = nil
+        /// A consumer with no task (``nextIfQueued(pool:)``) found nothing to do: the next
+        /// change calls `wake` once.
+        var sleeping = false
+        /// How a consumer with no task is woken (nil for a consumer that waits in a task).
+        var wake: (@Sendable () -> Void)? = nil
+
+        /// The wake to call for a change, if the consumer sleeps (clearing that).
+        mutating func takeWake() -> (@Sendable () -> Void)? {
+            guard sleeping else { return nil }
+            sleeping = false
+            return wake
+        }
         var queued: Int { events.count }
     }
 
@@ -82,6 +94,7 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         observe?(event)
         var cancel: UInt64? = nil
         var keep = true
+        var wake: (@Sendable () -> Void)? = nil
         let wakes = state.withLock { s -> Wakes in
             if final {
                 s.armed = false
@@ -90,13 +103,15 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             }
             if s.stopped {
                 keep = false
-                return final ? s.waiters.takeAll() : .none  // a stop waiting for the end
+                if final { wake = s.takeWake() }  // a stop waiting for the end
+                return final ? s.waiters.takeAll() : .none
             }
             s.events.append(event)
             if !final && !s.paused && s.queued >= bound, let userData = s.userData {
                 s.paused = true
                 cancel = userData
             }
+            wake = s.takeWake()
             return s.waiters.takeAll()
         }
         if !keep { dispose(event) }
@@ -105,9 +120,11 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             ring.requestCancel(cancel)
         }
         wakes.resume()
+        wake?()
     }
 
     func ended(_ outcome: OperationOutcome) {
+        var wake: (@Sendable () -> Void)? = nil
         state.withLock { s -> Wakes in
             s.armed = false
             s.userData = nil
@@ -115,8 +132,10 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             case .cancelled: break  // stopped before it reached the kernel
             default: s.refused = outcome
             }
+            wake = s.takeWake()
             return s.waiters.takeAll()
         }.resume()
+        wake?()
     }
 
     // MARK: Consumer side
@@ -171,6 +190,52 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         }
     }
 
+    /// Like ``next(pool:)``, for a consumer with no task while idle: arms a request, or waits
+    /// for a free buffer, as ``next(pool:)`` does, but where that would wait for a completion
+    /// it returns nil and the feed's next change calls `wake` (set by ``setWake(_:)``) once.
+    /// - Throws: `CancellationError` when the calling task is cancelled.
+    @inline(never) nonisolated(nonsending) func nextIfQueued(pool: BufferPool) async throws -> Next? {
+        while true {
+            switch turn(pool: pool, sleepInsteadOfWaiting: true) {
+            case .ready(let next):
+                return next
+            case .cancelled:
+                throw CancellationError()
+            case .wait:
+                return nil
+            case .waitForBuffer:
+                do {
+                    try await pool.waitForFreeBuffer()
+                } catch {
+                    pool.passWakeOn()
+                    throw error
+                }
+            case .arm:
+                await arm()
+            }
+        }
+    }
+
+    /// Sets how a consumer with no task is woken (see ``nextIfQueued(pool:)``); nil breaks
+    /// the reference cycle the wake may make (the consumer holds the feed).
+    func setWake(_ wake: (@Sendable () -> Void)?) {
+        state.withLock { s in
+            s.wake = wake
+            if wake == nil { s.sleeping = false }
+        }
+    }
+
+    /// For a consumer with no task that stopped the feed where no task can run (the runtime
+    /// is stopping): true if no request is armed (the descriptor may be closed now);
+    /// otherwise false, and the armed request's end calls `wake`.
+    func endedOrWakeWhenEnded() -> Bool {
+        state.withLock { s in
+            if !s.armed { return true }
+            s.sleeping = true
+            return false
+        }
+    }
+
     /// What ``next(pool:)`` does next.
     private enum Turn {
         case ready(Next)
@@ -183,7 +248,7 @@ final class MultishotFeed: CompletionConsumer, Sendable {
     /// One decision of ``next(pool:)`` (synchronous, so its work needs no room in the
     /// consumer's long-lived async frame).
     @inline(never)
-    private func turn(pool: BufferPool?) -> Turn {
+    private func turn(pool: BufferPool?, sleepInsteadOfWaiting: Bool = false) -> Turn {
         if Task.isCancelled {
             pool?.passWakeOn()
             return .cancelled
@@ -195,7 +260,10 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             }
             if let refused = s.refused { return .refused(refused) }
             if s.stopped { return .refused(.cancelled) }
-            if s.armed { return .wait }
+            if s.armed {
+                if sleepInsteadOfWaiting { s.sleeping = true }  // decided under the lock: no lost wake
+                return .wait
+            }
             return .arm(starved: s.starved)
         }
         switch step {
