@@ -7,29 +7,40 @@
 /// use, so a steady state allocates nothing; ``shrinkIfEmpty()`` gives a burst's memory back once
 /// the queue has drained (a queue that drains often, like the executor's jobs, calls it itself).
 ///
+/// Its sizes are 32-bit (24 bytes inline, not 40: queues sit in every descriptor's
+/// registration and every connection's feed); more than 2³¹ elements trap.
+///
 /// **Thread-safety:** none; one owner thread, or its owner's lock. **Lifetime:** `~Copyable`:
 /// the storage is freed with the queue.
 struct FIFOQueue<Element>: ~Copyable {
     private var storage: UnsafeMutablePointer<Element?>
-    private(set) var capacity: Int
-    private let initialCapacity: Int
-    private var head = 0
-    private(set) var count = 0
+    private var storedCapacity: UInt32
+    private let initialCapacity: UInt32
+    private var storedHead: UInt32 = 0
+    private var storedCount: UInt32 = 0
+
+    /// Elements the storage has room for (a power of two, or 0 before the first append).
+    var capacity: Int { Int(storedCapacity) }
+    var count: Int { Int(storedCount) }
+    private var head: Int {
+        get { Int(storedHead) }
+        set { storedHead = UInt32(truncatingIfNeeded: newValue) }
+    }
 
     /// A queue with room for `capacity` elements (rounded up to a power of two); 0 allocates
     /// nothing until the first append (a queue per descriptor or per connection that is
     /// usually empty costs no memory).
     init(capacity: Int = 0) {
         guard capacity > 0 else {
-            self.capacity = 0
+            storedCapacity = 0
             initialCapacity = 0
             storage = Self.unallocated
             return
         }
         var c = 2
         while c < capacity { c <<= 1 }
-        self.capacity = c
-        initialCapacity = c
+        storedCapacity = UInt32(c)
+        initialCapacity = UInt32(c)
         storage = .allocate(capacity: c)
         storage.initialize(repeating: nil, count: c)
     }
@@ -59,14 +70,14 @@ struct FIFOQueue<Element>: ~Copyable {
     mutating func append(_ element: Element) {
         if count == capacity { resize(to: max(capacity * 2, 2)) }
         storage[(head + count) & (capacity - 1)] = element
-        count += 1
+        storedCount += 1
     }
 
     mutating func popFirst() -> Element? {
         guard count > 0 else { return nil }
         let e = storage[head].take()
         head = (head + 1) & (capacity - 1)
-        count -= 1
+        storedCount -= 1
         return e
     }
 
@@ -86,7 +97,7 @@ struct FIFOQueue<Element>: ~Copyable {
             for j in i..<(count - 1) {
                 storage[(head + j) & (capacity - 1)] = storage[(head + j + 1) & (capacity - 1)].take()
             }
-            count -= 1
+            storedCount -= 1
             return removed
         }
         return nil
@@ -98,14 +109,14 @@ struct FIFOQueue<Element>: ~Copyable {
         let kept = min(max(keeping, 0), count)
         taken.reserveCapacity(count - kept)
         for i in kept..<count { taken.append(storage[(head + i) & (capacity - 1)].take()!) }
-        count = kept
+        storedCount = UInt32(kept)
         shrinkIfEmpty()
         return taken
     }
 
     /// Back to the initial capacity when empty and grown past four times it.
     mutating func shrinkIfEmpty() {
-        if count == 0 && capacity > max(initialCapacity, 16) * 4 { resize(to: initialCapacity) }
+        if count == 0 && capacity > max(Int(initialCapacity), 16) * 4 { resize(to: Int(initialCapacity)) }
     }
 
     private mutating func resize(to newCapacity: Int) {
@@ -116,7 +127,7 @@ struct FIFOQueue<Element>: ~Copyable {
                 storage.deallocate()
             }
             storage = Self.unallocated
-            capacity = 0
+            storedCapacity = 0
             head = 0
             return
         }
@@ -128,7 +139,7 @@ struct FIFOQueue<Element>: ~Copyable {
             storage.deallocate()
         }
         storage = fresh
-        capacity = newCapacity
+        storedCapacity = UInt32(newCapacity)
         head = 0
     }
 }

@@ -60,38 +60,76 @@ final class MultishotFeed: CompletionConsumer, Sendable {
         var queued: Int { events.count }
     }
 
+    /// What the feed's completions carry, and so what becomes of one nobody consumes.
+    enum Yield: Sendable {
+        /// Accepted descriptors: one left over is closed.
+        case descriptors
+        /// Buffers of this pool: each is marked taken when the kernel fills it (on the ring
+        /// thread, before anyone can consume it), and one left over goes back.
+        case buffers(BufferPool)
+    }
+
     let ring: RingExecutor
-    /// The request each arm submits (asked at every arm: it may change, as when a kernel
-    /// refuses a receive's byte limit).
-    private let request: @Sendable () -> OperationRequest
+    /// The request each arm submits (a receive's byte limit is dropped once a kernel refused
+    /// one: ``receiveLimitRefused``).
+    private let request: OperationRequest
     private let bound: Int
-    private let dispose: @Sendable (Event) -> Void
-    private let observe: (@Sendable (Event) -> Void)?
+    private let yield: Yield
+    /// Memory the request names (a datagram receive's message header), kept for the feed's life.
+    nonisolated(unsafe) private let keepAlive: AnyObject?  // only held, never used
     private let state: PosixLocked<State>  // a pthread lock: ThreadSanitizer does not see Mutex's futex
 
+    /// Set once a kernel refused a multishot receive's byte limit (`EINVAL`, before Linux
+    /// 6.16): later arms go without it.
+    static let receiveLimitRefused = Atomic<Bool>(false)
+
+    /// No closures: a feed stays with every idle connection, so what it holds is counted per
+    /// connection (a closure's context is one more allocation each).
     /// - Parameters:
+    ///   - request: what each arm submits.
     ///   - bound: queued completions beyond which the request is cancelled until the consumer
-    ///     drains the queue (a receive is bounded by its buffers instead: pass `Int.max`).
-    ///   - dispose: takes a completion nobody will consume (after ``stop()``).
-    ///   - observe: sees every completion first, on the ring thread (a receive counts the
-    ///     buffers the kernel filled).
-    init(
-        ring: RingExecutor, request: @escaping @Sendable () -> OperationRequest, bound: Int, dispose: @escaping @Sendable (Event) -> Void,
-        observe: (@Sendable (Event) -> Void)? = nil
-    ) {
+    ///     drains the queue.
+    ///   - yield: what the completions carry (what becomes of those nobody consumes, after ``stop()``).
+    ///   - keepAlive: memory `request` points into, held as long as the feed.
+    init(ring: RingExecutor, request: OperationRequest, bound: Int, yield: Yield, keepAlive: AnyObject? = nil) {
         self.ring = ring
         self.request = request
         self.bound = bound
-        self.dispose = dispose
-        self.observe = observe
+        self.yield = yield
+        self.keepAlive = keepAlive
         self.state = PosixLocked(State())
+    }
+
+    /// The request for the next arm.
+    private func currentRequest() -> OperationRequest {
+        if case .receiveMultishot(let fd, let group, let limit) = request, limit != 0, Self.receiveLimitRefused.load(ordering: .relaxed) {
+            return .receiveMultishot(fd: fd, group: group, limit: 0)
+        }
+        return request
+    }
+
+    /// Sees every completion first, on the ring thread: a receive counts the buffer the kernel filled.
+    private func observe(_ event: Event) {
+        if case .buffers(let pool) = yield, let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID {
+            pool.markTaken(id)
+        }
+    }
+
+    /// Takes a completion nobody will consume: its buffer goes back, its descriptor is closed.
+    private func dispose(_ event: Event) {
+        switch yield {
+        case .descriptors:
+            if event.result >= 0 { DescriptorClose.close(event.result) }
+        case .buffers(let pool):
+            if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { pool.giveBack(id, leased: false) }
+        }
     }
 
     // MARK: Ring side
 
     func deliver(result: Int32, flags: UInt32, final: Bool) {
         let event = Event(result: result, flags: flags, final: final)
-        observe?(event)
+        observe(event)
         var cancel: UInt64? = nil
         var keep = true
         var wake: (@Sendable () -> Void)? = nil
@@ -296,14 +334,14 @@ final class MultishotFeed: CompletionConsumer, Sendable {
     @inline(never) private nonisolated(nonsending) func arm() async {
         if RingExecutor.current === ring {
             ring.statistics.multishotArms += 1
-            attach(ring.start(request(), consumer: self))
+            attach(ring.start(currentRequest(), consumer: self))
             return
         }
         let ring = self.ring
         let started: Bool = await withTaskExecutorPreference(ring.taskExecutor) {
             guard RingExecutor.current === ring else { return false }
             ring.statistics.multishotArms += 1
-            self.attach(ring.start(self.request(), consumer: self))
+            self.attach(ring.start(self.currentRequest(), consumer: self))
             return true
         }
         if !started { ended(ring.refusal) }

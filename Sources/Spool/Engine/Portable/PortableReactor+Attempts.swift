@@ -66,8 +66,8 @@ extension PortableReactor {
                 if case .connect = waiter.request {
                     // A Unix listener's backlog is full: no edge will say it has room, so try
                     // again after a while (a timeout or cancel still ends the wait).
-                    waiter.connectDelay = waiter.connectDelay == .zero ? .milliseconds(1) : min(waiter.connectDelay * 2, .milliseconds(64))
-                    connectRetries.append((reg.fd, ContinuousClock.now.advanced(by: waiter.connectDelay)))
+                    waiter.connectDelayMilliseconds = waiter.connectDelayMilliseconds == 0 ? 1 : min(waiter.connectDelayMilliseconds * 2, 64)
+                    connectRetries.append((reg.fd, ContinuousClock.now.advanced(by: .milliseconds(waiter.connectDelayMilliseconds))))
                 }
                 return .wouldBlock
             }

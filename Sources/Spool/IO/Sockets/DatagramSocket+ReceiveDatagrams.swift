@@ -50,9 +50,9 @@ extension DatagramSocket {
         // is armed: the feed (held by the ring's slot until the last completion) keeps it.
         let header = MessageHeaderOwner()
         header.value.prepareForSource()
-        let feed = pool.receiveFeed(bound: maximumQueued, keepAlive: header) { [fd = descriptor.rawValue, group = pool.group] in
-            .receiveMessageMultishot(fd: fd, message: header.value.message, group: group)
-        }
+        let feed = pool.receiveFeed(
+            bound: maximumQueued, keepAlive: header,
+            request: .receiveMessageMultishot(fd: descriptor.rawValue, message: header.value.message, group: pool.group))
         // The request must have ended before this returns: the caller may close the
         // descriptor next, and no entry naming it may be left in the ring.
         do {

@@ -44,20 +44,8 @@ extension BufferPool {
     /// A feed for a multishot receive into this pool: buffers count as taken as their
     /// completions arrive (ring thread), and go back to the pool if nobody consumes them.
     /// `keepAlive` (a request's `msghdr`) lives as long as the feed.
-    func receiveFeed(
-        bound: Int, keepAlive: AnyObject? = nil, request: @escaping @Sendable () -> OperationRequest
-    ) -> MultishotFeed {
-        nonisolated(unsafe) let keepAlive = keepAlive
-        return MultishotFeed(
-            ring: ring, request: request, bound: bound,
-            dispose: { [self] event in
-                _ = keepAlive
-                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { giveBack(id, leased: false) }
-            },
-            observe: { [self] event in
-                if let id = Completion(userData: 0, result: event.result, flags: event.flags).bufferID { markTaken(id) }
-            }
-        )
+    func receiveFeed(bound: Int, keepAlive: AnyObject? = nil, request: OperationRequest) -> MultishotFeed {
+        MultishotFeed(ring: ring, request: request, bound: bound, yield: .buffers(self), keepAlive: keepAlive)
     }
 
     /// The next completion of `feed`, a receive into this pool (see ``MultishotFeed/next(pool:)``).

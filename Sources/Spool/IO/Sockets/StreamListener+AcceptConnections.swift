@@ -39,10 +39,7 @@ extension StreamListener {
     ///   what `body` throws; ``RuntimeError`` when the runtime stops.
     public nonisolated(nonsending) func acceptConnections(_ body: nonisolated(nonsending) (consuming StreamSocket) async throws -> Void) async throws {
         guard let ring = runtime.pickRingForPool() else { throw RuntimeError.shutdown }
-        let feed = MultishotFeed(
-            ring: ring, request: { [fd = descriptor.rawValue] in .acceptMultishot(fd: fd) }, bound: Self.acceptQueueBound,
-            dispose: { event in if event.result >= 0 { DescriptorClose.close(event.result) } }
-        )
+        let feed = MultishotFeed(ring: ring, request: .acceptMultishot(fd: descriptor.rawValue), bound: Self.acceptQueueBound, yield: .descriptors)
         var backoff = AcceptBackoff(address: localAddress, ring: ring)
         // The request must have ended before this returns: the caller may close the
         // descriptor next, and no entry naming it may be left in the ring.

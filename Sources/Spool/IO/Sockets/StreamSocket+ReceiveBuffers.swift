@@ -85,9 +85,7 @@ extension StreamSocket {
         // it can (Linux 6.16+); elsewhere the feed cancels the request at the bound.
         let (bytes, overflow) = maximumQueued.multipliedReportingOverflow(by: pool.bufferSize)
         let limit = overflow ? UInt32.max : UInt32(clamping: bytes)
-        return pool.receiveFeed(bound: maximumQueued) { [fd = descriptor.rawValue, group = pool.group] in
-            .receiveMultishot(fd: fd, group: group, limit: Self.receiveLimitRefused.load(ordering: .relaxed) ? 0 : limit)
-        }
+        return pool.receiveFeed(bound: maximumQueued, request: .receiveMultishot(fd: descriptor.rawValue, group: pool.group, limit: limit))
     }
 
     /// The meaning of one turn of the feed.
@@ -102,11 +100,11 @@ extension StreamSocket {
                 return .failed(error)
             }
         case .event(let event):
-            if event.result == -EINVAL && event.final && !receiveLimitRefused.load(ordering: .relaxed) {
+            if event.result == -EINVAL && event.final && !MultishotFeed.receiveLimitRefused.load(ordering: .relaxed) {
                 // This kernel has no byte limit for multishot receives: go on without it
                 // (the feed's cancel at the bound remains). An EINVAL with another
                 // cause comes back at once without the limit and is thrown then.
-                receiveLimitRefused.store(true, ordering: .relaxed)
+                MultishotFeed.receiveLimitRefused.store(true, ordering: .relaxed)
                 return .again
             }
             switch PooledReceiveEvent(event, ring: pool.ring, operation: .receive, descriptor: descriptor) {
@@ -117,7 +115,4 @@ extension StreamSocket {
             }
         }
     }
-
-    /// Set once a kernel refused a multishot receive's byte limit (`EINVAL`, before Linux 6.16).
-    static let receiveLimitRefused = Atomic<Bool>(false)
 }
