@@ -130,14 +130,68 @@ struct ServeOnArrivalTests {
             try #require(fd >= 0)
             peers.append(fd)
         }
-        // Accepted and armed: 10 peers, 10 served streams and the listener.
-        #expect(await eventually { openSocketDescriptors(ports: [port]).count == 21 })
+        // Accepted and armed, with no task: 10 peers, 10 served streams and the listener, and
+        // only the accept loop counted.
+        #expect(await eventually { openSocketDescriptors(ports: [port]).count == 21 && runtime.taskTracker.count == 1 })
+        #expect(await eventually { await runtime.combinedSnapshot()?.statistics.multishotArms ?? 0 >= 11 }, "the 10 receives and the accept are armed")
         await runtime.shutdownAndWait()
         #expect(await eventually { ends.errors.withLock { $0 }.count == 10 }, "ended: \(ends.errors.withLock { $0 })")
         #expect(ends.errors.withLock { $0 }.allSatisfy { $0 == "\(RuntimeError.shutdown)" })
         // Only the raw peers are left.
         #expect(await eventually { openSocketDescriptors(ports: [port]).count == 10 }, "open: \(openSocketDescriptors(ports: [port]).count)")
         for fd in peers { close(fd) }
+    }
+
+    @Test("a peer that resets an idle stream: onEnd gets ECONNRESET, the descriptor closes",
+          arguments: ioUringUsable ? [Backend.ioUring, .portable] : [.portable])
+    func peerResets(backend: Backend) async throws {
+        let runtime = try singleRingRuntime(backend)
+        let pool = try await BufferPool(count: 16, bufferSize: 4096, runtime: runtime)
+        let ends = Ends()
+        let (server, address) = try Self.echoServer(runtime, pool: pool, ends: ends)
+        let port = address.port ?? 0
+        let fd = connectedLoopbackSocket(port: port)
+        try #require(fd >= 0)
+        #expect(await eventually { openSocketDescriptors(ports: [port]).count == 3 && runtime.taskTracker.count == 1 })
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+        close(fd)
+        #expect(await eventually { ends.errors.withLock { $0 }.count == 1 })
+        #expect(ends.errors.withLock { $0 }.first?.contains("errno 104") == true, "\(ends.errors.withLock { $0 })")
+        #expect(await eventually { openSocketDescriptors(ports: [port]).count == 1 })
+        server.cancel()
+        _ = await server.result
+        await runtime.shutdownAndWait()
+    }
+
+    @Test("a graceful shutdown lets a running body finish: its echo arrives, then the stream ends with RuntimeError.shutdown",
+          arguments: ioUringUsable ? [Backend.ioUring, .portable] : [.portable])
+    func gracefulShutdownLetsBodyFinish(backend: Backend) async throws {
+        let runtime = try singleRingRuntime(backend)
+        let pool = try await BufferPool(count: 16, bufferSize: 4096, runtime: runtime)
+        let ends = Ends()
+        let started = Flag()
+        let (_, address) = try Self.echoServer(runtime, pool: pool, ends: ends) { connection, buffer in
+            started.set()
+            try await Task.sleep(for: .milliseconds(300))  // cancelled, it would throw: no echo
+            try await connection.write(taking: buffer)
+            try await connection.flush()
+        }
+        let port = address.port ?? 0
+        let fd = connectedLoopbackSocket(port: port)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let sent: [UInt8] = [9, 8, 7]
+        #expect(write(fd, sent, 3) == 3)
+        #expect(await eventually { started.isSet })
+        // The grace period also waits for the accept loop (a task), so it runs out: 1 s.
+        await runtime.shutdownAndWait(gracePeriod: .seconds(1))
+        var got = [UInt8](repeating: 0, count: 8)
+        let n = recv(fd, &got, 8, Int32(MSG_DONTWAIT))
+        #expect(n == 3 && Array(got.prefix(3)) == [9, 8, 7], "the body's echo arrived before the stream ended (\(n) bytes)")
+        #expect(await eventually { ends.errors.withLock { $0 }.count == 1 }, "\(ends.errors.withLock { $0 })")
+        #expect(ends.errors.withLock { $0 }.first == "\(RuntimeError.shutdown)")
+        #expect(await eventually { openSocketDescriptors(ports: [port]).count == 1 }, "only the raw peer is left")
     }
 
     @Test("maximumQueued below 1 is invalidArgument, and the stream's descriptor is closed")

@@ -14,12 +14,18 @@ import Glibc
 /// request that ended (the kernel stops a multishot receive when its buffers run out, and
 /// this feed pauses an accept when `bound` connections are queued) is re-armed only when the
 /// consumer comes back for more — that is the backpressure. ``stop()`` (the owner's `deinit`)
-/// cancels the request; completions that arrive afterwards are handed to `dispose` (close an
-/// accepted descriptor, return a buffer), so nothing is lost or leaked.
+/// cancels the request; completions that arrive afterwards are disposed of as its ``Yield``
+/// says (an accepted descriptor closed, a buffer returned), so nothing is lost or leaked.
 ///
-/// **Thread-safety:** `Sendable`; ``next()`` must not run concurrently with itself (its
-/// owners are `~Copyable` and call it from a `mutating` method). **Lifetime:** the ring's slot
-/// holds the feed while a request is armed; the owner holds it otherwise.
+/// A consumer with no task while idle (``ArrivalReceiver``) calls ``nextIfQueued(pool:)``
+/// instead: where ``next(pool:)`` would wait, it returns nil and sets the feed's `sleeping`
+/// flag under its lock, and the next completion or end calls the consumer's `wake` once.
+///
+/// **Thread-safety:** `Sendable`; ``next()`` must not run concurrently with itself (a
+/// `~Copyable` owner calls it from a `mutating` method; ``ArrivalReceiver``'s tasks follow one
+/// another, each started by the one `wake` that clears `sleeping`). **Lifetime:** the ring's
+/// slot holds the feed while a request is armed; the owner holds it otherwise (and the feed
+/// holds an ``ArrivalReceiver`` through its wake until the stream ends).
 final class MultishotFeed: CompletionConsumer, Sendable {
     /// One completion.
     struct Event: Sendable {
@@ -231,7 +237,8 @@ final class MultishotFeed: CompletionConsumer, Sendable {
     /// Like ``next(pool:)``, for a consumer with no task while idle: arms a request, or waits
     /// for a free buffer, as ``next(pool:)`` does, but where that would wait for a completion
     /// it returns nil and the feed's next change calls `wake` (set by ``setWake(_:)``) once.
-    /// - Throws: `CancellationError` when the calling task is cancelled.
+    /// - Throws: `CancellationError` when the calling task is cancelled (also while it waits
+    ///   for a free buffer).
     @inline(never) nonisolated(nonsending) func nextIfQueued(pool: BufferPool) async throws -> Next? {
         while true {
             switch turn(pool: pool, sleepInsteadOfWaiting: true) {

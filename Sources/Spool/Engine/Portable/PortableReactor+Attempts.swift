@@ -144,7 +144,7 @@ extension PortableReactor {
                 // segments cannot queue more of the pool than the feed's bound while its pause
                 // is on its way (io_uring counts bytes and relies on the pause; see
                 // `StreamSocket.receiveBuffers`).
-                waiter.remaining -= min(waiter.remaining, UInt32(clamping: max(Int(r), buffer.count)))
+                waiter.remaining -= min(waiter.remaining, UInt32(clamping: buffer.count))
                 final = waiter.remaining == 0
             }
             let flags = IORING_CQE_F_BUFFER | UInt32(id) << IORING_CQE_BUFFER_SHIFT | (final ? 0 : IORING_CQE_F_MORE)

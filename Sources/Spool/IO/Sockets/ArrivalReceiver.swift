@@ -3,7 +3,10 @@
 /// the receiver, which starts a task on the pool's ring; the task calls `body` with each queued
 /// buffer, re-arms the receive as ``StreamSocket/receiveBuffers(from:maximumQueued:_:)`` would,
 /// and ends when nothing is queued. An idle connection holds this object, its feed and the
-/// ring's slot for the armed receive: no task, no async frames.
+/// ring's slot for the armed receive: no task, no async frames. (On io_uring, a connection that
+/// re-arms on a dry pool gets `ENOBUFS` at once and keeps a task waiting in the pool's line
+/// for a buffer, as a `receiveBuffers` task would: no task while idle holds as long as the
+/// pool has buffers.)
 ///
 /// **Thread-safety:** `Sendable`; at most one task runs `body` at a time (the feed's sleeping
 /// flag, set and taken under its lock, decides who starts the next). **Lifetime:** while idle,
@@ -45,11 +48,11 @@ final class ArrivalReceiver: Sendable {
             return
         }
         let token = SpawnToken(counting: runtime)
-        Runtime.binding(token) {
-            _ = Task(executorPreference: ring.taskExecutor) { [self] in
-                defer { token.end() }
-                await self.serve()
-            }
+        // Detached: the wake may run inside any task on the ring (one reaping completions as it
+        // submits), whose task-locals and priority are not this connection's.
+        Task.detached(executorPreference: ring.taskExecutor) { [self] in
+            defer { token.end() }
+            await Runtime.$spawnToken.withValue(token) { await self.serve() }
         }
     }
 
@@ -84,12 +87,15 @@ final class ArrivalReceiver: Sendable {
         onEnd?(error)
     }
 
-    /// The end where no task can run: the request is cancelled; once it has ended, the cycle is
-    /// broken (the feed wakes this again at its end if it is still armed).
+    /// The end where no task can run (the ring stopped or broke): the request is cancelled;
+    /// once it has ended, the cycle is broken (the feed wakes this again at its end if it is
+    /// still armed) and `onEnd` hears why, as ``StreamSocket/receiveBuffers(from:maximumQueued:_:)``
+    /// would say it.
     private func endWithoutTask() {
         feed.stop()
         guard feed.endedOrWakeWhenEnded() else { return }
         feed.setWake(nil)
-        onEnd?(RuntimeError.shutdown)
+        let ring = pool.ring
+        onEnd?(ring.refusal == .shutdown ? RuntimeError.shutdown : RuntimeError.broken(ring.brokenErrno ?? .ioError))
     }
 }
