@@ -98,15 +98,13 @@ struct EchoCommand: ParsableCommand {
 }
 
 /// The echo server itself, as a user of Spool would write it: a `Service` whose graceful
-/// shutdown stops accepting, lets open connections finish for the grace period, then ends them.
+/// shutdown stops accepting; the runtime service beside it then lets open connections finish
+/// for the grace period and ends the rest (the runtime's bounded shutdown).
 struct EchoServer: Service {
-    /// Connections accepted and bytes echoed, counted from every connection's task, and the
-    /// connections still open (by id: the handler task; nil while it is being started).
+    /// Connections accepted and bytes echoed, counted from every connection's task.
     final class Counts: Sendable {
         let served = Atomic<Int>(0)
         let echoed = Atomic<Int>(0)
-        let nextID = Atomic<Int>(0)
-        let open = Mutex<[Int: Task<Void, any Error>?]>([:])
         /// Connections accepted by each ring.
         let perRing = Mutex<[Int: Int]>([:])
     }
@@ -142,17 +140,8 @@ struct EchoServer: Service {
         } catch let error as RuntimeError where error == .shutdown {
             // The runtime began shutting down first.
         }
-        // Open connections get the grace period (their tasks ending, or the time running out),
-        // then are ended.
-        let open = counts.open.withLock { $0.values.compactMap { $0 } }
-        let grace = gracePeriod
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { for task in open { _ = await task.result } }
-            group.addTask { try? await Task.sleep(for: grace) }
-            await group.next()
-            for task in open { task.cancel() }  // what is left is ended; the group then ends
-            group.cancelAll()
-        }
+        // Open connections are the runtime's: its graceful shutdown (RuntimeService, next in
+        // the group) gives them the grace period and ends the rest.
     }
 
     /// Echoes one connection with no task while it is idle, until the peer closes it (or the
@@ -168,14 +157,15 @@ struct EchoServer: Service {
         }
     }
 
-    /// Echoes one connection on the current ring until the peer closes it.
+    /// Echoes one connection on the current ring until the peer closes it: the README's
+    /// pattern. The runtime service's graceful shutdown gives its task the grace period, then
+    /// cancels what is left (this server keeps no list of its connections: one more entry per
+    /// connection, and one more frame in its task).
     static func serve(_ connection: consuming StreamSocket, pool: BufferPool, counts: Counts, runtime: Runtime) {
-        let id = counts.nextID.add(1, ordering: .relaxed).oldValue
         counts.served.add(1, ordering: .relaxed)
         counts.perRing.withLock { $0[Runtime.currentRingIndex ?? -1, default: 0] += 1 }
         try? connection.setNoDelay(true)
-        counts.open.withLock { $0[id] = .some(nil) }
-        let handler = runtime.spawn(taking: connection, on: .current) { connection in
+        runtime.spawn(taking: connection, on: .current) { connection in
             do {
                 try await connection.receiveBuffers(from: pool) { buffer in
                     counts.echoed.add(buffer.count, ordering: .relaxed)
@@ -187,10 +177,7 @@ struct EchoServer: Service {
                 // The peer reset or we are stopping: either way, this connection is done.
             }
             try? await connection.close()
-            _ = counts.open.withLock { $0.removeValue(forKey: id) }
         }
-        // Unless the handler already ended (and removed its entry), remember it.
-        counts.open.withLock { if $0[id] != nil { $0[id] = handler } }
     }
 }
 

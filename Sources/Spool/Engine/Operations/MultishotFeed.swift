@@ -220,17 +220,26 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             case .cancelled:
                 throw CancellationError()
             case .wait:
-                await waitForChange()
+                // Waited here, not in a helper: each async call is one more frame (and its
+                // header) in the idle connection's task allocator.
+                await state.waitUnlessCancelled(unless: Self.changed)  // `turn` asks for cancellation next
             case .waitForBuffer:
-                do {
-                    try await pool?.waitForFreeBuffer()
-                } catch {
-                    pool?.passWakeOn()
-                    throw error
-                }
+                try await Self.waitForFreeBuffer(in: pool)
             case .arm:
                 await arm()
             }
+        }
+    }
+
+    /// Waits in `pool`'s line for a free buffer; one that leaves (cancelled, the ring
+    /// stopping) passes its wake on. Out of line: its error handling would widen the frame of
+    /// ``next(pool:)``, which an idle connection's task keeps.
+    @inline(never) private nonisolated(nonsending) static func waitForFreeBuffer(in pool: BufferPool?) async throws {
+        do {
+            try await pool?.waitForFreeBuffer()
+        } catch {
+            pool?.passWakeOn()
+            throw error
         }
     }
 
@@ -249,12 +258,7 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             case .wait:
                 return nil
             case .waitForBuffer:
-                do {
-                    try await pool.waitForFreeBuffer()
-                } catch {
-                    pool.passWakeOn()
-                    throw error
-                }
+                try await Self.waitForFreeBuffer(in: pool)
             case .arm:
                 await arm()
             }
@@ -279,6 +283,12 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             s.sleeping = true
             return false
         }
+    }
+
+    /// Whether the consumer waiting in ``next(pool:)`` has something to look at. A function,
+    /// not a closure literal: a literal's context is one more allocation in the waiting task.
+    private static func changed(_ s: inout State) -> Bool {
+        !s.events.isEmpty || !s.armed || s.refused != nil || s.stopped
     }
 
     /// What ``next(pool:)`` does next.
@@ -362,12 +372,6 @@ final class MultishotFeed: CompletionConsumer, Sendable {
             return s.stopped
         }
         if stopped { ring.requestCancel(userData) }
-    }
-
-    /// Suspends until a completion, an end, or the task's cancellation (``next()`` then
-    /// throws).
-    @inline(never) private nonisolated(nonsending) func waitForChange() async {
-        try? await state.waitCancellably { s in !s.events.isEmpty || !s.armed || s.refused != nil || s.stopped }
     }
 
     /// Ends the feed like ``stop()``, then waits (not cancellably: the cancel's round trip

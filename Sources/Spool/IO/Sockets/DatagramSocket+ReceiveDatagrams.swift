@@ -57,7 +57,7 @@ extension DatagramSocket {
         // descriptor next, and no entry naming it may be left in the ring.
         do {
             while true {
-                switch try await pool.next(from: feed) {
+                switch try await feed.next(pool: pool) {
                 case .refused(let outcome):
                     _ = try outcome.value(IOErrorContext(operation: .receiveMessage, descriptor: descriptor))
                     throw RuntimeError.shutdown

@@ -48,8 +48,4 @@ extension BufferPool {
         MultishotFeed(ring: ring, request: request, bound: bound, yield: .buffers(self), keepAlive: keepAlive)
     }
 
-    /// The next completion of `feed`, a receive into this pool (see ``MultishotFeed/next(pool:)``).
-    nonisolated(nonsending) func next(from feed: MultishotFeed) async throws -> MultishotFeed.Next {
-        try await feed.next(pool: self)
-    }
 }

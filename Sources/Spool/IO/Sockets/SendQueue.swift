@@ -95,28 +95,19 @@ final class SendQueue: CompletionConsumer, Sendable {
 
     /// Queues `bytes` (taking ownership) behind earlier writes; waits while the queue is over
     /// `limit`. Throws (releasing `bytes`) the failure of an earlier send.
+    ///
+    /// The decisions are made in ``admit(_:)``, synchronously: this frame is part of every
+    /// echoing connection's deepest stack, which its task allocator keeps room for, so only
+    /// `bytes`, `runtime` and a one-word step live across its awaits.
     nonisolated(nonsending) func write(_ bytes: OwnedBytes, runtime: Runtime) async throws {
-        if bytes.count == 0 {
-            bytes.release()
-            return
-        }
         while true {
-            enum Step { case failed(any Error), start(RingExecutor?), queued, wait(UInt64) }
-            let step = state.withLock { s -> Step in
-                if let failure = s.failure { return .failed(failure) }
-                if s.orphaned { return .failed(RuntimeError.invalidArgument("the stream was closed")) }
-                if s.mustWait(for: bytes, limit: limit) { return .wait(s.version) }
-                s.items.append(Item(bytes: bytes, sent: 0))
-                s.added(bytes)
-                if s.inFlight { return .queued }
-                s.inFlight = true
-                return .start(s.ring)
-            }
-            switch step {
-            case .failed(let error):
-                bytes.release()
-                throw error
-            case .queued:
+            switch admit(bytes) {
+            case .done:
+                return
+            case .start(let bound):
+                // On its ring (the usual case) the send starts here, with no call frame.
+                if startHeadHere(bound) { return }
+                try await startHead(on: bound, runtime: runtime)
                 return
             case .wait(let version):
                 do {
@@ -125,11 +116,45 @@ final class SendQueue: CompletionConsumer, Sendable {
                     bytes.release()  // never queued: the caller's buffer is released unsent
                     throw error
                 }
-            case .start(let bound):
-                try await startHead(on: bound, runtime: runtime)
-                return
+            case .failed:
+                throw failure(releasing: bytes)
             }
         }
+    }
+
+    /// What ``write(_:runtime:)`` does with its bytes.
+    enum Admission {
+        /// Queued behind a send in flight, or empty and released: nothing to wait for.
+        case done
+        /// Queued at the head: start its send (on this ring, if bound).
+        case start(RingExecutor?)
+        /// The queue is full: wait for a change after this version.
+        case wait(UInt64)
+        /// The queue failed or was closed: nothing queued (``failure(releasing:)`` says why).
+        case failed
+    }
+
+    /// Queues `bytes` if there is room (synchronously, under the lock).
+    @inline(never) private func admit(_ bytes: OwnedBytes) -> Admission {
+        if bytes.count == 0 {
+            bytes.release()
+            return .done
+        }
+        return state.withLock { s -> Admission in
+            if s.failure != nil || s.orphaned { return .failed }
+            if s.mustWait(for: bytes, limit: limit) { return .wait(s.version) }
+            s.items.append(Item(bytes: bytes, sent: 0))
+            s.added(bytes)
+            if s.inFlight { return .done }
+            s.inFlight = true
+            return .start(s.ring)
+        }
+    }
+
+    /// Releases `bytes`, refused, and returns why.
+    @inline(never) private func failure(releasing bytes: OwnedBytes) -> any Error {
+        bytes.release()
+        return state.withLock { $0.failure } ?? RuntimeError.invalidArgument("the stream was closed")
     }
 
     /// Waits until every queued send has completed; throws the first failure.
@@ -164,10 +189,7 @@ final class SendQueue: CompletionConsumer, Sendable {
 
     /// Submits the head item's (remaining) bytes on the queue's ring, hopping there if needed.
     private nonisolated(nonsending) func startHead(on bound: RingExecutor?, runtime: Runtime) async throws {
-        if let ring = bound ?? RingExecutor.current.flatMap({ $0.lifecycle == .running ? $0 : nil }), RingExecutor.current === ring {
-            submitHead(ring)
-            return
-        }
+        if startHeadHere(bound) { return }
         guard let ring = bound ?? runtime.pickRing() else {
             fail(RuntimeError.shutdown)
             throw RuntimeError.shutdown
@@ -182,6 +204,16 @@ final class SendQueue: CompletionConsumer, Sendable {
             fail(error)
             throw error
         }
+    }
+
+    /// Starts the head item's send if the caller is on its ring (`bound`, or the running ring
+    /// it is on when the queue has none yet); false if a hop is needed.
+    @inline(never) private func startHeadHere(_ bound: RingExecutor?) -> Bool {
+        guard let ring = bound ?? RingExecutor.current.flatMap({ $0.lifecycle == .running ? $0 : nil }), RingExecutor.current === ring else {
+            return false
+        }
+        submitHead(ring)
+        return true
     }
 
     /// Ring thread: sends the head item's remaining bytes (`MSG_WAITALL`: the kernel goes on
@@ -320,7 +352,13 @@ final class SendQueueSlot: Sendable {
     var existing: SendQueue? { storage.load() }
 
     /// The queue, made now if this is the first owned send.
-    func queue(for descriptor: FileDescriptor) -> SendQueue {
-        storage.load() ?? storage.storeIfNil(SendQueue(descriptor: descriptor, limit: StreamSocket.maximumQueuedSendBytes))
+    @inline(__always) func queue(for descriptor: FileDescriptor) -> SendQueue {
+        storage.load() ?? make(for: descriptor)
+    }
+
+    /// Out of line: inlined, the queue's construction would widen the async frame of every
+    /// owned send's caller (a frame an idle connection's task allocator keeps room for).
+    @inline(never) private func make(for descriptor: FileDescriptor) -> SendQueue {
+        storage.storeIfNil(SendQueue(descriptor: descriptor, limit: StreamSocket.maximumQueuedSendBytes))
     }
 }

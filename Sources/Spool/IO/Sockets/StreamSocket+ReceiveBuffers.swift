@@ -52,7 +52,7 @@ extension StreamSocket {
         // descriptor next, and no entry naming it may be left in the ring.
         do {
             while true {
-                switch Self.receiveStep(try await pool.next(from: feed), pool: pool, descriptor: descriptor) {
+                switch Self.receiveStep(try await feed.next(pool: pool), pool: pool, descriptor: descriptor) {
                 case .buffer(let id, let length):
                     try await body(pool.lease(id, length: length))
                 case .again:
