@@ -123,10 +123,14 @@ struct EchoServer: Service {
         // Accept until the graceful shutdown (SIGINT/SIGTERM) cancels the accept loops.
         do {
             try await cancelWhenGracefulShutdown {
-                try await runtime.serveOnEachRing(self.address, bound: { printLine("spool echo: listening on \($0)") }) { listener, _ in
+                try await runtime.serveOnEachRing(self.address, bound: { printLine("spool echo: listening on \($0)") }) { listener, ring in
                     // This ring's pool: its connections receive on this ring.
                     let pool = try await BufferPool(count: buffers, bufferSize: bufferSize, runtime: runtime)
+                    // Counted here and recorded once: no lock per connection.
+                    var accepted = 0
+                    defer { counts.perRing.withLock { $0[ring, default: 0] += accepted } }
                     try await listener.acceptConnections { connection in
+                        accepted += 1
                         if onArrival {
                             Self.serveOnArrival(connection, pool: pool, counts: counts)
                         } else {
@@ -149,7 +153,6 @@ struct EchoServer: Service {
     /// echoing).
     static func serveOnArrival(_ connection: consuming StreamSocket, pool: BufferPool, counts: Counts) {
         counts.served.add(1, ordering: .relaxed)
-        counts.perRing.withLock { $0[Runtime.currentRingIndex ?? -1, default: 0] += 1 }
         try? connection.setNoDelay(true)
         try? connection.serveOnArrival(from: pool) { connection, buffer in
             counts.echoed.add(buffer.count, ordering: .relaxed)
@@ -163,7 +166,6 @@ struct EchoServer: Service {
     /// connection, and one more frame in its task).
     static func serve(_ connection: consuming StreamSocket, pool: BufferPool, counts: Counts, runtime: Runtime) {
         counts.served.add(1, ordering: .relaxed)
-        counts.perRing.withLock { $0[Runtime.currentRingIndex ?? -1, default: 0] += 1 }
         try? connection.setNoDelay(true)
         runtime.spawn(taking: connection, on: .current) { connection in
             do {
