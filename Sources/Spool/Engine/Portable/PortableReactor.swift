@@ -37,88 +37,6 @@ import Glibc
 /// through the executor's inbox. **Lifetime:** owned by its executor, which is never freed;
 /// ``close()`` closes its epoll descriptor when the ring thread ends.
 final class PortableReactor: ReactorBackend {
-    /// One watched descriptor.
-    final class Registration {
-        let fd: Int32
-        /// The number's close epoch when this registration was made or last checked
-        /// (``DescriptorClose``).
-        @exclusivity(unchecked) var epoch: UInt32
-        /// Whether a call in each direction may succeed (cleared by `EAGAIN` or a short read,
-        /// set by an event).
-        @exclusivity(unchecked) var readReady = true
-        @exclusivity(unchecked) var writeReady = true
-        /// The peer closed or the descriptor failed (`EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`): reads
-        /// end at once from now on (0 or the error), so a short read no longer means "wait for
-        /// the next edge" — that edge has come already.
-        @exclusivity(unchecked) var readClosed = false
-        /// Requests (their `user_data`) waiting in each direction, oldest first.
-        @exclusivity(unchecked) var readers = FIFOQueue<UInt64>()
-        @exclusivity(unchecked) var writers = FIFOQueue<UInt64>()
-        /// Registered with epoll.
-        @exclusivity(unchecked) var watched = false
-        /// epoll refused it (`EPERM`): a regular file or directory; reads and writes that would
-        /// wait go to a worker.
-        @exclusivity(unchecked) var isFile = false
-        /// The descriptor does not take `RWF_NOWAIT` (a terminal): once `poll` says it is ready,
-        /// a plain read is made; writes go to a worker.
-        @exclusivity(unchecked) var noWaitUnsupported = false
-        /// The descriptor cannot seek (`ESPIPE`): offsets are ignored, as io_uring does.
-        @exclusivity(unchecked) var stream = false
-        /// Whether a short read means it is drained (a TCP socket, a pipe that is not in packet
-        /// mode: asked once, for the short-read hint), if known. A Unix socket's read stops after
-        /// a chunk that carried descriptors or other credentials, a terminal's at a line's end,
-        /// a packet pipe's at a packet's: bytes remain, and no edge will say so.
-        @exclusivity(unchecked) var shortReadDrains: Bool? = nil
-        /// An urgent byte has arrived (`EPOLLPRI`): a TCP read stops at its mark with bytes
-        /// behind it, so short reads no longer mean drained (for as long as it is open).
-        @exclusivity(unchecked) var urgent = false
-        /// Spool set `O_NONBLOCK` on it (a listener: accept has no per-call flag).
-        @exclusivity(unchecked) var madeNonBlocking = false
-        /// Opened with `O_DIRECT`: `RWF_NOWAIT` does not keep a direct read or write from waiting
-        /// for the device (it only refuses to wait for locks), so they all go to a worker.
-        @exclusivity(unchecked) var direct = false
-
-        init(fd: Int32, epoch: UInt32) {
-            self.fd = fd
-            self.epoch = epoch
-            direct = DescriptorCalls.isDirect(fd)
-        }
-    }
-
-    /// A request waiting for readiness.
-    /// Fields ordered so the struct packs into 56 bytes: the reactor's table holds one per
-    /// armed request, so one per idle connection.
-    struct Waiter {
-        var request: OperationRequest
-        var write: Bool
-        /// A connect that answered `EINPROGRESS`: readiness means it finished.
-        var connecting = false
-        /// `O_NONBLOCK` to clear again when a connect ends (Spool set it for the connect).
-        var restoreBlocking = false
-        /// A multishot receive's bytes left before its byte limit ends it (0: no limit); each
-        /// filled buffer is charged its whole size.
-        var remaining: UInt32 = 0
-        /// A connect that found a Unix listener's backlog full: the wait in milliseconds before
-        /// its next try (1, doubling to 64; 0 before the first).
-        var connectDelayMilliseconds: UInt8 = 0
-        /// A multishot receive's pool (found once, when the request starts; the request's
-        /// consumer keeps it alive too).
-        var pool: PoolState? = nil
-
-        init(request: OperationRequest, write: Bool) {
-            self.request = request
-            self.write = write
-        }
-    }
-
-    /// What one attempt of a request did.
-    enum Attempt {
-        case finished
-        case wouldBlock
-        /// A regular file whose data is not cached (or a terminal write): a worker must do it.
-        case needsWorker
-    }
-
     let epoll: Epoll
     /// The ring's eventfd, watched for wakes from other threads.
     let wakeDescriptor: Int32
@@ -136,7 +54,7 @@ final class PortableReactor: ReactorBackend {
     /// Ring thread only; read by tests and diagnostics.
     @exclusivity(unchecked) var workerJobsStarted = 0
     @exclusivity(unchecked) var waiters: [UInt64: Waiter] = [:]
-    @exclusivity(unchecked) private var jobs: [UInt64: WorkerJob] = [:]
+    @exclusivity(unchecked) var jobs: [UInt64: WorkerJob] = [:]
 
     /// A request on a worker thread: its job, the pool it is on, and, on the peer pool, what
     /// lets its caller leave early. `token` tells this job's result from a later job's that
@@ -322,66 +240,6 @@ final class PortableReactor: ReactorBackend {
         default:
             post(userData, .failure(.notSocket))  // a socket call on a file
         }
-    }
-
-    /// Runs `request` on a worker thread: on the peer pool if it may wait on a peer
-    /// (`waitsOnPeer`: a terminal's write), else on the file pool, where an
-    /// open that turns out to be of a FIFO or a character device is handed to the peer pool.
-    func startOnWorker(_ request: OperationRequest, userData: UInt64, waitsOnPeer: Bool = false) {
-        workerJobsStarted += 1
-        let executor = self.executor!
-        let onPeerPool = waitsOnPeer
-        let peer = onPeerPool ? PeerWork(copying: request) : nil
-        let run = peer?.request ?? request
-        let pool = onPeerPool ? workers.peers : workers.files
-        let handsOffWaitingOpens = !onPeerPool && { if case .openAt = request { return true } else { return false } }()
-        let token = WorkerJobToken()
-        // The result comes back as a job on the ring's inbox, run on the ring thread (the
-        // reactor is only ever touched there). One whose caller left is disposed of here.
-        nonisolated(unsafe) let reactor = self
-        let job = BlockingPool.Job(
-            run: {
-                if handsOffWaitingOpens && run.opensSomethingThatWaits {
-                    executor.post(.run { reactor.moveToPeerPool(userData, token: token, request: request) })
-                    return
-                }
-                let result = run.runBlocking()
-                if let peer, peer.detached.load(ordering: .acquiring) {
-                    peer.dispose(result)
-                    return
-                }
-                executor.post(.run { reactor.workerFinished(userData, token: token, result, peer: peer) })
-            },
-            refuse: { _ in executor.post(.run { reactor.workerFinished(userData, token: token, .failure(.canceled), peer: nil) }) })
-        jobs[userData] = WorkerJob(job: job, pool: pool, peer: peer, token: token)
-        if pool.submit(job) != nil {
-            jobs[userData] = nil
-            post(userData, .failure(.resourceTemporarilyUnavailable))  // cannot happen: the queue holds more than the rings admit
-        }
-    }
-
-    /// A file worker found that `userData`'s open would wait on a peer (a FIFO): it goes to the
-    /// peer pool instead, unless its caller has gone meanwhile (ring thread).
-    func moveToPeerPool(_ userData: UInt64, token: AnyObject, request: OperationRequest) {
-        guard let entry = jobs[userData], entry.token === token else { return }
-        jobs[userData] = nil
-        if entry.cancelRequested {
-            post(userData, .failure(.canceled))
-            return
-        }
-        workerJobsStarted -= 1  // counted once
-        startOnWorker(request, userData: userData, waitsOnPeer: true)
-    }
-
-    /// A worker finished `userData`'s job (ring thread, from the inbox). A result whose caller
-    /// left (its `user_data` may name a newer request by now) is disposed of.
-    func workerFinished(_ userData: UInt64, token: AnyObject, _ result: CallResult, peer: PeerWork?) {
-        guard let entry = jobs[userData], entry.token === token else {
-            peer?.dispose(result)
-            return
-        }
-        jobs[userData] = nil
-        post(userData, result)
     }
 
     // MARK: Waiting
