@@ -446,9 +446,3 @@ public final class Runtime: Sendable {
         return await here.perform(request, cancellable: cancellable, linkTimeout: linkTimeout)
     }
 }
-
-/// A weak reference to a runtime, for the process-wide list of live runtimes.
-struct WeakRuntime: Sendable {
-    weak var runtime: Runtime?
-    init(_ runtime: Runtime) { self.runtime = runtime }
-}
