@@ -1,5 +1,5 @@
 /// A weak reference to a runtime, for the process-wide list of live runtimes
-/// (``Runtime/live``).
+/// (`Runtime.live`).
 ///
 /// **Thread-safety:** `Sendable`; read and written under that list's lock. **Lifetime:** does
 /// not keep the runtime alive.
