@@ -352,13 +352,7 @@ final class SendQueueSlot: Sendable {
     var existing: SendQueue? { storage.load() }
 
     /// The queue, made now if this is the first owned send.
-    @inline(__always) func queue(for descriptor: FileDescriptor) -> SendQueue {
-        storage.load() ?? make(for: descriptor)
-    }
-
-    /// Out of line: inlined, the queue's construction would widen the async frame of every
-    /// owned send's caller (a frame an idle connection's task allocator keeps room for).
-    @inline(never) private func make(for descriptor: FileDescriptor) -> SendQueue {
-        storage.storeIfNil(SendQueue(descriptor: descriptor, limit: StreamSocket.maximumQueuedSendBytes))
+    func queue(for descriptor: FileDescriptor) -> SendQueue {
+        storage.load() ?? storage.storeIfNil(SendQueue(descriptor: descriptor, limit: StreamSocket.maximumQueuedSendBytes))
     }
 }
