@@ -29,28 +29,7 @@ static size_t size;
 static atomic_int phase;              /* 0 warm-up, 1 measuring, 2 stop */
 static atomic_ullong measured, total, errors;
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-/* The server's CPU seconds (user + system) and, through `user`, the user part. */
-static double server_cpu(int pid, double *user) {
-    char path[64], buffer[4096];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(buffer, 1, sizeof buffer - 1, f);
-    fclose(f);
-    buffer[n] = 0;
-    char *p = strrchr(buffer, ')');
-    if (!p) return -1;
-    unsigned long utime = 0, stime = 0;
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
-    *user = (double)utime / sysconf(_SC_CLK_TCK);
-    return (double)(utime + stime) / sysconf(_SC_CLK_TCK);
-}
+#include "peer_clock.h"
 
 static void *client(void *arg) {
     unsigned id = (unsigned)(uintptr_t)arg;

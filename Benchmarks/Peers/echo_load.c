@@ -38,29 +38,7 @@ static unsigned char *expected_for(uint64_t seq, int id, unsigned char *out) {
     return out;
 }
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-/* The server's CPU seconds (user + system) and, through `user`, the user part. */
-static double server_cpu(int pid, double *user) {
-    char path[64], buffer[4096];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    size_t n = fread(buffer, 1, sizeof buffer - 1, f);
-    fclose(f);
-    buffer[n] = 0;
-    char *p = strrchr(buffer, ')');  /* the command name may hold spaces */
-    if (!p) return -1;
-    unsigned long utime = 0, stime = 0;
-    /* fields after ')': state(3) ... utime(14) stime(15) */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) return -1;
-    *user = (double)utime / sysconf(_SC_CLK_TCK);
-    return (double)(utime + stime) / sysconf(_SC_CLK_TCK);
-}
+#include "peer_clock.h"
 
 static int compare(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;

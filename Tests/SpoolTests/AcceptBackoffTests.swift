@@ -128,14 +128,7 @@ struct AcceptBackoffTests {
         go.set()
 
         for c in clients {
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let r = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(c, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            check(r == 0, "connect: errno \(errno)")
+            check(connectLoopback(c, port: port) == 0, "connect: errno \(errno)")
         }
         // The accepts hit EMFILE and back off; the loop goes on.
         var waited = 0

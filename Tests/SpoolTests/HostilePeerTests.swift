@@ -34,14 +34,7 @@ struct HostilePeerTests {
         setsockopt(hostile, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
         var one: Int32 = 1
         setsockopt(hostile, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = (address.port ?? 0).bigEndian
-        sin.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(hostile, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(connected == 0)
+        try #require(connectLoopback(hostile, port: address.port ?? 0) == 0)
         _ = fcntl(hostile, F_SETFL, fcntl(hostile, F_GETFL) | O_NONBLOCK)
         await onForeignThreadAsync {
             let segment = [UInt8](repeating: 7, count: 1024)

@@ -361,13 +361,18 @@ func singleRingRuntime(_ backend: Backend) throws -> Runtime {
 /// A plain blocking TCP socket connected to 127.0.0.1:`port` (a raw peer, no Spool), or -1.
 func connectedLoopbackSocket(port: UInt16) -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    if connectLoopback(fd, port: port) != 0 { close(fd); return -1 }
+    return fd
+}
+
+/// Connects the plain TCP socket `fd` to 127.0.0.1:`port`: `connect(2)`'s result (0, or -1
+/// with `errno`).
+func connectLoopback(_ fd: Int32, port: UInt16) -> Int32 {
     var sin = sockaddr_in()
     sin.sin_family = sa_family_t(AF_INET)
     sin.sin_port = port.bigEndian
     sin.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &sin) {
+    return withUnsafePointer(to: &sin) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    if connected != 0 { close(fd); return -1 }
-    return fd
 }
